@@ -1,0 +1,309 @@
+"""The validation gate: compare a model against a profile and against generic sanity rules.
+
+Each check yields a :class:`CheckResult` with the expected and actual value and one line that
+says what to do. A check that cannot apply (no ``config.json``, no profile) is listed as skipped
+with the reason, never reported as passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tokcheck.profiles import Profile
+from tokcheck.proto import ModelSummary, SentencePieceModel
+from tokcheck.resolve import ResolvedModel
+
+_SPECIAL_TOKEN_KEYS = (
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "pad_token",
+    "sep_token",
+    "cls_token",
+    "mask_token",
+)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    expected: Any
+    actual: Any
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    source: str
+    profile: str | None
+    checks: list[CheckResult]
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.name for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "source": self.source,
+            "profile": self.profile,
+            "checks": [c.to_dict() for c in self.checks],
+            "skipped": [asdict(s) for s in self.skipped],
+        }
+
+
+def run_checks(
+    model: SentencePieceModel, resolved: ResolvedModel, profile: Profile | None
+) -> CheckReport:
+    summary = model.summary()
+    checks: list[CheckResult] = []
+    skipped: list[Skipped] = []
+    for produce in (_profile_checks, _generic_checks, _metadata_checks):
+        for item in produce(model, summary, resolved, profile):
+            (checks if isinstance(item, CheckResult) else skipped).append(item)
+    return CheckReport(
+        summary.source, profile.name if profile else None, checks, skipped
+    )
+
+
+_Item = CheckResult | Skipped
+
+
+def _equal(name: str, expected: Any, actual: Any, fix: str) -> CheckResult:
+    passed = expected == actual
+    message = f"{name} is {actual!r} as expected" if passed else f"{name} is {actual!r}, expected {expected!r}: {fix}"
+    return CheckResult(name, passed, expected, actual, message)
+
+
+def _flag_fix(profile: Profile, flag: str) -> str:
+    return f"this model file does not have the {flag} setting of {profile.name}; wrong model file, or it was retrained or edited"
+
+
+def _profile_checks(
+    model: SentencePieceModel, s: ModelSummary, r: ResolvedModel, profile: Profile | None
+) -> Iterator[_Item]:
+    if profile is None:
+        yield Skipped("profile", "no profile given or selected; generic checks only")
+        return
+    if profile.vocab_size is not None:
+        yield _equal(
+            "vocab_size",
+            profile.vocab_size,
+            s.vocab_size,
+            f"{profile.name} has {profile.vocab_size} pieces; ids would not match the model's embedding",
+        )
+    if profile.model_type is not None:
+        yield _equal("model_type", profile.model_type, s.model_type, _flag_fix(profile, "model_type"))
+    for flag in ("byte_fallback", "add_dummy_prefix", "remove_extra_whitespaces"):
+        expected = getattr(profile, flag)
+        if expected is not None:
+            yield _equal(flag, expected, getattr(s, flag), _flag_fix(profile, flag))
+    if profile.byte_fallback and not s.byte_fallback:
+        # Judged by the profile even when the model itself does not ask for byte fallback.
+        yield _byte_pieces(s)
+    for text in profile.representable:
+        yield _representable(model, s, text)
+
+
+def _byte_pieces(s: ModelSummary) -> CheckResult:
+    passed = s.byte_pieces_exact
+    return CheckResult(
+        "byte_pieces",
+        passed,
+        "256 BYTE pieces <0x00>..<0xFF> in order",
+        f"{s.byte_pieces} BYTE pieces" + ("" if passed or not s.byte_pieces else ", not exactly <0x00>..<0xFF>"),
+        "byte fallback has all 256 byte pieces"
+        if passed
+        else "byte fallback needs all 256 pieces <0x00>..<0xFF>: characters outside the vocab "
+        "cannot be encoded; retrain with --byte_fallback",
+    )
+
+
+def _representable(model: SentencePieceModel, s: ModelSummary, text: str) -> CheckResult:
+    name = f"representable[{text!r}]"
+    if s.processor_error:
+        return CheckResult(name, False, f"{text!r} encodes", None, s.processor_error)
+    sp = model.processor
+    ids = sp.encode(text)
+    back = sp.decode(ids)
+    passed = s.unk_id not in ids and back == text
+    return CheckResult(
+        name,
+        passed,
+        f"{text!r} encodes without unk and decodes back",
+        {"pieces": sp.encode(text, out_type=str), "decoded": back},
+        f"{text!r} survives encode and decode"
+        if passed
+        else f"{text!r} is lost by this tokenizer; the family's models were trained with it representable",
+    )
+
+
+def _generic_checks(
+    model: SentencePieceModel, s: ModelSummary, r: ResolvedModel, profile: Profile | None
+) -> Iterator[_Item]:
+    yield CheckResult(
+        "sentencepiece_loads",
+        s.processor_error is None,
+        "the sentencepiece library loads the model",
+        "loads" if s.processor_error is None else "refused",
+        "sentencepiece loads the model"
+        if s.processor_error is None
+        else f"{s.processor_error}; every consumer of this file will fail the same way",
+    )
+    if s.byte_fallback:
+        yield _byte_pieces(s)
+    unk_ok = s.unknown_pieces == 1 and s.unk_piece is not None
+    yield CheckResult(
+        "unk_piece",
+        unk_ok,
+        "exactly one UNKNOWN piece, at unk_id",
+        f"{s.unknown_pieces} UNKNOWN piece(s), unk_id {s.unk_id}",
+        "one unk piece" if unk_ok else "a sentencepiece model needs exactly one unk piece; the file is damaged",
+    )
+    yield CheckResult(
+        "duplicate_pieces",
+        not s.duplicate_pieces,
+        [],
+        list(s.duplicate_pieces[:10]),
+        "no piece appears twice"
+        if not s.duplicate_pieces
+        else f"{len(s.duplicate_pieces)} piece(s) appear twice, so piece->id is ambiguous; rebuild the vocab",
+    )
+    yield CheckResult(
+        "finite_scores",
+        not s.nonfinite_scores,
+        "all scores finite",
+        f"{len(s.nonfinite_scores)} non-finite" + (f" (ids {list(s.nonfinite_scores[:5])})" if s.nonfinite_scores else ""),
+        "all scores finite"
+        if not s.nonfinite_scores
+        else "NaN or infinite scores make segmentation undefined; rebuild the model",
+    )
+    out_of_range = {
+        name: i
+        for name, i in (("unk_id", s.unk_id), ("bos_id", s.bos_id), ("eos_id", s.eos_id), ("pad_id", s.pad_id))
+        if not -1 <= i < s.vocab_size or (name == "unk_id" and i < 0)
+    }
+    yield CheckResult(
+        "special_ids",
+        not out_of_range,
+        f"unk_id in [0, {s.vocab_size}); bos/eos/pad in [0, {s.vocab_size}) or -1 (disabled)",
+        {"unk_id": s.unk_id, "bos_id": s.bos_id, "eos_id": s.eos_id, "pad_id": s.pad_id},
+        "special ids in range"
+        if not out_of_range
+        else f"special id(s) {', '.join(out_of_range)} out of range; the trainer_spec is inconsistent with the vocab",
+    )
+
+
+def _named_special_tokens(r: ResolvedModel) -> dict[str, str]:
+    """Special tokens named in tokenizer_config.json and special_tokens_map.json."""
+    named: dict[str, str] = {}
+    for source in (r.special_tokens_map, r.tokenizer_config):
+        if not source:
+            continue
+        for key in _SPECIAL_TOKEN_KEYS:
+            content = _token_content(source.get(key))
+            if content is not None:
+                named.setdefault(key, content)
+        for i, extra in enumerate(source.get("additional_special_tokens") or []):
+            content = _token_content(extra)
+            if content is not None:
+                named.setdefault(f"additional_special_tokens[{i}]", content)
+    return named
+
+
+def _token_content(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("content"), str):
+        return str(value["content"])
+    return None
+
+
+def tokenizer_special_id(model: SentencePieceModel, r: ResolvedModel, which: str) -> int:
+    """The id a Hugging Face user gets for ``bos``/``eos``: the named token's, else the proto's."""
+    token = _named_special_tokens(r).get(f"{which}_token")
+    if token is not None:
+        piece_id = _piece_id(model, token)
+        if piece_id is not None:
+            return piece_id
+    return int(getattr(model.proto.trainer_spec, f"{which}_id"))
+
+
+def _piece_id(model: SentencePieceModel, piece: str) -> int | None:
+    try:
+        return model.pieces.index(piece)
+    except ValueError:
+        return None
+
+
+def _metadata_checks(
+    model: SentencePieceModel, s: ModelSummary, r: ResolvedModel, profile: Profile | None
+) -> Iterator[_Item]:
+    named = _named_special_tokens(r)
+    if r.tokenizer_config is None and r.special_tokens_map is None:
+        yield Skipped("special_tokens_in_vocab", "no tokenizer_config.json or special_tokens_map.json")
+    else:
+        vocab = set(model.pieces)
+        missing = {k: v for k, v in named.items() if v not in vocab}
+        yield CheckResult(
+            "special_tokens_in_vocab",
+            not missing,
+            "every special token named in tokenizer_config.json / special_tokens_map.json is a piece",
+            {"named": named, "missing": missing},
+            "all named special tokens are pieces"
+            if not missing
+            else f"{', '.join(f'{k}={v!r}' for k, v in missing.items())} not in the vocab: "
+            "Hugging Face would add new ids the model has no embedding for; fix tokenizer_config.json",
+        )
+    config = r.config
+    if config is None:
+        for name in ("embedding_rows", "config_bos_id", "config_eos_id"):
+            yield Skipped(name, "no config.json")
+        return
+    rows = config.get("vocab_size")
+    if isinstance(rows, int):
+        ok = rows >= s.vocab_size
+        yield CheckResult(
+            "embedding_rows",
+            ok,
+            f">= {s.vocab_size} (tokenizer vocab size)",
+            rows,
+            f"config.json vocab_size {rows} covers every token id"
+            if ok
+            else f"config.json vocab_size {rows} < {s.vocab_size} pieces: ids >= {rows} have no "
+            "embedding row; this tokenizer does not belong to this model",
+        )
+    else:
+        yield Skipped("embedding_rows", "config.json has no integer vocab_size")
+    for which in ("bos", "eos"):
+        name = f"config_{which}_id"
+        configured = config.get(f"{which}_token_id")
+        if not isinstance(configured, int):
+            yield Skipped(name, f"config.json has no integer {which}_token_id")
+            continue
+        tokenizer_id = tokenizer_special_id(model, r, which)
+        yield _equal(
+            name,
+            tokenizer_id,
+            configured,
+            f"config.json says {which}_token_id {configured} but the tokenizer's {which} id is "
+            f"{tokenizer_id}; generation would {'start' if which == 'bos' else 'stop'} on the "
+            "wrong token: fix config.json (and generation_config.json)",
+        )

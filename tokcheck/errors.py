@@ -1,0 +1,36 @@
+"""The exceptions tokcheck raises, in one place.
+
+Every error a user can cause derives from :class:`TokcheckError`; the CLI turns it into one line
+on stderr and exit code 2. A failed *check* is not an exception: checks return results, and a
+failed result is exit code 1.
+"""
+
+from __future__ import annotations
+
+
+class TokcheckError(Exception):
+    """Unusable input or usage: the CLI prints the message on one line and exits 2."""
+
+
+class ModelFileError(TokcheckError):
+    """The model file is missing, empty, truncated, or not a sentencepiece ModelProto."""
+
+
+class ModelNotFoundError(TokcheckError):
+    """A model reference names no file, no model directory and no resolvable hub id."""
+
+
+class ProfileError(TokcheckError):
+    """A profile name is unknown or a profile TOML file is invalid."""
+
+
+class CorpusError(TokcheckError):
+    """A corpus file cannot be read."""
+
+
+class OutputError(TokcheckError):
+    """An output location cannot be written (exists without --force, not writable, ...)."""
+
+
+class MissingDependencyError(TokcheckError):
+    """An optional dependency (torch, for example) is needed but not installed."""

@@ -1,0 +1,51 @@
+"""What ``tokcheck inspect`` reports: the model summary plus what the Hugging Face files say."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokcheck.proto import SentencePieceModel
+from tokcheck.resolve import ResolvedModel
+
+_TOKENIZER_CONFIG_KEYS = (
+    "tokenizer_class",
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "pad_token",
+    "sep_token",
+    "cls_token",
+    "mask_token",
+    "additional_special_tokens",
+    "do_lower_case",
+    "legacy",
+    "add_prefix_space",
+    "model_max_length",
+)
+_CONFIG_KEYS = (
+    "architectures",
+    "model_type",
+    "vocab_size",
+    "bos_token_id",
+    "eos_token_id",
+    "pad_token_id",
+    "num_hidden_layers",
+    "hidden_size",
+)
+
+
+def inspect_model(resolved: ResolvedModel, model: SentencePieceModel) -> dict[str, Any]:
+    """The inspect report as one JSON-ready dict."""
+    report: dict[str, Any] = {"reference": resolved.reference, "hub_id": resolved.hub_id}
+    report.update(model.summary().to_dict())
+    report["tokenizer_config"] = _pick(resolved.tokenizer_config, _TOKENIZER_CONFIG_KEYS)
+    report["special_tokens_map"] = resolved.special_tokens_map
+    report["config"] = _pick(resolved.config, _CONFIG_KEYS)
+    report["tokenizer_json"] = str(resolved.tokenizer_json) if resolved.tokenizer_json else None
+    return report
+
+
+def _pick(data: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    return {k: data[k] for k in keys if k in data}

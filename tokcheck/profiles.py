@@ -1,0 +1,187 @@
+"""Profiles: what a model family's tokenizer must be.
+
+Three families are built in, each from its model card; a user's TOML file with the same keys is
+a profile too. A hub id selects its family's profile by itself. This module only describes
+expectations; :mod:`tokcheck.checks` compares a model against them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from tokcheck.errors import ProfileError
+
+PROMPT_FORMATS = ("nl-tag", "newline")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Expected tokenizer properties; ``None`` means "not constrained"."""
+
+    name: str
+    description: str = ""
+    source: str = ""
+    members: tuple[str, ...] = ()
+    vocab_size: int | None = None
+    model_type: str | None = None
+    byte_fallback: bool | None = None
+    add_dummy_prefix: bool | None = None
+    remove_extra_whitespaces: bool | None = None
+    # Strings that must encode without the unk id and decode back unchanged.
+    representable: tuple[str, ...] = ()
+    # How chat prompts are built: "nl-tag" (utterances joined by "<NL>") or "newline" ("\n").
+    prompt_format: str | None = None
+    # The published parameter count of the family's models, for the smoke test.
+    parameters: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["members"] = list(self.members)
+        data["representable"] = list(self.representable)
+        return data
+
+
+BUILTIN_PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            name="rinna/japanese-gpt-neox-3.6b",
+            description="rinna Japanese GPT-NeoX 3.6B: 36 layers, hidden 2816; sentencepiece "
+            "unigram, byte fallback, no dummy prefix, whitespace kept; chat utterances joined "
+            "by '<NL>'",
+            source="https://huggingface.co/rinna/japanese-gpt-neox-3.6b",
+            members=(
+                "rinna/japanese-gpt-neox-3.6b",
+                "rinna/japanese-gpt-neox-3.6b-instruction-sft",
+                "rinna/japanese-gpt-neox-3.6b-instruction-sft-v2",
+                "rinna/japanese-gpt-neox-3.6b-instruction-ppo",
+            ),
+            vocab_size=32_000,
+            model_type="unigram",
+            byte_fallback=True,
+            add_dummy_prefix=False,
+            remove_extra_whitespaces=False,
+            prompt_format="nl-tag",
+            parameters=3_600_000_000,
+        ),
+        Profile(
+            name="rinna/bilingual-gpt-neox-4b",
+            description="rinna English-Japanese GPT-NeoX 3.8B: 36 layers, hidden 2816; "
+            "sentencepiece unigram, byte fallback, no dummy prefix, whitespace kept, newline "
+            "and tab representable; chat utterances joined by '\\n'",
+            source="https://huggingface.co/rinna/bilingual-gpt-neox-4b",
+            members=(
+                "rinna/bilingual-gpt-neox-4b",
+                "rinna/bilingual-gpt-neox-4b-instruction-sft",
+                "rinna/bilingual-gpt-neox-4b-instruction-ppo",
+                "rinna/bilingual-gpt-neox-4b-8k",
+            ),
+            vocab_size=65_536,
+            model_type="unigram",
+            byte_fallback=True,
+            add_dummy_prefix=False,
+            remove_extra_whitespaces=False,
+            representable=("\n", "\t"),
+            prompt_format="newline",
+            parameters=3_800_000_000,
+        ),
+        Profile(
+            name="rinna/japanese-gpt-1b",
+            description="rinna legacy Japanese GPT models (japanese-gpt-1b, japanese-gpt2-*): "
+            "sentencepiece with dummy prefix and whitespace removal on, no byte fallback",
+            source="https://huggingface.co/rinna/japanese-gpt-1b",
+            members=(
+                "rinna/japanese-gpt-1b",
+                "rinna/japanese-gpt2-medium",
+                "rinna/japanese-gpt2-small",
+                "rinna/japanese-gpt2-xsmall",
+            ),
+            vocab_size=32_000,
+            byte_fallback=False,
+            add_dummy_prefix=True,
+            remove_extra_whitespaces=True,
+        ),
+    )
+}
+
+
+def profile_for_hub_id(hub_id: str) -> Profile | None:
+    """The built-in profile whose family contains ``hub_id``, if any."""
+    wanted = hub_id.lower()
+    for profile in BUILTIN_PROFILES.values():
+        if wanted in (m.lower() for m in profile.members):
+            return profile
+    return None
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """A built-in profile by name, or a profile read from a TOML file."""
+    if name_or_path in BUILTIN_PROFILES:
+        return BUILTIN_PROFILES[name_or_path]
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return _profile_from_toml(path)
+    known = ", ".join(BUILTIN_PROFILES)
+    raise ProfileError(
+        f"unknown profile {name_or_path!r}: give one of {known} or a TOML file "
+        "(`tokcheck profiles` lists them)"
+    )
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "description": str,
+    "source": str,
+    "members": list,
+    "vocab_size": int,
+    "model_type": str,
+    "byte_fallback": bool,
+    "add_dummy_prefix": bool,
+    "remove_extra_whitespaces": bool,
+    "representable": list,
+    "prompt_format": str,
+    "parameters": int,
+}
+
+
+def _profile_from_toml(path: Path) -> Profile:
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ProfileError(f"{path}: cannot read profile: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ProfileError(f"{path}: invalid TOML: {e}") from e
+    known = {f.name for f in fields(Profile)}
+    if unknown := sorted(set(data) - known):
+        raise ProfileError(
+            f"{path}: unknown profile key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    for key, value in data.items():
+        expected = _TYPES[key]
+        # bool is an int in Python; a profile saying `vocab_size = true` is still a mistake.
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ProfileError(f"{path}: {key} must be {_type_name(expected)}, got {value!r}")
+        if expected is list and not all(isinstance(v, str) for v in value):
+            raise ProfileError(f"{path}: {key} must be a list of strings")
+    if "vocab_size" in data and data["vocab_size"] <= 0:
+        raise ProfileError(f"{path}: vocab_size must be positive, got {data['vocab_size']}")
+    if data.get("prompt_format") not in (None, *PROMPT_FORMATS):
+        raise ProfileError(
+            f"{path}: prompt_format must be one of {', '.join(PROMPT_FORMATS)}, "
+            f"got {data['prompt_format']!r}"
+        )
+    data.setdefault("name", str(path))
+    for key in ("members", "representable"):
+        if key in data:
+            data[key] = tuple(data[key])
+    return Profile(**data)
+
+
+def _type_name(t: type | tuple[type, ...]) -> str:
+    return {str: "a string", int: "an integer", bool: "true or false", list: "a list"}.get(
+        t if isinstance(t, type) else str, str(t)
+    )

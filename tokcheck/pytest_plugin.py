@@ -1,0 +1,1 @@
+"""pytest plugin: ``pytest --tokcheck-model MODEL`` turns tokcheck's checks into test items."""

@@ -1,0 +1,157 @@
+"""Turn a MODEL reference into files on disk.
+
+A reference is one of: a sentencepiece ``.model`` file; a directory in Hugging Face layout; or a
+hub id such as ``rinna/japanese-gpt-neox-3.6b-instruction-ppo``. Hub ids are resolved with
+huggingface_hub, local cache first (``HF_HOME``, ``HF_HUB_CACHE`` and ``HF_HUB_OFFLINE`` are read
+when resolving, not at import), and only tokenizer and config files are ever downloaded, never
+weights. This module finds files; it does not parse the model (see :mod:`tokcheck.proto`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tokcheck.errors import ModelNotFoundError, TokcheckError
+
+MODEL_FILENAMES = ("spiece.model", "tokenizer.model", "sentencepiece.bpe.model")
+METADATA_FILENAMES = ("tokenizer_config.json", "special_tokens_map.json", "config.json")
+# What a hub download may fetch: the tokenizer and its configuration, never weights.
+HUB_ALLOW_PATTERNS = (
+    *MODEL_FILENAMES,
+    *METADATA_FILENAMES,
+    "tokenizer.json",
+    "added_tokens.json",
+    "generation_config.json",
+)
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+_TRUE = {"1", "on", "yes", "true"}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a reference led: the model file, and the Hugging Face files found beside it."""
+
+    reference: str
+    model_file: Path
+    directory: Path | None
+    hub_id: str | None
+    tokenizer_config: dict[str, Any] | None
+    special_tokens_map: dict[str, Any] | None
+    config: dict[str, Any] | None
+
+    @property
+    def tokenizer_json(self) -> Path | None:
+        if self.directory is None:
+            return None
+        path = self.directory / "tokenizer.json"
+        return path if path.is_file() else None
+
+
+def is_hub_id(reference: str) -> bool:
+    return bool(_HUB_ID.match(reference)) and ".." not in reference
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+
+
+def hub_cache_dir() -> Path:
+    """The hub cache huggingface_hub would use, computed from the environment now."""
+    if cache := os.environ.get("HF_HUB_CACHE"):
+        return Path(cache).expanduser()
+    if home := os.environ.get("HF_HOME"):
+        return Path(home).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "huggingface" / "hub"
+
+
+def resolve(reference: str, *, revision: str | None = None) -> ResolvedModel:
+    """Resolve a MODEL reference, or raise a TokcheckError whose message says what to do."""
+    if not reference.strip():
+        raise ModelNotFoundError("empty MODEL reference: give a .model file, a directory or a hub id")
+    path = Path(reference).expanduser()
+    if path.is_file():
+        return ResolvedModel(reference, path, None, None, None, None, None)
+    if path.is_dir():
+        return _from_directory(reference, path, hub_id=None)
+    if path.exists():
+        raise ModelNotFoundError(f"{reference}: neither a regular file nor a directory")
+    if is_hub_id(reference) and not reference.endswith(".model"):
+        return _from_directory(reference, _hub_snapshot(reference, revision), hub_id=reference)
+    if "/" in reference.strip("/") or reference.startswith((".", "/", "~")) or "." in reference:
+        raise ModelNotFoundError(f"{reference}: no such file or directory")
+    raise ModelNotFoundError(
+        f"{reference}: not a file, a directory or a hub id (hub ids look like 'owner/name')"
+    )
+
+
+def _from_directory(reference: str, directory: Path, *, hub_id: str | None) -> ResolvedModel:
+    model_file = next(
+        (directory / n for n in MODEL_FILENAMES if (directory / n).is_file()), None
+    )
+    if model_file is None:
+        raise ModelNotFoundError(
+            f"{reference}: no sentencepiece model in {directory} "
+            f"(looked for {', '.join(MODEL_FILENAMES)})"
+        )
+    tokenizer_config, special_tokens_map, config = (
+        _read_json(directory / n) for n in METADATA_FILENAMES
+    )
+    return ResolvedModel(
+        reference, model_file, directory, hub_id, tokenizer_config, special_tokens_map, config
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TokcheckError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise TokcheckError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    cache_dir = hub_cache_dir()
+    common: dict[str, Any] = {
+        "revision": revision,
+        "cache_dir": cache_dir,
+        "allow_patterns": list(HUB_ALLOW_PATTERNS),
+    }
+    try:
+        return Path(str(snapshot_download(repo_id, local_files_only=True, **common)))
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled, FileNotFoundError) as e:
+        if hub_offline():
+            raise ModelNotFoundError(
+                f"{repo_id}: not in the hub cache {cache_dir} and HF_HUB_OFFLINE is set; "
+                "download it once online (or point HF_HUB_CACHE at a cache that has it), "
+                "or pass a local directory"
+            ) from e
+    try:
+        return Path(str(snapshot_download(repo_id, **common)))
+    except (RepositoryNotFoundError, RevisionNotFoundError) as e:
+        raise ModelNotFoundError(f"{repo_id}: no such repository or revision on the hub") from e
+    except (HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled, OSError) as e:
+        raise ModelNotFoundError(
+            f"{repo_id}: not in the hub cache {cache_dir} and the hub cannot be reached "
+            f"({type(e).__name__}); set HF_HUB_CACHE to a cache that has it, or pass a local "
+            "directory"
+        ) from e

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from tokcheck import render
+from tokcheck.candidates import CANDIDATE_NAMES
 from tokcheck.errors import TokcheckError
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -56,7 +57,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("profiles", help="list the built-in profiles")
     _add_json(p)
+
+    p = sub.add_parser("compare", help="compare every Hugging Face loading path with sentencepiece")
+    _add_model(p)
+    _add_inputs(p)
+    p.add_argument(
+        "--candidate",
+        action="append",
+        metavar="NAME",
+        help=f"only this candidate (repeatable): {', '.join(CANDIDATE_NAMES)}",
+    )
+    p.add_argument("--show", type=_positive, default=5, metavar="K", help="examples shown per candidate")
+    _add_json(p)
+
+    p = sub.add_parser("roundtrip", help="Hypothesis round-trip properties of the reference")
+    _add_model(p)
+    p.add_argument("--examples", type=_positive, default=1000, metavar="N", help="examples per property")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="Hypothesis seed (replays a failure)")
+    _add_json(p)
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _add_inputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", action="append", default=[], metavar="FILE", help="UTF-8 text, one input per line (repeatable)")
+    p.add_argument("--examples", type=_positive, default=1000, metavar="N", help="Hypothesis-generated strings")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="Hypothesis seed")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,7 +187,131 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
-_COMMANDS = {"inspect": _cmd_inspect, "check": _cmd_check, "profiles": _cmd_profiles}
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tokcheck.compare import compare
+
+    resolved, model = _load(args)
+    corpora = [Path(c) for c in args.corpus]
+    with Progress(corpora, enabled=not args.json) as progress:
+        report = compare(
+            resolved,
+            model,
+            corpora=corpora,
+            examples=args.examples,
+            seed=args.seed,
+            candidates=args.candidate,
+            max_examples_shown=args.show,
+            progress=progress.advance,
+        )
+    if args.json:
+        render.print_json(report.to_dict())
+    else:
+        print(render_compare(report))
+    return EXIT_PASSED if report.passed else EXIT_FAILED
+
+
+def render_compare(report: Any) -> str:
+    data = report.to_dict()
+    rows = [
+        (c["name"], c["class"] + (f" (= {c['same_as']})" if c["same_as"] else ""), c["lines"],
+         c["mismatched"], c["unk_introduced"], c["decode_mismatched"], c["whitespace_collapsed"])
+        for c in data["candidates"]
+    ]
+    headers = ("candidate", "class", "lines", "mismatched", "unk_introduced", "decode_mismatched", "whitespace_collapsed")
+    out = [render.table(headers, rows, title=f"reference: sentencepiece {data['versions']['sentencepiece']}; "
+                        f"transformers {data['versions']['transformers']}")]
+    for u in data["unavailable"]:
+        out.append(f"not compared: {u['name']}: {u['reason']}")
+    for c in report.candidates:
+        if c.same_as or not c.examples:
+            continue
+        out.append(f"\n{c.name}: {len(c.examples)} shortest counterexample(s)")
+        for e in c.examples:
+            out.append(f"  {e.origin}: {e.text[:80]!r} (first divergence at token {e.first_divergence})")
+            out.append(f"    sentencepiece: {e.reference_pieces} {e.reference_ids}")
+            out.append(f"    {c.name + ':':14} {e.candidate_pieces} {e.candidate_ids}")
+            if e.reference_decoded != e.candidate_decoded:
+                out.append(f"    decoded: {e.reference_decoded[:80]!r} vs {e.candidate_decoded[:80]!r}")
+    skipped = data["inputs"]["skipped_lines"]
+    if skipped:
+        out.append(f"skipped {len(skipped)} line(s) that are not UTF-8: "
+                   + ", ".join(f"{s['path']}:{s['line']}" for s in skipped[:10]))
+    out.extend(f"warning: {w}" for w in report.warnings)
+    mb = data["inputs"]["bytes"] / 1e6
+    out.append(f"{data['inputs']['lines']} lines ({mb:.2f} MB) in {data['elapsed_s']:.2f} s")
+    if report.passed:
+        out.append("passed: the default loading path matches sentencepiece")
+    else:
+        out.append(f"failed: {', '.join(report.judged)} diverges from sentencepiece; "
+                   "run `tokcheck export MODEL OUTDIR` and load the exported directory instead")
+    return "\n".join(out)
+
+
+def _cmd_roundtrip(args: argparse.Namespace) -> int:
+    from tokcheck.roundtrip import roundtrip
+
+    resolved, model = _load(args)
+    report = roundtrip(model, examples=args.examples, seed=args.seed,
+                       replay_hint=f"tokcheck roundtrip {args.model}")
+    if args.json:
+        render.print_json(report.to_dict())
+    else:
+        print(render_roundtrip(report))
+    return EXIT_PASSED if report.passed else EXIT_FAILED
+
+
+def render_roundtrip(report: Any) -> str:
+    rows = [("PASS" if p.passed else "FAIL", p.name, p.examples, p.counterexample) for p in report.properties]
+    out = [render.table(("", "property", "examples", "minimal counterexample"), rows,
+                        title=f"round-trip properties of {report.source} (seed {report.seed})")]
+    for p in report.properties:
+        if not p.passed:
+            out.append(f"FAIL {p.name}: {p.detail}")
+            out.append(f"  replay: {p.replay}")
+    out.append("passed" if report.passed else "failed")
+    return "\n".join(out)
+
+
+class Progress:
+    """A progress bar on stderr for long runs; silent under --json, in CI, or off a terminal."""
+
+    def __init__(self, corpora: Sequence[Any], *, enabled: bool) -> None:
+        import os
+
+        self.enabled = enabled and sys.stderr.isatty() and not os.environ.get("CI")
+        self.total = sum(p.stat().st_size for p in corpora if p.is_file())
+        self._bar: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled and self.total:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+            self._bar = Progress(
+                "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                TimeRemainingColumn(), transient=True,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("comparing", total=self.total)
+        return self
+
+    def advance(self, consumed: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=consumed)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+_COMMANDS = {
+    "inspect": _cmd_inspect,
+    "check": _cmd_check,
+    "profiles": _cmd_profiles,
+    "compare": _cmd_compare,
+    "roundtrip": _cmd_roundtrip,
+}
 
 
 if __name__ == "__main__":

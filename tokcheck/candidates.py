@@ -1,0 +1,188 @@
+"""Every way the installed Hugging Face libraries load a model directory: the candidates.
+
+Candidates: ``default`` (AutoTokenizer as is), ``slow`` (``use_fast=False``), ``fast``
+(``use_fast=True``), ``sentencepiece-backend`` (transformers 5.x's ``backend="sentencepiece"``),
+``tokenizer.json`` (the file loaded with the tokenizers library), and ``exported`` (the exact
+tokenizer :mod:`tokcheck.export` builds from the proto, to show the fix beside the problem).
+Each records the class it actually returned. This module loads; :mod:`tokcheck.compare` judges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tokcheck.errors import TokcheckError
+from tokcheck.proto import SentencePieceModel
+from tokcheck.resolve import ResolvedModel
+
+CANDIDATE_NAMES = ("default", "slow", "fast", "sentencepiece-backend", "tokenizer.json", "exported")
+# Candidates compared when the user names none: what Hugging Face gives, not tokcheck's own fix.
+DEFAULT_CANDIDATES = CANDIDATE_NAMES[:-1]
+# The class assumed for a bare .model file, which has no tokenizer_config.json to name one:
+# rinna's repositories ship exactly this class over spiece.model.
+BARE_MODEL_CLASS = "T5Tokenizer"
+
+
+@dataclass
+class Candidate:
+    name: str
+    cls: str
+    encode_batch: Callable[[list[str]], list[list[int]]]
+    decode_batch: Callable[[list[list[int]]], list[str]]
+    pieces: Callable[[list[int]], list[str]]
+    special_ids: frozenset[int]
+    key: str
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    name: str
+    reason: str
+
+
+def transformers_version() -> str | None:
+    try:
+        import transformers
+    except ImportError:
+        return None
+    return str(transformers.__version__)
+
+
+def load_candidates(
+    resolved: ResolvedModel, model: SentencePieceModel, names: Sequence[str] | None = None
+) -> tuple[list[Candidate], list[Unavailable]]:
+    wanted = list(names) if names else list(DEFAULT_CANDIDATES)
+    if unknown := [n for n in wanted if n not in CANDIDATE_NAMES]:
+        raise TokcheckError(
+            f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATE_NAMES)}"
+        )
+    loaded: list[Candidate] = []
+    missing: list[Unavailable] = []
+    with _hf_directory(resolved) as directory:
+        for name in wanted:
+            try:
+                loaded.append(_LOADERS[name](directory, resolved, model))
+            except _NotApplicable as e:
+                missing.append(Unavailable(name, str(e)))
+            except Exception as e:  # noqa: BLE001 - any loader failure is a finding to report
+                missing.append(Unavailable(name, f"failed to load: {type(e).__name__}: {e}"))
+    return loaded, missing
+
+
+class _NotApplicable(Exception):
+    pass
+
+
+@contextmanager
+def _hf_directory(resolved: ResolvedModel) -> Iterator[Path]:
+    """The directory Hugging Face should load; a bare .model gets a temporary one."""
+    if resolved.directory is not None:
+        yield resolved.directory
+        return
+    with tempfile.TemporaryDirectory(prefix="tokcheck-") as tmp:
+        shutil.copyfile(resolved.model_file, Path(tmp) / "spiece.model")
+        config = {"tokenizer_class": BARE_MODEL_CLASS, "extra_ids": 0}
+        (Path(tmp) / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+        yield Path(tmp)
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[Any]:
+    import transformers
+    from transformers.utils import logging
+
+    before = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield transformers
+    finally:
+        logging.set_verbosity(before)
+
+
+def _auto(name: str, **kwargs: Any) -> Callable[[Path, ResolvedModel, SentencePieceModel], Candidate]:
+    def load(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
+        with _quiet_transformers() as transformers:
+            if "backend" in kwargs and int(transformers.__version__.split(".")[0]) < 5:
+                raise _NotApplicable(f"transformers {transformers.__version__} has no backend=")
+            tok = transformers.AutoTokenizer.from_pretrained(str(directory), **kwargs)
+        return _from_transformers(name, tok)
+
+    return load
+
+
+def _from_transformers(name: str, tok: Any) -> Candidate:
+    def encode_batch(texts: list[str]) -> list[list[int]]:
+        with _quiet_transformers():
+            return [list(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+
+    backend = getattr(tok, "backend_tokenizer", None) if getattr(tok, "is_fast", False) else None
+    cls = f"{type(tok).__module__}.{type(tok).__name__}"
+    if backend is not None:
+        key = f"{cls}:{hashlib.sha1(backend.to_str().encode()).hexdigest()}"
+    else:
+        key = f"{cls}:{id(tok)}"
+    special = set(tok.all_special_ids)
+    if tok.unk_token_id is not None:
+        special.add(tok.unk_token_id)
+    return Candidate(
+        name=name,
+        cls=cls + (" (fast)" if backend is not None else " (slow)"),
+        encode_batch=encode_batch,
+        decode_batch=lambda batch: [str(t) for t in tok.batch_decode(batch)],
+        pieces=lambda ids: [str(p) for p in tok.convert_ids_to_tokens(ids)],
+        special_ids=frozenset(special),
+        key=key,
+    )
+
+
+def _from_tokenizers(name: str, tok: Any, cls: str) -> Candidate:
+    def encode_batch(texts: list[str]) -> list[list[int]]:
+        return [list(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
+
+    return Candidate(
+        name=name,
+        cls=cls,
+        encode_batch=encode_batch,
+        decode_batch=lambda batch: list(tok.decode_batch(batch, skip_special_tokens=False)),
+        pieces=lambda ids: [str(tok.id_to_token(i)) for i in ids],
+        special_ids=frozenset(
+            i for t in tok.get_added_tokens_decoder().values() if t.special
+            for i in [tok.token_to_id(t.content)] if i is not None
+        ),
+        key=f"{cls}:{hashlib.sha1(tok.to_str().encode()).hexdigest()}",
+    )
+
+
+def _tokenizer_json(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
+    path = resolved.tokenizer_json
+    if path is None:
+        raise _NotApplicable("no tokenizer.json in the directory")
+    from tokenizers import Tokenizer
+
+    return _from_tokenizers("tokenizer.json", Tokenizer.from_file(str(path)), "tokenizers.Tokenizer")
+
+
+def _exported(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
+    from tokcheck.export import build_tokenizer
+
+    return _from_tokenizers(
+        "exported", build_tokenizer(model), "tokenizers.Tokenizer (tokcheck export)"
+    )
+
+
+_LOADERS: dict[str, Callable[[Path, ResolvedModel, SentencePieceModel], Candidate]] = {
+    "default": _auto("default"),
+    "slow": _auto("slow", use_fast=False),
+    "fast": _auto("fast", use_fast=True),
+    "sentencepiece-backend": _auto("sentencepiece-backend", backend="sentencepiece"),
+    "tokenizer.json": _tokenizer_json,
+    "exported": _exported,
+}

@@ -96,15 +96,26 @@ def _hf_directory(resolved: ResolvedModel) -> Iterator[Path]:
 
 @contextmanager
 def _quiet_transformers() -> Iterator[Any]:
-    import transformers
-    from transformers.utils import logging
+    """transformers, with its advice and warnings kept off the user's report.
 
-    before = logging.get_verbosity()
-    logging.set_verbosity_error()
-    try:
-        yield transformers
-    finally:
-        logging.set_verbosity(before)
+    What they warn about (byte fallback dropped by the fast converter, say) is exactly what
+    compare measures and reports, so the warnings add noise, not information.
+    """
+    import os
+    import warnings
+
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import transformers
+        from transformers.utils import logging
+
+        before = logging.get_verbosity()
+        logging.set_verbosity_error()
+        try:
+            yield transformers
+        finally:
+            logging.set_verbosity(before)
 
 
 def _auto(name: str, **kwargs: Any) -> Callable[[Path, ResolvedModel, SentencePieceModel], Candidate]:

@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--examples", type=_positive, default=1000, metavar="N", help="examples per property")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="Hypothesis seed (replays a failure)")
     _add_json(p)
+
+    p = sub.add_parser("gate", help="check + compare + roundtrip (+ smoke): one verdict for CI")
+    _add_model(p)
+    _add_profile(p)
+    _add_inputs(p)
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    _add_json(p)
     return parser
 
 
@@ -274,6 +281,38 @@ def render_roundtrip(report: Any) -> str:
     return "\n".join(out)
 
 
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tokcheck.gate import run_gate, write_junit
+
+    resolved, model = _load(args)
+    profile = _profile(args, resolved)
+    corpora = [Path(c) for c in args.corpus]
+    with Progress(corpora, enabled=not args.json) as progress:
+        report = run_gate(resolved, model, profile, corpora=corpora, examples=args.examples,
+                          seed=args.seed, progress=progress.advance)
+    if args.junit:
+        write_junit(report, Path(args.junit))
+    if args.json:
+        render.print_json(report.to_dict())
+    else:
+        details = {
+            "check": f"profile {report.check.profile or 'none'}; failed: {', '.join(report.check.failed) or '-'}",
+            "compare": "; ".join(f"{c.name}: {c.mismatched}/{c.lines} differ" for c in report.compare.candidates
+                                 if not c.same_as) or "no candidates",
+            "roundtrip": ", ".join(f"{p.name} {'ok' if p.passed else 'FAILED'}" for p in report.roundtrip.properties),
+        }
+        if report.smoke is not None:
+            details["smoke"] = ", ".join(c.name for c in report.smoke.checks if not c.passed) or "ok"
+        rows = [("PASS" if ok else "FAIL", step, details[step]) for step, ok in report.verdicts.items()]
+        print(render.table(("", "step", "detail"), rows, title=f"tokcheck gate {report.reference}"))
+        for step in report.next_steps:
+            print(f"next: {step}")
+        print("gate passed" if report.passed else "gate failed")
+    return EXIT_PASSED if report.passed else EXIT_FAILED
+
+
 class Progress:
     """A progress bar on stderr for long runs; silent under --json, in CI, or off a terminal."""
 
@@ -311,6 +350,7 @@ _COMMANDS = {
     "profiles": _cmd_profiles,
     "compare": _cmd_compare,
     "roundtrip": _cmd_roundtrip,
+    "gate": _cmd_gate,
 }
 
 

@@ -250,6 +250,8 @@ class _Runner:
     def _keep(self, key: str, cand: Candidate, text: str, origin: str,
               r: list[int], c: list[int], rd: str, cd: str) -> None:
         heap = self.heaps[key]
+        if self.k == 0:
+            return
         # A max-heap on length (negated) keeps the k shortest counterexamples.
         if len(heap) >= self.k and -heap[0][0] <= len(text):
             return

@@ -1,1 +1,134 @@
-"""pytest plugin: ``pytest --tokcheck-model MODEL`` turns tokcheck's checks into test items."""
+"""pytest plugin: ``pytest --tokcheck-model MODEL`` turns tokcheck's verdicts into test items.
+
+One item per check, per compare candidate and per round-trip property, so failures show like any
+other test. Without ``--tokcheck-model`` the plugin adds no items and imports nothing heavy; the
+``tokcheck`` fixture is available either way for users' own tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tokcheck", "tokenizer validation with tokcheck")
+    group.addoption("--tokcheck-model", metavar="MODEL", help="validate this model: .model, HF dir or hub id")
+    group.addoption("--tokcheck-profile", metavar="NAME|FILE", help="profile (default: from the hub id)")
+    group.addoption("--tokcheck-corpus", action="append", default=[], metavar="FILE", help="corpus for compare (repeatable)")
+    group.addoption("--tokcheck-examples", type=int, default=500, metavar="N", help="Hypothesis examples (default 500)")
+
+
+class _Gate:
+    """Runs the gate once per session, on first use."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self._report: Any = None
+
+    @property
+    def report(self) -> Any:
+        if self._report is None:
+            from tokcheck.gate import run_gate
+            from tokcheck.profiles import load_profile, profile_for_hub_id
+            from tokcheck.testing import load
+
+            opt = self.config.getoption
+            resolved, model = load(opt("tokcheck_model"))
+            name = opt("tokcheck_profile")
+            profile = load_profile(name) if name else (
+                profile_for_hub_id(resolved.hub_id) if resolved.hub_id else None)
+            self._report = run_gate(
+                resolved, model, profile,
+                corpora=[Path(p) for p in opt("tokcheck_corpus")],
+                examples=opt("tokcheck_examples"),
+            )
+        return self._report
+
+
+class TokcheckItem(pytest.Item):
+    def __init__(self, *, verdict: Callable[[Any], tuple[bool, str]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.verdict = verdict
+
+    def runtest(self) -> None:
+        gate: _Gate = self.config.stash[_GATE]
+        ok, message = self.verdict(gate.report)
+        if not ok:
+            raise TokcheckFailure(message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, TokcheckFailure):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return Path(str(self.config.getoption("tokcheck_model"))), 0, self.name
+
+
+class TokcheckFailure(Exception):
+    pass
+
+
+_GATE = pytest.StashKey[_Gate]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_GATE] = _Gate(config)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("tokcheck_model"):
+        return
+    gate = config.stash[_GATE]
+    from tokcheck.errors import TokcheckError
+
+    try:
+        report = gate.report
+    except TokcheckError as e:
+        raise pytest.UsageError(f"tokcheck: {e}") from e
+    items.extend(_items(session, report))
+
+
+def _items(parent: Any, report: Any) -> Iterator[TokcheckItem]:
+    def make(name: str, verdict: Callable[[Any], tuple[bool, str]]) -> TokcheckItem:
+        return TokcheckItem.from_parent(parent, name=name, verdict=verdict)
+
+    for c in report.check.checks:
+        yield make(f"tokcheck::check[{c.name}]", lambda r, n=c.name: _check(r, n))
+    for c in report.compare.candidates:
+        yield make(f"tokcheck::compare[{c.name}]", lambda r, n=c.name: _candidate(r, n))
+    for p in report.roundtrip.properties:
+        yield make(f"tokcheck::roundtrip[{p.name}]", lambda r, n=p.name: _property(r, n))
+
+
+def _check(report: Any, name: str) -> tuple[bool, str]:
+    c = next(c for c in report.check.checks if c.name == name)
+    return c.passed, f"{c.name}: {c.message} (expected {c.expected!r}, actual {c.actual!r})"
+
+
+def _candidate(report: Any, name: str) -> tuple[bool, str]:
+    c = next(c for c in report.compare.candidates if c.name == name)
+    example = c.examples[0] if c.examples else None
+    detail = (f"; shortest: {example.text[:60]!r}: sentencepiece {example.reference_pieces} vs "
+              f"{example.candidate_pieces}") if example else ""
+    ok = not c.diverged or name not in report.compare.judged
+    return ok, (f"{name} ({c.cls}) differs from sentencepiece on {c.mismatched} of {c.lines} lines "
+                f"(unk_introduced {c.unk_introduced}, whitespace_collapsed {c.whitespace_collapsed}){detail}; "
+                "run `tokcheck export MODEL OUTDIR` and load the exported directory")
+
+
+def _property(report: Any, name: str) -> tuple[bool, str]:
+    p = next(p for p in report.roundtrip.properties if p.name == name)
+    return p.passed, f"{p.name}: {p.detail}; replay: {p.replay}"
+
+
+@pytest.fixture
+def tokcheck() -> Any:
+    """The :mod:`tokcheck.testing` helpers, for users' own tests."""
+    from tokcheck import testing
+
+    return testing

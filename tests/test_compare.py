@@ -1,0 +1,110 @@
+"""compare: sentencepiece reference vs every Hugging Face loading path, per transformers line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tokcheck.candidates import load_candidates, transformers_version
+from tokcheck.cli import main
+from tokcheck.compare import compare
+from tokcheck.proto import SentencePieceModel
+from tokcheck.resolve import resolve
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+MAJOR = int((transformers_version() or "0").split(".")[0])
+only5 = pytest.mark.skipif(MAJOR < 5, reason="asserts transformers 5.x behaviour")
+only4 = pytest.mark.skipif(MAJOR != 4, reason="asserts transformers 4.x behaviour")
+
+
+def _run(path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+    resolved = resolve(str(path))
+    return compare(resolved, SentencePieceModel.load(resolved.model_file), **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.transformers5
+@only5
+def test_transformers5_every_path_is_the_same_lossy_t5_tokenizer() -> None:
+    report = _run(FIXTURES / "tiny-neox", examples=200)
+    by_name = {c.name: c for c in report.candidates}
+    assert {"default", "slow", "fast", "sentencepiece-backend"} <= set(by_name)
+    # use_fast is ignored: all four paths load to one tokenizer, encoded once.
+    assert {by_name[n].same_as for n in ("slow", "fast", "sentencepiece-backend")} == {"default"}
+    default = by_name["default"]
+    assert "T5Tokenizer" in default.cls
+    assert default.unk_introduced > 0
+    assert default.whitespace_collapsed > 0
+    assert not report.passed
+    shortest = default.examples[0]
+    assert shortest.text == " "  # the minimal counterexample: one space vanishes
+    assert shortest.reference_pieces == ["▁"] and shortest.candidate_pieces == []
+
+
+@pytest.mark.transformers4
+@only4
+def test_transformers4_slow_ids_match_fast_diverges() -> None:
+    report = _run(FIXTURES / "tiny-neox", examples=200, probes=False)
+    by_name = {c.name: c for c in report.candidates}
+    assert by_name["slow"].cls.endswith("T5Tokenizer (slow)")
+    assert by_name["slow"].mismatched == 0
+    assert by_name["fast"].mismatched > 0 and by_name["fast"].unk_introduced > 0
+    assert by_name["default"].same_as is None and by_name["fast"].same_as == "default"
+    assert not report.passed  # the default path of 4.57 is the fast class
+
+
+def test_georgian_becomes_unk_id_2_on_the_default_path() -> None:
+    report = _run(FIXTURES / "tiny-neox", examples=0, probes=False, candidates=["default"])
+    resolved = resolve(str(FIXTURES / "tiny-neox"))
+    model = SentencePieceModel.load(resolved.model_file)
+    [cand], _ = load_candidates(resolved, model, ["default"])
+    ids = cand.encode_batch(["გამარჯობა"])[0]
+    assert model.processor.decode(model.processor.encode("გამარჯობა")) == "გამარჯობა"
+    assert 2 in ids and not any(p.startswith("<0x") for p in cand.pieces(ids))
+    assert report.candidates[0].lines == 0
+
+
+def test_corpus_lines_that_are_not_utf8_are_reported_and_skipped(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes("吾輩は猫である\n".encode() + b"\xff\xfe broken\n" + b"plain line\n")
+    report = _run(FIXTURES / "tiny-neox", corpora=[corpus], examples=0, probes=False,
+                  candidates=["default"])
+    assert report.inputs["corpus_lines"] == 2
+    assert report.inputs["skipped_lines"] == [{"path": str(corpus), "line": 2}]
+    assert report.candidates[0].lines == 2
+
+
+def test_tokenizer_json_candidate_and_unknown_candidate(tmp_path: Path) -> None:
+    resolved = resolve(str(FIXTURES / "tiny-neox"))
+    model = SentencePieceModel.load(resolved.model_file)
+    loaded, missing = load_candidates(resolved, model, ["tokenizer.json"])
+    assert loaded == [] and missing[0].reason == "no tokenizer.json in the directory"
+    assert main(["compare", str(FIXTURES / "tiny-neox"), "--candidate", "nope"]) == 2
+
+
+def test_cli_json_shape_and_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["compare", str(FIXTURES / "tiny-neox"), "--examples", "50", "--json", "--show", "2"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["reference"] == "sentencepiece"
+    assert set(data["candidates"][0]) >= {"name", "class", "lines", "mismatched", "unk_introduced",
+                                          "decode_mismatched", "whitespace_collapsed", "examples"}
+    assert code == (0 if data["passed"] else 1)
+    assert len(data["candidates"][0]["examples"]) <= 2
+    lengths = [len(e["text"]) for e in data["candidates"][0]["examples"]]
+    assert lengths == sorted(lengths)
+
+
+def test_missing_corpus_is_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["compare", str(FIXTURES / "tiny-neox"), "--corpus", str(tmp_path / "no.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such corpus file" in err
+
+
+@pytest.mark.parametrize("name", ["sentencepiece_test_model.model", "sentencepiece_test_ja_model.model"])
+def test_real_models_compare_runs_and_reports(shared: Path, name: str) -> None:
+    report = _run(shared / "models" / name, examples=100, candidates=["default"])
+    default = report.candidates[0]
+    assert default.lines > 100
+    # Every counted divergence comes with at least one concrete counterexample.
+    assert (default.mismatched + default.decode_mismatched == 0) == (not default.examples)

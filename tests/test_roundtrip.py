@@ -1,0 +1,104 @@
+"""Round-trip properties (Hypothesis, example count from TOKCHECK_HYPOTHESIS_EXAMPLES) and the
+model cards' known answers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokcheck.cli import main
+from tokcheck.proto import SentencePieceModel
+from tokcheck.roundtrip import _run, expected_roundtrip, roundtrip
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+EXAMPLES = int(os.environ.get("TOKCHECK_HYPOTHESIS_EXAMPLES", "200"))
+NEOX = SentencePieceModel.load(FIXTURES / "neox-3.6b" / "spiece.model")
+BILINGUAL = SentencePieceModel.load(FIXTURES / "tiny-bilingual" / "spiece.model")
+LEGACY = SentencePieceModel.load(FIXTURES / "legacy-1b" / "spiece.model")
+CARD_TEXT = "  吾輩は  猫である   "
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\u2581")))
+def test_rinna_flags_are_lossless(text: str) -> None:
+    sp = NEOX.processor
+    ids = sp.encode(text)
+    assert sp.unk_id() not in ids
+    assert sp.decode(ids) == text
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.text(st.sampled_from("abc 吾輩猫\t\n")))
+def test_bilingual_newlines_and_tabs_are_single_pieces(text: str) -> None:
+    sp = BILINGUAL.processor
+    pieces = sp.encode(text, out_type=str)
+    assert pieces.count("\n") == text.count("\n") and pieces.count("\t") == text.count("\t")
+    assert sp.decode(sp.encode(text)) == text
+
+
+def test_card_whitespace_survives_on_a_conformant_model() -> None:
+    sp = NEOX.processor
+    pieces = sp.encode(CARD_TEXT, out_type=str)
+    assert sp.decode(sp.encode(CARD_TEXT)) == CARD_TEXT
+    assert "".join(pieces).count("▁") == 7
+
+
+def test_georgian_survives_through_byte_pieces() -> None:
+    sp = NEOX.processor
+    pieces = sp.encode("გამარჯობა", out_type=str)
+    assert all(p.startswith("<0x") for p in pieces) and len(pieces) == len("გამარჯობა".encode())
+    assert sp.decode(sp.encode("გამარჯობა")) == "გამარჯობა"
+
+
+def test_legacy_model_shows_dummy_prefix_and_collapsed_spaces() -> None:
+    sp = LEGACY.processor
+    pieces = sp.encode(CARD_TEXT, out_type=str)
+    assert pieces[0].startswith("▁")  # the dummy prefix shows
+    assert expected_roundtrip(LEGACY, CARD_TEXT) == "吾輩は 猫である"  # spaces collapse
+    # Without byte fallback, kanji the synthetic vocab lacks come back as the unk surface.
+    assert sp.decode(sp.encode(CARD_TEXT)) == " ⁇ は  ⁇ である"
+    assert sp.decode(sp.encode("は  で")) == "は で"
+
+
+@pytest.mark.parametrize("fixture", ["tiny-neox", "tiny-bilingual", "tiny-legacy", "neox-3.6b"])
+def test_roundtrip_passes_on_fixtures(fixture: str) -> None:
+    model = SentencePieceModel.load(FIXTURES / fixture / "spiece.model")
+    report = roundtrip(model, examples=EXAMPLES)
+    assert report.passed, report.to_dict()
+    names = {p.name for p in report.properties}
+    assert ("no_unk" in names) == model.proto.trainer_spec.byte_fallback
+
+
+def test_real_models_roundtrip(shared: Path) -> None:
+    for name in ("sentencepiece_test_model.model", "sentencepiece_test_ja_model.model"):
+        report = roundtrip(SentencePieceModel.load(shared / "models" / name), examples=EXAMPLES)
+        assert report.passed, report.to_dict()
+
+
+def test_failure_reports_shrunk_counterexample_and_replay() -> None:
+    result = _run("demo", lambda s: "has x" if "x" in s else None, 300, 0, "abxyz", "tokcheck roundtrip M")
+    assert not result.passed
+    assert result.counterexample == "x"  # shrunk to the minimal failing string
+    assert result.replay is not None and "--seed 0" in result.replay and "U+0078" in result.replay
+
+
+def test_duplicate_piece_is_refused_by_the_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    proto = pb.ModelProto()
+    proto.ParseFromString((FIXTURES / "tiny-neox" / "spiece.model").read_bytes())
+    proto.pieces[500].piece = proto.pieces[501].piece
+    path = tmp_path / "dup.model"
+    path.write_bytes(proto.SerializeToString())
+    # sentencepiece itself refuses a vocab with a duplicate piece: check fails, roundtrip cannot run.
+    assert main(["check", str(path), "--json"]) == 1
+    assert "duplicate_pieces" in capsys.readouterr().out
+    assert main(["roundtrip", str(path), "--examples", "20"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already defined" in err

@@ -1,0 +1,146 @@
+"""The pre-deployment gate: ``check``, ``compare`` and ``roundtrip`` (and optionally ``smoke``)
+with one verdict, a summary, next steps, and JUnit XML for CI systems.
+
+The gate adds no checks of its own; it runs the others and says what to do next.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tokcheck.checks import CheckReport, run_checks
+from tokcheck.compare import CompareReport, compare
+from tokcheck.errors import OutputError
+from tokcheck.profiles import Profile
+from tokcheck.proto import SentencePieceModel
+from tokcheck.resolve import ResolvedModel
+from tokcheck.roundtrip import RoundtripReport, roundtrip
+
+
+@dataclass
+class GateReport:
+    reference: str
+    check: CheckReport
+    compare: CompareReport
+    roundtrip: RoundtripReport
+    smoke: Any = None
+    next_steps: list[str] = field(default_factory=list)
+
+    @property
+    def verdicts(self) -> dict[str, bool]:
+        verdicts = {
+            "check": self.check.passed,
+            "compare": self.compare.passed,
+            "roundtrip": self.roundtrip.passed,
+        }
+        if self.smoke is not None:
+            verdicts["smoke"] = bool(self.smoke.passed)
+        return verdicts
+
+    @property
+    def passed(self) -> bool:
+        return all(self.verdicts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "reference": self.reference,
+            "verdicts": self.verdicts,
+            "next_steps": self.next_steps,
+            "check": self.check.to_dict(),
+            "compare": self.compare.to_dict(),
+            "roundtrip": self.roundtrip.to_dict(),
+            "smoke": self.smoke.to_dict() if self.smoke is not None else None,
+        }
+
+
+def run_gate(
+    resolved: ResolvedModel,
+    model: SentencePieceModel,
+    profile: Profile | None,
+    *,
+    corpora: Sequence[Path] = (),
+    examples: int = 1000,
+    seed: int = 0,
+    smoke: Callable[[], Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> GateReport:
+    """Run every part and collect one report; ``smoke`` runs the smoke test when given."""
+    report = GateReport(
+        reference=resolved.reference,
+        check=run_checks(model, resolved, profile),
+        compare=compare(resolved, model, corpora=corpora, examples=examples, seed=seed, progress=progress),
+        roundtrip=roundtrip(model, examples=examples, seed=seed,
+                            replay_hint=f"tokcheck roundtrip {resolved.reference}"),
+        smoke=smoke() if smoke is not None else None,
+    )
+    report.next_steps = list(_next_steps(report))
+    return report
+
+
+def _next_steps(report: GateReport) -> Iterator[str]:
+    ref = report.reference
+    if not report.check.passed:
+        yield (f"fix the failed checks ({', '.join(report.check.failed)}): "
+               f"`tokcheck check {ref} --profile {report.check.profile or 'NAME'}` explains each")
+    if not report.compare.passed:
+        yield (f"the default Hugging Face loading path diverges from sentencepiece: run "
+               f"`tokcheck export {ref} OUTDIR` and load the exported directory instead")
+    if not report.roundtrip.passed:
+        failed = [p.name for p in report.roundtrip.properties if not p.passed]
+        yield (f"the model itself loses text ({', '.join(failed)}): "
+               f"`tokcheck roundtrip {ref}` shows the minimal counterexample")
+    if report.smoke is not None and not report.smoke.passed:
+        yield f"the generation smoke test failed: `tokcheck smoke {ref}` shows which check"
+
+
+def junit_xml(report: GateReport) -> ET.ElementTree:
+    """One testcase per check, per candidate, per property (and per smoke check)."""
+    suites = ET.Element("testsuites", name="tokcheck")
+    cases: dict[str, list[tuple[str, bool, str]]] = {
+        "check": [(c.name, c.passed, c.message) for c in report.check.checks],
+        "compare": [
+            (c.name, not c.diverged or c.name not in report.compare.judged,
+             f"{c.cls}: {c.mismatched} of {c.lines} lines differ from sentencepiece "
+             f"(unk_introduced {c.unk_introduced}, whitespace_collapsed {c.whitespace_collapsed})")
+            for c in report.compare.candidates
+        ],
+        "roundtrip": [
+            (p.name, p.passed, f"{p.detail}; replay: {p.replay}" if not p.passed else "")
+            for p in report.roundtrip.properties
+        ],
+    }
+    if report.smoke is not None:
+        cases["smoke"] = [(c.name, c.passed, c.message) for c in report.smoke.checks]
+    for suite_name, items in cases.items():
+        suite = ET.SubElement(
+            suites, "testsuite", name=f"tokcheck.{suite_name}", tests=str(len(items)),
+            failures=str(sum(not ok for _, ok, _ in items)), errors="0", skipped="0",
+        )
+        for name, ok, message in items:
+            case = ET.SubElement(suite, "testcase", classname=f"tokcheck.{suite_name}",
+                                 name=f"{name}[{report.reference}]")
+            if not ok:
+                ET.SubElement(case, "failure", message=message.splitlines()[0] if message else "failed").text = message
+    ET.indent(suites)
+    return ET.ElementTree(suites)
+
+
+def write_junit(report: GateReport, path: Path) -> None:
+    """Write the JUnit XML atomically: a reader never sees a half-written file."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise OutputError(f"{path}: directory {directory} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        with os.fdopen(fd, "wb") as handle:
+            junit_xml(report).write(handle, encoding="utf-8", xml_declaration=True)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write JUnit XML: {e.strerror or e}") from e

@@ -68,8 +68,9 @@ def test_georgian_becomes_unk_id_2_on_the_default_path() -> None:
 def test_corpus_lines_that_are_not_utf8_are_reported_and_skipped(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_bytes("吾輩は猫である\n".encode() + b"\xff\xfe broken\n" + b"plain line\n")
-    report = _run(FIXTURES / "tiny-neox", corpora=[corpus], examples=0, probes=False,
-                  candidates=["default"])
+    report = _run(
+        FIXTURES / "tiny-neox", corpora=[corpus], examples=0, probes=False, candidates=["default"]
+    )
     assert report.inputs["corpus_lines"] == 2
     assert report.inputs["skipped_lines"] == [{"path": str(corpus), "line": 2}]
     assert report.candidates[0].lines == 2
@@ -84,11 +85,21 @@ def test_tokenizer_json_candidate_and_unknown_candidate(tmp_path: Path) -> None:
 
 
 def test_cli_json_shape_and_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["compare", str(FIXTURES / "tiny-neox"), "--examples", "50", "--json", "--show", "2"])
+    code = main(
+        ["compare", str(FIXTURES / "tiny-neox"), "--examples", "50", "--json", "--show", "2"]
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["reference"] == "sentencepiece"
-    assert set(data["candidates"][0]) >= {"name", "class", "lines", "mismatched", "unk_introduced",
-                                          "decode_mismatched", "whitespace_collapsed", "examples"}
+    assert set(data["candidates"][0]) >= {
+        "name",
+        "class",
+        "lines",
+        "mismatched",
+        "unk_introduced",
+        "decode_mismatched",
+        "whitespace_collapsed",
+        "examples",
+    }
     assert code == (0 if data["passed"] else 1)
     assert len(data["candidates"][0]["examples"]) <= 2
     lengths = [len(e["text"]) for e in data["candidates"][0]["examples"]]
@@ -101,7 +112,9 @@ def test_missing_corpus_is_usage_error(capsys: pytest.CaptureFixture[str], tmp_p
     assert err.count("\n") == 1 and "no such corpus file" in err
 
 
-@pytest.mark.parametrize("name", ["sentencepiece_test_model.model", "sentencepiece_test_ja_model.model"])
+@pytest.mark.parametrize(
+    "name", ["sentencepiece_test_model.model", "sentencepiece_test_ja_model.model"]
+)
 def test_real_models_compare_runs_and_reports(shared: Path, name: str) -> None:
     report = _run(shared / "models" / name, examples=100, candidates=["default"])
     default = report.candidates[0]

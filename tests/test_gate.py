@@ -20,29 +20,54 @@ def test_gate_on_legacy_model_with_neox_profile_names_failed_checks(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     junit = tmp_path / "gate.xml"
-    code = main(["gate", str(FIXTURES / "legacy-1b"), "--profile", NEOX, "--examples", "50",
-                 "--junit", str(junit), "--json"])
+    code = main(
+        [
+            "gate",
+            str(FIXTURES / "legacy-1b"),
+            "--profile",
+            NEOX,
+            "--examples",
+            "50",
+            "--junit",
+            str(junit),
+            "--json",
+        ]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code == 1 and not data["passed"]
-    assert set(data["check"]["checks"][i]["name"] for i in range(len(data["check"]["checks"]))
-               if not data["check"]["checks"][i]["passed"]) == {
-        "byte_fallback", "byte_pieces", "add_dummy_prefix", "remove_extra_whitespaces"}
+    assert set(
+        data["check"]["checks"][i]["name"]
+        for i in range(len(data["check"]["checks"]))
+        if not data["check"]["checks"][i]["passed"]
+    ) == {"byte_fallback", "byte_pieces", "add_dummy_prefix", "remove_extra_whitespaces"}
     assert any("tokcheck check" in s for s in data["next_steps"])
     root = ET.parse(junit).getroot()
     failed = {c.get("name") for c in root.iter("testcase") if c.find("failure") is not None}
     assert f"byte_fallback[{FIXTURES / 'legacy-1b'}]" in failed
 
 
-def test_gate_on_diverging_default_path_points_to_export(capsys: pytest.CaptureFixture[str]) -> None:
+def test_gate_on_diverging_default_path_points_to_export(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code = main(["gate", str(FIXTURES / "tiny-neox"), "--examples", "50"])
     out = capsys.readouterr().out
     assert code == 1
     assert "tokcheck export" in out and "gate failed" in out
 
 
-def test_junit_to_missing_directory_is_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code = main(["gate", str(FIXTURES / "tiny-neox"), "--examples", "5",
-                 "--junit", str(tmp_path / "no" / "gate.xml")])
+def test_junit_to_missing_directory_is_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = main(
+        [
+            "gate",
+            str(FIXTURES / "tiny-neox"),
+            "--examples",
+            "5",
+            "--junit",
+            str(tmp_path / "no" / "gate.xml"),
+        ]
+    )
     assert code == 2
     assert capsys.readouterr().err.count("\n") == 1
 
@@ -50,20 +75,36 @@ def test_junit_to_missing_directory_is_usage_error(capsys: pytest.CaptureFixture
 def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
 def test_plugin_in_empty_directory_reports_per_check_items(tmp_path: Path) -> None:
-    result = _pytest(tmp_path, "--tokcheck-model", str(FIXTURES / "legacy-1b"),
-                     "--tokcheck-profile", NEOX, "--tokcheck-examples", "30")
+    result = _pytest(
+        tmp_path,
+        "--tokcheck-model",
+        str(FIXTURES / "legacy-1b"),
+        "--tokcheck-profile",
+        NEOX,
+        "--tokcheck-examples",
+        "30",
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     for name in ("byte_fallback", "byte_pieces", "add_dummy_prefix", "remove_extra_whitespaces"):
         assert f"check[{name}]" in result.stdout
-    assert "FAILED" in result.stdout and "check[vocab_size]" not in result.stdout.split("short test summary")[1]
+    assert (
+        "FAILED" in result.stdout
+        and "check[vocab_size]" not in result.stdout.split("short test summary")[1]
+    )
 
 
 def test_plugin_adds_nothing_without_its_option(tmp_path: Path) -> None:
-    (tmp_path / "test_x.py").write_text("def test_x(tokcheck):\n    assert tokcheck.assert_profile\n")
+    (tmp_path / "test_x.py").write_text(
+        "def test_x(tokcheck):\n    assert tokcheck.assert_profile\n"
+    )
     result = _pytest(tmp_path)
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout

@@ -80,7 +80,9 @@ def test_real_models_roundtrip(shared: Path) -> None:
 
 
 def test_failure_reports_shrunk_counterexample_and_replay() -> None:
-    result = _run("demo", lambda s: "has x" if "x" in s else None, 300, 0, "abxyz", "tokcheck roundtrip M")
+    result = _run(
+        "demo", lambda s: "has x" if "x" in s else None, 300, 0, "abxyz", "tokcheck roundtrip M"
+    )
     assert not result.passed
     assert result.counterexample == "x"  # shrunk to the minimal failing string
     assert result.replay is not None and "--seed 0" in result.replay and "U+0078" in result.replay

@@ -53,7 +53,10 @@ class ResolvedModel:
 
 
 def is_hub_id(reference: str) -> bool:
-    return bool(_HUB_ID.match(reference)) and ".." not in reference
+    """Whether ``reference`` is shaped like a hub repo id (the hub's own naming rules)."""
+    if not _HUB_ID.match(reference) or ".." in reference or "--" in reference or reference.endswith(".git"):
+        return False
+    return not any(part.endswith((".", "-")) for part in reference.split("/"))
 
 
 def hub_offline() -> bool:
@@ -123,6 +126,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
+        HFValidationError,
         HfHubHTTPError,
         LocalEntryNotFoundError,
         OfflineModeIsEnabled,
@@ -138,6 +142,8 @@ def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
     }
     try:
         return Path(str(snapshot_download(repo_id, local_files_only=True, **common)))
+    except HFValidationError as e:
+        raise ModelNotFoundError(f"{repo_id}: not a valid hub id ({e})") from e
     except (LocalEntryNotFoundError, OfflineModeIsEnabled, FileNotFoundError) as e:
         if hub_offline():
             raise ModelNotFoundError(

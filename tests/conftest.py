@@ -1,0 +1,105 @@
+"""Shared pytest fixtures: the committed model fixtures, ../shared, and an offline hub cache.
+
+Paths are computed from this file, never from the working directory, so the suite runs from
+anywhere; tests write only under ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The broken/ scenarios, each a Hugging Face-layout directory with one defect.
+BROKEN = sorted(p.name for p in (FIXTURES / "broken").iterdir() if p.is_dir())
+
+_HF_ENV = ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE", "XDG_CACHE_HOME")
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def neox_dir() -> Path:
+    """32,000 pieces with the flags of rinna/japanese-gpt-neox-3.6b."""
+    return FIXTURES / "neox-3.6b"
+
+
+@pytest.fixture(scope="session")
+def bilingual_dir() -> Path:
+    """65,536 pieces with the flags of rinna/bilingual-gpt-neox-4b ("\\n", "\\t" user-defined)."""
+    return FIXTURES / "bilingual-4b"
+
+
+@pytest.fixture(scope="session")
+def legacy_dir() -> Path:
+    """32,000 pieces with the flags of rinna/japanese-gpt-1b (nmt_nfkc, dummy prefix on)."""
+    return FIXTURES / "legacy-1b"
+
+
+@pytest.fixture(scope="session")
+def tiny_neox_dir() -> Path:
+    """1,000 pieces, neox flags: the fixture the builder reproduces in a second or two."""
+    return FIXTURES / "tiny-neox"
+
+
+@pytest.fixture(scope="session")
+def broken_dir() -> Callable[[str], Path]:
+    """``broken_dir("dummy-prefix-on")`` is fixtures/broken/dummy-prefix-on."""
+
+    def get(name: str) -> Path:
+        path = FIXTURES / "broken" / name
+        assert path.is_dir(), f"no broken fixture {name!r}; have {BROKEN}"
+        return path
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """../shared, the real third-party material; a fresh clone does not have it."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent (real third-party models for tests live there)")
+    return SHARED
+
+
+def _shared_model(shared: Path, name: str) -> Path:
+    path = shared / "models" / name
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_ja_model(shared: Path) -> Path:
+    """google/sentencepiece's test_ja_model.model: 8,000 pieces, NFKC, dummy prefix on."""
+    return _shared_model(shared, "sentencepiece_test_ja_model.model")
+
+
+@pytest.fixture(scope="session")
+def shared_en_model(shared: Path) -> Path:
+    """google/sentencepiece's test_model.model: 1,000 pieces, NFKC, dummy prefix on."""
+    return _shared_model(shared, "sentencepiece_test_model.model")
+
+
+@pytest.fixture
+def offline_hub(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """HF_HUB_OFFLINE=1 and no inherited cache location: a test sets the one it means."""
+    for name in _HF_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return monkeypatch
+
+
+@pytest.fixture
+def hub_cache(tmp_path: Path, offline_hub: pytest.MonkeyPatch) -> Path:
+    """An empty hub cache under tmp_path, named by HF_HUB_CACHE, offline: no network, ever."""
+    cache = tmp_path / "hub-cache"
+    cache.mkdir()
+    offline_hub.setenv("HF_HUB_CACHE", str(cache))
+    return cache

@@ -1,0 +1,385 @@
+"""The ``tokcheck`` command: exit codes 0/1/2, JSON shape, and one-line errors for bad input.
+
+``main(argv)`` is called in-process for speed; a few cases go through the installed console
+script in a subprocess to prove that no traceback ever reaches a user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tokcheck import __version__
+from tokcheck.cli import main
+from tokcheck.profiles import BUILTIN_PROFILES
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+NEOX = "rinna/japanese-gpt-neox-3.6b"
+CHECK_KEYS = {"name", "passed", "expected", "actual", "message"}
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+CLI = Callable[[list[str]], Run]
+
+
+@pytest.fixture(autouse=True)
+def _offline(hub_cache: Path) -> None:
+    """Every test here runs offline against an empty cache: no hub id ever reaches the network."""
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> CLI:
+    def run(argv: list[str]) -> Run:
+        try:
+            code = main(argv)
+        except SystemExit as e:  # argparse exits itself, exactly as the console script would
+            code = e.code if isinstance(e.code, int) else int(e.code is not None)
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+def _failed(report: dict[str, object]) -> set[str]:
+    checks = report["checks"]
+    assert isinstance(checks, list)
+    return {c["name"] for c in checks if not c["passed"]}
+
+
+# --- exit codes and JSON -----------------------------------------------------------------------
+
+
+def test_check_passes_exit_0(cli: CLI) -> None:
+    run = cli(["check", str(FIXTURES / "neox-3.6b"), "--profile", NEOX])
+    assert run.code == 0
+    assert run.out.rstrip().endswith("passed")
+    assert run.err == ""
+
+
+def test_check_fails_exit_1(cli: CLI) -> None:
+    run = cli(["check", str(FIXTURES / "legacy-1b"), "--profile", NEOX])
+    assert run.code == 1
+    last = run.out.rstrip().splitlines()[-1]
+    assert last.startswith("failed: ")
+    assert set(last.removeprefix("failed: ").split(", ")) == {
+        "byte_fallback",
+        "byte_pieces",
+        "add_dummy_prefix",
+        "remove_extra_whitespaces",
+    }
+    assert "FAIL add_dummy_prefix: " in run.out
+    assert run.err == ""
+
+
+def test_check_json_shape(cli: CLI) -> None:
+    run = cli(["check", str(FIXTURES / "legacy-1b"), "--profile", NEOX, "--json"])
+    assert run.code == 1
+    report = json.loads(run.out)
+    assert {"passed", "profile", "checks"} <= set(report)
+    assert report["passed"] is False
+    assert report["profile"] == NEOX
+    assert report["checks"]
+    for check in report["checks"]:
+        assert set(check) == CHECK_KEYS
+        assert isinstance(check["name"], str)
+        assert isinstance(check["passed"], bool)
+        assert isinstance(check["message"], str)
+    assert _failed(report) == {
+        "byte_fallback",
+        "byte_pieces",
+        "add_dummy_prefix",
+        "remove_extra_whitespaces",
+    }
+    (vocab,) = [c for c in report["checks"] if c["name"] == "vocab_size"]
+    assert vocab == {**vocab, "passed": True, "expected": 32_000, "actual": 32_000}
+
+
+def test_check_json_passing(cli: CLI) -> None:
+    run = cli(
+        [
+            "check",
+            str(FIXTURES / "bilingual-4b"),
+            "--profile",
+            "rinna/bilingual-gpt-neox-4b",
+            "--json",
+        ]
+    )
+    report = json.loads(run.out)
+    assert (run.code, report["passed"], _failed(report)) == (0, True, set())
+
+
+def test_check_shared_ja_model(cli: CLI, shared_ja_model: Path) -> None:
+    run = cli(["check", str(shared_ja_model), "--profile", NEOX, "--json"])
+    assert run.code == 1
+    assert _failed(json.loads(run.out)) == {
+        "vocab_size",
+        "byte_fallback",
+        "byte_pieces",
+        "add_dummy_prefix",
+        "remove_extra_whitespaces",
+    }
+
+
+def test_check_without_profile_runs_generic_checks(cli: CLI) -> None:
+    run = cli(["check", str(FIXTURES / "legacy-1b"), "--json"])
+    report = json.loads(run.out)
+    assert (run.code, report["profile"], report["passed"]) == (0, None, True)
+    assert "profile" in {s["name"] for s in report["skipped"]}
+
+
+def test_check_user_toml_profile(cli: CLI, tmp_path: Path) -> None:
+    profile = tmp_path / "tiny.toml"
+    profile.write_text(
+        'name = "tiny"\nvocab_size = 1000\nbyte_fallback = true\n'
+        "add_dummy_prefix = false\nremove_extra_whitespaces = false\n",
+        encoding="utf-8",
+    )
+    run = cli(["check", str(FIXTURES / "tiny-neox"), "--profile", str(profile), "--json"])
+    report = json.loads(run.out)
+    assert (run.code, report["profile"], _failed(report)) == (0, "tiny", set())
+    # The same profile rejects the 1,200-piece fixture on size alone.
+    run = cli(["check", str(FIXTURES / "tiny-bilingual"), "--profile", str(profile), "--json"])
+    assert (run.code, _failed(json.loads(run.out))) == (1, {"vocab_size"})
+
+
+def test_inspect_json(cli: CLI) -> None:
+    run = cli(["inspect", str(FIXTURES / "neox-3.6b"), "--json"])
+    assert run.code == 0
+    report = json.loads(run.out)
+    assert report["reference"] == str(FIXTURES / "neox-3.6b")
+    assert report["hub_id"] is None
+    assert (report["vocab_size"], report["byte_fallback"], report["add_dummy_prefix"]) == (
+        32_000,
+        True,
+        False,
+    )
+    assert report["whitespace_encodings"] == {"\n": ["<0x0A>"], "\t": ["<0x09>"], "  ": ["▁", "▁"]}
+    assert report["tokenizer_config"]["tokenizer_class"] == "T5Tokenizer"
+    assert report["config"]["vocab_size"] == 32_000
+
+
+def test_inspect_table(cli: CLI) -> None:
+    run = cli(["inspect", str(FIXTURES / "bilingual-4b")])
+    assert run.code == 0
+    assert "65536" in run.out
+    assert "user_defined_symbols" in run.out
+    assert "tokenizer_config.json" in run.out
+
+
+def test_inspect_a_model_sentencepiece_refuses(cli: CLI) -> None:
+    # inspect reports; it does not judge: the refusal is a value, and the exit code is 0.
+    run = cli(["inspect", str(FIXTURES / "broken" / "missing-byte-pieces"), "--json"])
+    assert run.code == 0
+    report = json.loads(run.out)
+    assert report["whitespace_encodings"] is None
+    assert "256 byte pieces" in report["processor_error"]
+
+
+def test_profiles_table(cli: CLI) -> None:
+    run = cli(["profiles"])
+    assert run.code == 0
+    rows = [line for line in run.out.splitlines() if line.startswith("rinna/")]
+    assert [row.split()[0] for row in rows] == list(BUILTIN_PROFILES)
+
+
+def test_profiles_json(cli: CLI) -> None:
+    run = cli(["profiles", "--json"])
+    assert run.code == 0
+    data = json.loads(run.out)
+    assert [p["name"] for p in data] == list(BUILTIN_PROFILES)
+    assert len(data) == 3
+    assert data[0]["members"] == list(BUILTIN_PROFILES[NEOX].members)
+
+
+def test_version(cli: CLI) -> None:
+    assert cli(["--version"]) == Run(0, f"{__version__}\n", "")
+
+
+def test_no_command_prints_help_exit_2(cli: CLI) -> None:
+    run = cli([])
+    assert (run.code, run.out) == (2, "")
+    assert "usage: tokcheck" in run.err
+
+
+# --- bad input: exit 2 and exactly one line on stderr ---------------------------------------
+
+
+def _file(name: str, data: bytes) -> Callable[[Path], list[str]]:
+    def make(tmp_path: Path) -> list[str]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        return [str(path)]
+
+    return make
+
+
+def _empty_dir(tmp_path: Path) -> list[str]:
+    (tmp_path / "no-model").mkdir()
+    (tmp_path / "no-model" / "config.json").write_text("{}", encoding="utf-8")
+    return [str(tmp_path / "no-model")]
+
+
+def _bad_tokenizer_config(tmp_path: Path) -> list[str]:
+    directory = tmp_path / "model"
+    directory.mkdir()
+    shutil.copyfile(FIXTURES / "tiny-neox" / "spiece.model", directory / "spiece.model")
+    (directory / "tokenizer_config.json").write_text("{'not': json}", encoding="utf-8")
+    return [str(directory)]
+
+
+def _literal(*args: str) -> Callable[[Path], list[str]]:
+    return lambda tmp_path: list(args)
+
+
+BAD_MODELS: dict[str, Callable[[Path], list[str]]] = {
+    "empty-file": _file("empty.model", b""),
+    "random-bytes": _file("random.model", random.Random(1).randbytes(2048)),
+    "text-file": _file("notes.txt", "hello\nこんにちは\n".encode()),
+    "truncated-dir": _literal(str(FIXTURES / "broken" / "truncated")),
+    "truncated-file": _literal(str(FIXTURES / "broken" / "truncated" / "spiece.model")),
+    "corrupt-dir": _literal(str(FIXTURES / "broken" / "corrupt")),
+    "dir-without-model": _empty_dir,
+    "bad-tokenizer-config-json": _bad_tokenizer_config,
+    "nonexistent-path": _literal("/nonexistent/dir/spiece.model"),
+    "empty-reference": _literal(""),
+    "hub-id-double-slash": _literal("rinna//x"),
+    "hub-id-leading-dash-bang": _literal("--", "-bad/id!"),
+    "hub-id-double-dash": _literal("rinna/x--y"),
+    "hub-id-dot-git": _literal("rinna/x.git"),
+    "hub-id-not-cached": _literal("rinna/japanese-gpt-neox-3.6b-instruction-ppo"),
+}
+
+
+def _assert_one_line_error(run: Run) -> None:
+    assert run.code == 2, run
+    assert run.out == ""
+    assert "Traceback" not in run.err
+    assert run.err.endswith("\n")
+    lines = run.err.splitlines()
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("tokcheck")
+    assert "error" in lines[0]
+
+
+@pytest.mark.parametrize("command", ["check", "inspect"])
+@pytest.mark.parametrize("make", list(BAD_MODELS.values()), ids=list(BAD_MODELS))
+def test_bad_model(
+    cli: CLI, tmp_path: Path, command: str, make: Callable[[Path], list[str]]
+) -> None:
+    _assert_one_line_error(cli([command, *make(tmp_path)]))
+
+
+def test_hub_id_not_cached_mentions_offline(cli: CLI) -> None:
+    run = cli(["check", "rinna/japanese-gpt-neox-3.6b-instruction-ppo"])
+    _assert_one_line_error(run)
+    assert "HF_HUB_OFFLINE" in run.err
+
+
+def _toml(text: str) -> Callable[[Path], list[str]]:
+    def make(tmp_path: Path) -> list[str]:
+        path = tmp_path / "profile.toml"
+        path.write_text(text, encoding="utf-8")
+        return [str(path)]
+
+    return make
+
+
+BAD_PROFILES: dict[str, Callable[[Path], list[str]]] = {
+    "toml-syntax-error": _toml("vocab_size = = 3\n"),
+    "toml-unknown-key": _toml("vocab_size = 1000\nflavour = 'x'\n"),
+    "toml-wrong-type": _toml('vocab_size = "1000"\n'),
+    "toml-missing-file": lambda tmp_path: [str(tmp_path / "missing.toml")],
+    "unknown-profile-name": _literal("rinna/nope"),
+}
+
+
+@pytest.mark.parametrize("make", list(BAD_PROFILES.values()), ids=list(BAD_PROFILES))
+def test_bad_profile(cli: CLI, tmp_path: Path, make: Callable[[Path], list[str]]) -> None:
+    run = cli(["check", str(FIXTURES / "tiny-neox"), "--profile", *make(tmp_path)])
+    _assert_one_line_error(run)
+    assert "profile" in run.err
+
+
+BAD_USAGE: dict[str, list[str]] = {
+    "unknown-subcommand": ["bogus"],
+    "check-missing-model": ["check"],
+    "inspect-missing-model": ["inspect"],
+    "unknown-option": ["check", str(FIXTURES / "tiny-neox"), "--bogus"],
+    "profile-missing-value": ["check", str(FIXTURES / "tiny-neox"), "--profile"],
+    "profiles-extra-argument": ["profiles", "extra"],
+}
+
+
+@pytest.mark.parametrize("argv", list(BAD_USAGE.values()), ids=list(BAD_USAGE))
+def test_bad_usage(cli: CLI, argv: list[str]) -> None:
+    run = cli(argv)
+    _assert_one_line_error(run)
+    assert "--help" in run.err
+
+
+# --- the real console script ------------------------------------------------------------------
+
+
+def _console_script() -> str:
+    script = shutil.which("tokcheck", path=str(Path(sys.executable).parent)) or shutil.which(
+        "tokcheck"
+    )
+    if script is None:
+        pytest.skip("the tokcheck console script is not installed")
+    return script
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        BAD_MODELS["random-bytes"],
+        BAD_MODELS["truncated-dir"],
+        BAD_MODELS["hub-id-not-cached"],
+        BAD_MODELS["hub-id-double-dash"],
+    ],
+    ids=["random-bytes", "truncated-dir", "hub-id-not-cached", "hub-id-double-dash"],
+)
+def test_console_script_bad_input(
+    tmp_path: Path, hub_cache: Path, make: Callable[[Path], list[str]]
+) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(hub_cache)}
+    done = subprocess.run(
+        [_console_script(), "check", *make(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    _assert_one_line_error(Run(done.returncode, done.stdout, done.stderr))
+
+
+def test_console_script_and_module_pass(tmp_path: Path) -> None:
+    model = str(FIXTURES / "neox-3.6b")
+    for argv in ([_console_script()], [sys.executable, "-m", "tokcheck"]):
+        done = subprocess.run(
+            [*argv, "check", model, "--profile", NEOX],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+        assert (done.returncode, done.stderr) == (0, ""), argv
+        assert done.stdout.rstrip().endswith("passed")

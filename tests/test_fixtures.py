@@ -1,0 +1,197 @@
+"""The committed fixtures: reproducible from fixtures/build.py, each broken one broken once.
+
+Rebuilding tiny-neox takes a second or two; the 32k and 64k fixtures are not rebuilt here, but
+every broken variant is compared with the conformant model it was derived from, so a fixture
+cannot silently carry a second defect.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sentencepiece import sentencepiece_model_pb2 as pb
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+HF_FILES = {"spiece.model", "tokenizer_config.json", "special_tokens_map.json", "config.json"}
+FIXTURE_DIRS = [
+    "tiny-neox",
+    "tiny-bilingual",
+    "tiny-legacy",
+    "neox-3.6b",
+    "bilingual-4b",
+    "legacy-1b",
+    "broken/config-eos-mismatch",
+    "broken/corrupt",
+    "broken/dummy-prefix-on",
+    "broken/missing-byte-pieces",
+    "broken/no-byte-fallback",
+    "broken/truncated",
+    "broken/whitespace-removal-on",
+    "broken/wrong-vocab-size",
+]
+TRAINER_FIELDS = (
+    "model_type",
+    "vocab_size",
+    "character_coverage",
+    "byte_fallback",
+    "split_by_whitespace",
+    "split_by_unicode_script",
+    "split_by_number",
+    "split_digits",
+    "treat_whitespace_as_suffix",
+    "allow_whitespace_only_pieces",
+    "user_defined_symbols",
+    "control_symbols",
+    "unk_id",
+    "bos_id",
+    "eos_id",
+    "pad_id",
+    "unk_piece",
+    "bos_piece",
+    "eos_piece",
+    "pad_piece",
+)
+
+
+def _proto(path: Path) -> pb.ModelProto:
+    proto = pb.ModelProto()
+    proto.ParseFromString(path.read_bytes())
+    return proto
+
+
+def _pieces(proto: pb.ModelProto) -> list[tuple[str, float, int]]:
+    return [(p.piece, p.score, p.type) for p in proto.pieces]
+
+
+def test_fixture_set_is_complete() -> None:
+    present = sorted(str(p.parent.relative_to(FIXTURES)) for p in FIXTURES.rglob("spiece.model"))
+    assert present == sorted(FIXTURE_DIRS)
+
+
+@pytest.mark.parametrize("name", FIXTURE_DIRS, ids=FIXTURE_DIRS)
+def test_fixture_is_hf_layout(name: str) -> None:
+    directory = FIXTURES / name
+    assert {p.name for p in directory.iterdir()} == HF_FILES
+    for json_file in HF_FILES - {"spiece.model"}:
+        assert isinstance(json.loads((directory / json_file).read_text(encoding="utf-8")), dict)
+
+
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("rebuilt")
+    subprocess.run(
+        [sys.executable, str(FIXTURES / "build.py"), "--only", "tiny-neox", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        cwd=out,
+        timeout=120,
+    )
+    return out / "tiny-neox"
+
+
+def test_rebuild_reproduces_pieces_and_scores(rebuilt: Path) -> None:
+    committed, fresh = (
+        _proto(FIXTURES / "tiny-neox" / "spiece.model"),
+        _proto(rebuilt / "spiece.model"),
+    )
+    assert len(fresh.pieces) == 1000
+    assert _pieces(fresh) == _pieces(committed)
+
+
+def test_rebuild_reproduces_flags(rebuilt: Path) -> None:
+    committed, fresh = (
+        _proto(FIXTURES / "tiny-neox" / "spiece.model"),
+        _proto(rebuilt / "spiece.model"),
+    )
+    assert fresh.normalizer_spec == committed.normalizer_spec
+    for name in TRAINER_FIELDS:
+        assert getattr(fresh.trainer_spec, name) == getattr(committed.trainer_spec, name), name
+    assert (fresh.normalizer_spec.add_dummy_prefix, fresh.trainer_spec.byte_fallback) == (
+        False,
+        True,
+    )
+
+
+def test_rebuild_reproduces_hf_files(rebuilt: Path) -> None:
+    assert {p.name for p in rebuilt.iterdir()} == HF_FILES
+    for name in HF_FILES - {"spiece.model"}:
+        assert (rebuilt / name).read_text(encoding="utf-8") == (
+            FIXTURES / "tiny-neox" / name
+        ).read_text(encoding="utf-8")
+
+
+def test_build_writes_only_under_out(rebuilt: Path) -> None:
+    assert sorted(p.name for p in rebuilt.parent.iterdir()) == ["tiny-neox"]
+
+
+# --- each broken fixture differs from its source in the one intended way ---------------------
+
+
+def _neox() -> pb.ModelProto:
+    return _proto(FIXTURES / "neox-3.6b" / "spiece.model")
+
+
+def _broken(name: str) -> pb.ModelProto:
+    return _proto(FIXTURES / "broken" / name / "spiece.model")
+
+
+@pytest.mark.parametrize(
+    ("name", "section", "field"),
+    [
+        ("dummy-prefix-on", "normalizer_spec", "add_dummy_prefix"),
+        ("whitespace-removal-on", "normalizer_spec", "remove_extra_whitespaces"),
+        ("no-byte-fallback", "trainer_spec", "byte_fallback"),
+    ],
+    ids=["dummy-prefix-on", "whitespace-removal-on", "no-byte-fallback"],
+)
+def test_flag_flipped_and_nothing_else(name: str, section: str, field: str) -> None:
+    broken, source = _broken(name), _neox()
+    flipped = getattr(getattr(broken, section), field)
+    assert flipped is not getattr(getattr(source, section), field)
+    setattr(getattr(broken, section), field, not flipped)
+    assert broken == source
+
+
+def test_missing_byte_pieces_renames_the_last_sixteen() -> None:
+    broken, source = _broken("missing-byte-pieces"), _neox()
+    changed = [
+        (a.piece, b.piece, b.type)
+        for a, b in zip(source.pieces, broken.pieces, strict=True)
+        if (a.piece, a.type) != (b.piece, b.type)
+    ]
+    normal = pb.ModelProto.SentencePiece.NORMAL
+    assert changed == [(f"<0x{b:02X}>", f"byte{b:02X}", normal) for b in range(0xF0, 0x100)]
+    del broken.pieces[:]
+    del source.pieces[:]
+    assert broken == source
+
+
+def test_config_eos_mismatch_changes_only_config() -> None:
+    directory = FIXTURES / "broken" / "config-eos-mismatch"
+    source = FIXTURES / "neox-3.6b"
+    assert (directory / "spiece.model").read_bytes() == (source / "spiece.model").read_bytes()
+    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    expected = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    assert config == {**expected, "eos_token_id": 0}
+
+
+def test_wrong_vocab_size_has_neox_flags() -> None:
+    broken, source = _broken("wrong-vocab-size"), _neox()
+    assert len(broken.pieces) == 31_000
+    assert broken.normalizer_spec == source.normalizer_spec
+    for name in set(TRAINER_FIELDS) - {"vocab_size"}:
+        assert getattr(broken.trainer_spec, name) == getattr(source.trainer_spec, name), name
+
+
+def test_damaged_fixtures_are_cut_from_tiny_neox() -> None:
+    tiny = (FIXTURES / "tiny-neox" / "spiece.model").read_bytes()
+    truncated = (FIXTURES / "broken" / "truncated" / "spiece.model").read_bytes()
+    corrupt = (FIXTURES / "broken" / "corrupt" / "spiece.model").read_bytes()
+    assert truncated == tiny[: len(tiny) // 2]
+    assert len(corrupt) == len(tiny)
+    assert corrupt[64:] == tiny[64:]
+    assert corrupt[:64] != tiny[:64]

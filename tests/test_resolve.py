@@ -1,0 +1,309 @@
+"""Model references: a .model file, a Hugging Face directory, or a hub id from an offline cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hubcache import make_hub_cache
+from tokcheck.cli import main
+from tokcheck.errors import ModelNotFoundError, TokcheckError
+from tokcheck.resolve import MODEL_FILENAMES, hub_cache_dir, is_hub_id, resolve
+
+PPO = "rinna/japanese-gpt-neox-3.6b-instruction-ppo"
+
+
+def _hf_dir(tmp_path: Path, source: Path, model_name: str) -> Path:
+    directory = tmp_path / "model"
+    directory.mkdir()
+    shutil.copyfile(source / "spiece.model", directory / model_name)
+    for name in ("tokenizer_config.json", "special_tokens_map.json", "config.json"):
+        shutil.copyfile(source / name, directory / name)
+    return directory
+
+
+def test_model_file(tiny_neox_dir: Path) -> None:
+    path = tiny_neox_dir / "spiece.model"
+    r = resolve(str(path))
+    assert r.model_file == path
+    assert (r.directory, r.hub_id) == (None, None)
+    assert (r.tokenizer_config, r.special_tokens_map, r.config) == (None, None, None)
+    assert r.tokenizer_json is None
+
+
+def test_relative_model_file(
+    tmp_path: Path, tiny_neox_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copyfile(tiny_neox_dir / "spiece.model", tmp_path / "my.model")
+    monkeypatch.chdir(tmp_path)
+    assert resolve("my.model").model_file == Path("my.model")
+
+
+@pytest.mark.parametrize("model_name", MODEL_FILENAMES, ids=MODEL_FILENAMES)
+def test_hf_directory(tmp_path: Path, tiny_neox_dir: Path, model_name: str) -> None:
+    directory = _hf_dir(tmp_path, tiny_neox_dir, model_name)
+    r = resolve(str(directory))
+    assert r.model_file == directory / model_name
+    assert r.directory == directory
+    assert r.hub_id is None
+    assert r.tokenizer_config is not None
+    assert r.tokenizer_config["tokenizer_class"] == "T5Tokenizer"
+    assert r.special_tokens_map == {
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "unk_token": "[UNK]",
+        "pad_token": "[PAD]",
+    }
+    assert r.config is not None
+    assert r.config["vocab_size"] == 1000
+
+
+def test_hf_directory_metadata_is_optional(tmp_path: Path, tiny_neox_dir: Path) -> None:
+    shutil.copyfile(tiny_neox_dir / "spiece.model", tmp_path / "tokenizer.model")
+    r = resolve(str(tmp_path))
+    assert r.model_file == tmp_path / "tokenizer.model"
+    assert (r.tokenizer_config, r.special_tokens_map, r.config) == (None, None, None)
+
+
+def test_tokenizer_json_is_reported_when_present(tmp_path: Path, tiny_neox_dir: Path) -> None:
+    directory = _hf_dir(tmp_path, tiny_neox_dir, "spiece.model")
+    assert resolve(str(directory)).tokenizer_json is None
+    (directory / "tokenizer.json").write_text("{}", encoding="utf-8")
+    assert resolve(str(directory)).tokenizer_json == directory / "tokenizer.json"
+
+
+def test_directory_without_model(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ModelNotFoundError, match="no sentencepiece model"):
+        resolve(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [("{not json", "not valid JSON"), ("[1, 2]", "expected a JSON object")],
+    ids=["syntax-error", "not-an-object"],
+)
+def test_bad_metadata_json(tmp_path: Path, tiny_neox_dir: Path, content: str, why: str) -> None:
+    directory = _hf_dir(tmp_path, tiny_neox_dir, "spiece.model")
+    (directory / "tokenizer_config.json").write_text(content, encoding="utf-8")
+    with pytest.raises(TokcheckError, match=why):
+        resolve(str(directory))
+
+
+HUB_IDS = ["rinna/japanese-gpt-neox-3.6b", PPO, "google/t5_v1.1-small", "a/b"]
+NOT_HUB_IDS = [
+    "gpt2",
+    "rinna//x",
+    "-bad/id!",
+    "rinna/x!y",
+    "a/b/c",
+    "rinna/..",
+    "rinna/x--y",
+    "rinna/x-",
+    "rinna/x.",
+    "rinna/x.git",
+    "/abs/path",
+    "rinna/spiece.model/",
+]
+
+
+@pytest.mark.parametrize("reference", HUB_IDS, ids=HUB_IDS)
+def test_is_hub_id(reference: str) -> None:
+    assert is_hub_id(reference)
+
+
+@pytest.mark.parametrize("reference", NOT_HUB_IDS, ids=NOT_HUB_IDS)
+def test_is_not_hub_id(reference: str) -> None:
+    assert not is_hub_id(reference)
+
+
+@pytest.mark.parametrize("reference", HUB_IDS + NOT_HUB_IDS, ids=HUB_IDS + NOT_HUB_IDS)
+def test_is_hub_id_agrees_with_huggingface_hub(reference: str) -> None:
+    # huggingface_hub's own validator is the reference: tokcheck must not call an id it rejects
+    # a hub id, or the rejection escapes as a traceback instead of one line and exit 2.
+    # (The converse need not hold: tokcheck insists on owner/name, so "gpt2" is no hub id here.)
+    from huggingface_hub.utils import validate_repo_id
+
+    if is_hub_id(reference):
+        validate_repo_id(reference)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["nonexistent.model", "no/such/dir/spiece.model", "./nothing", "foo", "", "  "],
+    ids=["missing-file", "missing-nested", "dot-relative", "bare-word", "empty", "blank"],
+)
+def test_nothing_there(reference: str, hub_cache: Path) -> None:
+    with pytest.raises(ModelNotFoundError):
+        resolve(reference)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["rinna//x", "-bad/id!", "rinna/x!y", "rinna/x--y", "rinna/x-", "rinna/x.git"],
+    ids=["double-slash", "leading-dash-bang", "bang", "double-dash", "trailing-dash", "dot-git"],
+)
+def test_malformed_hub_id(reference: str, hub_cache: Path) -> None:
+    with pytest.raises(ModelNotFoundError):
+        resolve(reference)
+
+
+def test_hub_cache_layout_is_accepted_by_huggingface_hub(hub_cache: Path, neox_dir: Path) -> None:
+    from huggingface_hub import hf_hub_download, scan_cache_dir, snapshot_download
+
+    snapshot = make_hub_cache(hub_cache, PPO, neox_dir)
+    found = snapshot_download(PPO, cache_dir=hub_cache, local_files_only=True)
+    assert Path(found) == snapshot
+    model = hf_hub_download(PPO, "spiece.model", cache_dir=hub_cache, local_files_only=True)
+    assert Path(model).read_bytes() == (neox_dir / "spiece.model").read_bytes()
+    assert Path(model).is_symlink()
+
+    info = scan_cache_dir(hub_cache)
+    assert info.warnings == []
+    (repo,) = info.repos
+    assert repo.repo_id == PPO
+    (revision,) = repo.revisions
+    assert revision.refs == frozenset({"main"})
+    assert revision.commit_hash == snapshot.name
+    assert {f.file_name for f in revision.files} == {p.name for p in neox_dir.iterdir()}
+
+
+def test_hub_id_from_offline_cache(hub_cache: Path, neox_dir: Path) -> None:
+    snapshot = make_hub_cache(hub_cache, PPO, neox_dir)
+    r = resolve(PPO)
+    assert r.hub_id == PPO
+    assert r.directory == snapshot
+    assert r.model_file == snapshot / "spiece.model"
+    assert r.model_file.read_bytes() == (neox_dir / "spiece.model").read_bytes()
+    assert r.config is not None
+    assert r.config["vocab_size"] == 32_000
+
+
+@pytest.mark.parametrize(
+    ("hub_id", "fixture", "profile"),
+    [
+        (PPO, "neox-3.6b", "rinna/japanese-gpt-neox-3.6b"),
+        (
+            "rinna/bilingual-gpt-neox-4b-instruction-ppo",
+            "bilingual-4b",
+            "rinna/bilingual-gpt-neox-4b",
+        ),
+        ("rinna/japanese-gpt-1b", "legacy-1b", "rinna/japanese-gpt-1b"),
+    ],
+    ids=["neox-ppo", "bilingual-ppo", "legacy-1b"],
+)
+def test_check_hub_id_selects_its_profile_and_passes(
+    hub_cache: Path,
+    fixtures_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    hub_id: str,
+    fixture: str,
+    profile: str,
+) -> None:
+    make_hub_cache(hub_cache, hub_id, fixtures_dir / fixture)
+    code = main(["check", hub_id, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["profile"] == profile
+    assert [c["name"] for c in report["checks"] if not c["passed"]] == []
+    assert report["passed"] is True
+    assert code == 0
+
+
+def test_check_hub_id_with_the_wrong_files_fails_its_own_profile(
+    hub_cache: Path, legacy_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_hub_cache(hub_cache, PPO, legacy_dir)
+    assert main(["check", PPO, "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["profile"] == "rinna/japanese-gpt-neox-3.6b"
+    failed = {c["name"] for c in report["checks"] if not c["passed"]}
+    assert failed == {
+        "byte_fallback",
+        "byte_pieces",
+        "add_dummy_prefix",
+        "remove_extra_whitespaces",
+    }
+
+
+def test_check_hub_id_outside_every_family_runs_generic_checks(
+    hub_cache: Path, tiny_neox_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_hub_cache(hub_cache, "someone/tiny", tiny_neox_dir)
+    assert main(["check", "someone/tiny", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["profile"] is None
+    assert "profile" in {s["name"] for s in report["skipped"]}
+
+
+def test_hf_home_is_honoured(
+    tmp_path: Path, offline_hub: pytest.MonkeyPatch, neox_dir: Path
+) -> None:
+    home = tmp_path / "hf-home"
+    offline_hub.setenv("HF_HOME", str(home))
+    snapshot = make_hub_cache(home / "hub", PPO, neox_dir)
+    assert hub_cache_dir() == home / "hub"
+    assert resolve(PPO).directory == snapshot
+
+
+def test_hub_cache_overrides_hf_home(tmp_path: Path, offline_hub: pytest.MonkeyPatch) -> None:
+    offline_hub.setenv("HF_HOME", str(tmp_path / "home"))
+    offline_hub.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    assert hub_cache_dir() == tmp_path / "cache"
+
+
+def test_xdg_cache_home_is_the_fallback(tmp_path: Path, offline_hub: pytest.MonkeyPatch) -> None:
+    offline_hub.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert hub_cache_dir() == tmp_path / "xdg" / "huggingface" / "hub"
+
+
+def test_revision_by_name_and_by_commit(
+    hub_cache: Path, neox_dir: Path, tiny_neox_dir: Path
+) -> None:
+    main_snapshot = make_hub_cache(hub_cache, PPO, neox_dir)
+    v1 = make_hub_cache(hub_cache, PPO, tiny_neox_dir, revision="v1")
+    assert resolve(PPO).directory == main_snapshot
+    assert resolve(PPO, revision="v1").directory == v1
+    assert resolve(PPO, revision=v1.name).directory == v1
+
+
+def test_offline_and_not_cached(hub_cache: Path, neox_dir: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="HF_HUB_OFFLINE") as e:
+        resolve(PPO)
+    assert "\n" not in str(e.value)
+    make_hub_cache(hub_cache, PPO, neox_dir)
+    with pytest.raises(ModelNotFoundError, match="HF_HUB_OFFLINE"):
+        resolve(PPO, revision="no-such-branch")
+
+
+def test_offline_and_not_cached_cli(hub_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", PPO]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1
+    assert PPO in lines[0]
+    assert "HF_HUB_OFFLINE" in lines[0]
+
+
+def test_cached_snapshot_without_model(hub_cache: Path, tmp_path: Path) -> None:
+    source = tmp_path / "only-config"
+    source.mkdir()
+    (source / "config.json").write_text('{"vocab_size": 10}', encoding="utf-8")
+    make_hub_cache(hub_cache, "someone/no-tokenizer", source)
+    with pytest.raises(ModelNotFoundError, match="no sentencepiece model"):
+        resolve("someone/no-tokenizer")
+
+
+def test_local_directory_wins_over_hub_id(
+    tmp_path: Path, hub_cache: Path, tiny_neox_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = tmp_path / "work" / "rinna" / "japanese-gpt-neox-3.6b"
+    local.mkdir(parents=True)
+    shutil.copyfile(tiny_neox_dir / "spiece.model", local / "spiece.model")
+    monkeypatch.chdir(tmp_path / "work")
+    r = resolve("rinna/japanese-gpt-neox-3.6b")
+    assert r.hub_id is None
+    assert r.directory == Path("rinna/japanese-gpt-neox-3.6b")

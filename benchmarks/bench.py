@@ -45,15 +45,15 @@ STARTUP_RUNS = 10
 
 # Characters the mutations splice in: what real Japanese/English web text mixes into lines.
 _NOISE = "ａｂｃ１２３ＡＢＣｱｲｳ　、。「」・…—–éüß€©😀🍣👍🏽\t  ①②㈱髙﨑"
-_EN_WORDS = (
+_EN_TEXT = (
     "the cat sat on a mat while tokenizers split every word into pieces and bytes that "
     "models read one token at a time from the corpus of Botchan and other novels"
-).split()
-_JA_WORDS = (
+)
+_JA_TEXT = (
     "吾輩 は 猫 で ある 名前 は まだ 無い どこ で 生れた か とんと 見当 が つかぬ 何 でも "
     "薄暗い じめじめ した 所 で ニャーニャー 泣いて いた 事 だけ は 記憶 して いる 東京 "
     "トークナイザー の 検査 を 行う"
-).split()
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,10 @@ class Target:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     fixture = Path(args.fixture).resolve()
-    out_dir = Path(args.out).resolve() if args.out else Path(tempfile.mkdtemp(prefix="tokcheck-bench-"))
+    if args.out:
+        out_dir = Path(args.out).resolve()
+    else:
+        out_dir = Path(tempfile.mkdtemp(prefix="tokcheck-bench-"))
     if out_dir.is_relative_to(REPO):
         print(f"bench: --out {out_dir} is inside the repository; choose a directory outside it",
               file=sys.stderr)
@@ -118,10 +121,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mb", type=float, default=100, help="corpus size in MB (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed for the corpus mutations")
     p.add_argument("--fixture", default=str(FIXTURES / "bilingual-4b"),
-                   help="model directory for the encode and compare benchmarks (default bilingual-4b)")
-    p.add_argument("--out", metavar="DIR", help="write the corpus here (default: a temp directory)")
+                   help="model directory for the encode and compare benchmarks "
+                   "(default: fixtures/bilingual-4b)")
+    p.add_argument("--out", metavar="DIR",
+                   help="write the corpus here (default: a temporary directory)")
     p.add_argument("--keep", action="store_true", help="keep the temporary corpus directory")
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON here ('-': stdout)")
+    p.add_argument("--json", metavar="FILE",
+                   help="also write the results as JSON here ('-': stdout)")
     return p
 
 
@@ -157,7 +163,7 @@ def _run_all(args: argparse.Namespace, fixture: Path, out_dir: Path) -> dict[str
             "mb_per_s": report["mb_per_s"],
             "max_rss_mb": round(run.max_rss_mb, 1),
             "lines": report["inputs"]["lines"],
-            "mismatched": next(c["mismatched"] for c in report["candidates"] if c["name"] == "default"),
+            "mismatched": sum(c["mismatched"] for c in report["candidates"]),
         }
 
     _log(f"startup: {STARTUP_RUNS} runs each of import sentencepiece, inspect, check")
@@ -217,7 +223,9 @@ def _run_all(args: argparse.Namespace, fixture: Path, out_dir: Path) -> dict[str
 # Corpus ------------------------------------------------------------------------------------
 
 
-def _build_corpus(full: Path, small: Path, full_bytes: int, small_bytes: int, seed: int) -> dict[str, Any]:
+def _build_corpus(
+    full: Path, small: Path, full_bytes: int, small_bytes: int, seed: int
+) -> dict[str, Any]:
     """Write ``full`` (``full_bytes``) and ``small``, its first ``small_bytes``, in one pass."""
     rng = random.Random(seed)
     sources = _source_lines(rng)
@@ -251,8 +259,8 @@ def _source_lines(rng: random.Random) -> list[str]:
 
 def _synthetic_line(rng: random.Random) -> str:
     if rng.random() < 0.5:
-        return " ".join(rng.choices(_EN_WORDS, k=rng.randint(3, 30))).capitalize() + "."
-    return "".join(rng.choices(_JA_WORDS, k=rng.randint(3, 40))) + "。"
+        return " ".join(rng.choices(_EN_TEXT.split(), k=rng.randint(3, 30))).capitalize() + "."
+    return "".join(rng.choices(_JA_TEXT.split(), k=rng.randint(3, 40))) + "。"
 
 
 def _mutate(rng: random.Random, sources: list[str]) -> str:
@@ -308,10 +316,9 @@ def _raw_sentencepiece(model_file: Path, corpus: Path) -> dict[str, Any]:
 
 def _raw_tokenizers(fixture: Path, corpus: Path) -> dict[str, Any]:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from transformers import AutoTokenizer
-    from transformers.utils import logging
 
-    logging.set_verbosity_error()
     backend = AutoTokenizer.from_pretrained(str(fixture)).backend_tokenizer
     start = time.perf_counter()
     tokens = 0
@@ -355,7 +362,8 @@ def _median_wall(argv: list[str]) -> float:
     _run(argv)  # warm the page cache; not counted
     runs = [_run(argv) for _ in range(STARTUP_RUNS)]
     if failed := [r for r in runs if r.returncode not in (0, 1)]:
-        raise SystemExit(f"bench: {' '.join(argv)} exited {failed[0].returncode}:\n{failed[0].stderr}")
+        first = failed[0]
+        raise SystemExit(f"bench: {' '.join(argv)} exited {first.returncode}:\n{first.stderr}")
     return statistics.median(r.wall_s for r in runs)
 
 
@@ -376,39 +384,50 @@ def _machine() -> dict[str, Any]:
 
 
 def _render(r: dict[str, Any]) -> str:
-    from tokcheck.render import table
-
-    c, small, full = r["corpus"], r["compare"]["small"], r["compare"]["full"]
-    rows: list[tuple[str, Any, str]] = [
+    c, s = r["corpus"], r["startup"]
+    rows: list[tuple[str, str, str]] = [
         ("corpus", f"{c['bytes'] / MB:.1f} MB, {c['lines']} lines, built in {c['build_s']} s",
          c["source"]),
-        ("raw sentencepiece encode", f"{r['raw_sentencepiece']['elapsed_s']} s",
-         f"{r['raw_sentencepiece']['mb_per_s']} MB/s"),
-        ("raw tokenizers encode", f"{r['raw_tokenizers']['elapsed_s']} s",
-         f"{r['raw_tokenizers']['mb_per_s']} MB/s"),
     ]
-    for label, run in (("small", small), ("full", full)):
+    for name in ("raw_sentencepiece", "raw_tokenizers"):
+        raw = r[name]
+        rows.append((name.replace("_", " ") + " encode", f"{raw['elapsed_s']} s",
+                     f"{raw['mb_per_s']} MB/s, {raw['tokens']} tokens"))
+    for run in r["compare"].values():
         rows.append((f"compare {run['mb']:g} MB", f"{run['wall_s']} s wall, {run['elapsed_s']} s loop",
                      f"peak RSS {run['max_rss_mb']} MB; {run['mismatched']}/{run['lines']} differ"))
-    rows.append(("compare loop / raw", f"{r['compare_loop_ratio']}x", "startup excluded"))
-    s = r["startup"]
+    rows.append(("compare loop / raw", f"{r['compare_loop_ratio']}x", "process startup excluded"))
+    median = f"median of {STARTUP_RUNS}"
     rows += [
-        ("python -c 'import sentencepiece'", f"{s['import_sentencepiece_s']} s", f"median of {STARTUP_RUNS}"),
-        ("tokcheck inspect bilingual-4b", f"{s['inspect_s']} s", f"median of {STARTUP_RUNS}"),
-        ("tokcheck check bilingual-4b", f"{s['check_s']} s", f"median of {STARTUP_RUNS}"),
-        ("roundtrip neox-3.6b", f"{r['roundtrip']['examples_per_s']} examples/s",
+        ("python -c 'import sentencepiece'", f"{s['import_sentencepiece_s']} s", median),
+        ("tokcheck inspect bilingual-4b", f"{s['inspect_s']} s", median),
+        ("tokcheck check bilingual-4b", f"{s['check_s']} s", median),
+        ("roundtrip neox-3.6b --examples 2000", f"{r['roundtrip']['examples_per_s']} examples/s",
          f"{r['roundtrip']['wall_s']} s wall"),
     ]
-    rows += [(f"gate {name}", f"{g['wall_s']} s", f"passed: {g['passed']}")
+    rows += [(f"gate {name}", f"{g['wall_s']} s", f"passed: {g['passed']}, RSS {g['max_rss_mb']} MB")
              for name, g in r["gate"].items()]
-    figures = table(("benchmark", "figure", "detail"), rows,
-                    title=f"tokcheck benchmarks, fixture {r['fixture']}, {r['machine']['cpus']} CPUs")
-    verdicts = table(
-        ("", "target", "measured", "limit"),
-        [("MET" if t["met"] else "MISSED", t["name"], f"{t['measured']}{t['unit']}", f"{t['limit']}{t['unit']}")
-         for t in r["targets"]],
-    )
-    return f"{figures}\n\n{verdicts}"
+    title = f"tokcheck benchmarks: fixture {r['fixture']}, {r['machine']['cpus']} CPUs"
+    verdicts = [
+        ("MET" if t["met"] else "MISSED", t["name"], f"{t['measured']}{t['unit']}",
+         f"<= {t['limit']}{t['unit']}")
+        for t in r["targets"]
+    ]
+    return "\n\n".join([
+        _table(("benchmark", "figure", "detail"), rows, title),
+        _table(("", "target", "measured", "limit"), verdicts, "targets"),
+    ])
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str) -> str:
+    # Plain ASCII labels and figures only, so len() is the display width.
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    return "\n".join([title, line(headers), line(["-" * w for w in widths]),
+                      *(line(row) for row in rows)])
 
 
 if __name__ == "__main__":

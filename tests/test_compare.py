@@ -39,7 +39,8 @@ def test_transformers5_every_path_is_the_same_lossy_t5_tokenizer() -> None:
     assert not report.passed
     shortest = default.examples[0]
     assert shortest.text == " "  # the minimal counterexample: one space vanishes
-    assert shortest.reference_pieces == ["▁"] and shortest.candidate_pieces == []
+    assert shortest.reference_pieces == ["▁"]
+    assert shortest.candidate_pieces == []
 
 
 @pytest.mark.transformers4
@@ -49,8 +50,10 @@ def test_transformers4_slow_ids_match_fast_diverges() -> None:
     by_name = {c.name: c for c in report.candidates}
     assert by_name["slow"].cls.endswith("T5Tokenizer (slow)")
     assert by_name["slow"].mismatched == 0
-    assert by_name["fast"].mismatched > 0 and by_name["fast"].unk_introduced > 0
-    assert by_name["default"].same_as is None and by_name["fast"].same_as == "default"
+    assert by_name["fast"].mismatched > 0
+    assert by_name["fast"].unk_introduced > 0
+    assert by_name["default"].same_as is None
+    assert by_name["fast"].same_as == "default"
     assert not report.passed  # the default path of 4.57 is the fast class
 
 
@@ -61,7 +64,8 @@ def test_georgian_becomes_unk_id_2_on_the_default_path() -> None:
     [cand], _ = load_candidates(resolved, model, ["default"])
     ids = cand.encode_batch(["გამარჯობა"])[0]
     assert model.processor.decode(model.processor.encode("გამარჯობა")) == "გამარჯობა"
-    assert 2 in ids and not any(p.startswith("<0x") for p in cand.pieces(ids))
+    assert 2 in ids
+    assert not any(p.startswith("<0x") for p in cand.pieces(ids))
     assert report.candidates[0].lines == 0
 
 
@@ -80,7 +84,8 @@ def test_tokenizer_json_candidate_and_unknown_candidate(tmp_path: Path) -> None:
     resolved = resolve(str(FIXTURES / "tiny-neox"))
     model = SentencePieceModel.load(resolved.model_file)
     loaded, missing = load_candidates(resolved, model, ["tokenizer.json"])
-    assert loaded == [] and missing[0].reason == "no tokenizer.json in the directory"
+    assert loaded == []
+    assert missing[0].reason == "no tokenizer.json in the directory"
     assert main(["compare", str(FIXTURES / "tiny-neox"), "--candidate", "nope"]) == 2
 
 
@@ -109,7 +114,8 @@ def test_cli_json_shape_and_exit_code(capsys: pytest.CaptureFixture[str]) -> Non
 def test_missing_corpus_is_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["compare", str(FIXTURES / "tiny-neox"), "--corpus", str(tmp_path / "no.txt")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no such corpus file" in err
+    assert err.count("\n") == 1
+    assert "no such corpus file" in err
 
 
 @pytest.mark.parametrize(

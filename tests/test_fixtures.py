@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from sentencepiece import sentencepiece_model_pb2 as pb
+
+# The generated pb2 module defines its classes at run time, out of mypy's sight.
+from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 HF_FILES = {"spiece.model", "tokenizer_config.json", "special_tokens_map.json", "config.json"}
@@ -57,13 +59,13 @@ TRAINER_FIELDS = (
 )
 
 
-def _proto(path: Path) -> pb.ModelProto:
-    proto = pb.ModelProto()
+def _proto(path: Path) -> ModelProto:
+    proto = ModelProto()
     proto.ParseFromString(path.read_bytes())
     return proto
 
 
-def _pieces(proto: pb.ModelProto) -> list[tuple[str, float, int]]:
+def _pieces(proto: ModelProto) -> list[tuple[str, float, int]]:
     return [(p.piece, p.score, p.type) for p in proto.pieces]
 
 
@@ -131,11 +133,11 @@ def test_build_writes_only_under_out(rebuilt: Path) -> None:
 # --- each broken fixture differs from its source in the one intended way ---------------------
 
 
-def _neox() -> pb.ModelProto:
+def _neox() -> ModelProto:
     return _proto(FIXTURES / "neox-3.6b" / "spiece.model")
 
 
-def _broken(name: str) -> pb.ModelProto:
+def _broken(name: str) -> ModelProto:
     return _proto(FIXTURES / "broken" / name / "spiece.model")
 
 
@@ -163,7 +165,7 @@ def test_missing_byte_pieces_renames_the_last_sixteen() -> None:
         for a, b in zip(source.pieces, broken.pieces, strict=True)
         if (a.piece, a.type) != (b.piece, b.type)
     ]
-    normal = pb.ModelProto.SentencePiece.NORMAL
+    normal = ModelProto.SentencePiece.NORMAL
     assert changed == [(f"<0x{b:02X}>", f"byte{b:02X}", normal) for b in range(0xF0, 0x100)]
     del broken.pieces[:]
     del source.pieces[:]

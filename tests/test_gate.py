@@ -34,7 +34,8 @@ def test_gate_on_legacy_model_with_neox_profile_names_failed_checks(
         ]
     )
     data = json.loads(capsys.readouterr().out)
-    assert code == 1 and not data["passed"]
+    assert code == 1
+    assert not data["passed"]
     assert set(
         data["check"]["checks"][i]["name"]
         for i in range(len(data["check"]["checks"]))
@@ -52,7 +53,8 @@ def test_gate_on_diverging_default_path_points_to_export(
     code = main(["gate", str(FIXTURES / "tiny-neox"), "--examples", "50"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "tokcheck export" in out and "gate failed" in out
+    assert "tokcheck export" in out
+    assert "gate failed" in out
 
 
 def test_junit_to_missing_directory_is_usage_error(
@@ -98,7 +100,9 @@ def test_plugin_in_empty_directory_reports_per_check_items(tmp_path: Path) -> No
         assert f"check[{name}]" in result.stdout
     assert (
         "FAILED" in result.stdout
-        and "check[vocab_size]" not in result.stdout.split("short test summary")[1]
+    )
+    assert (
+        "check[vocab_size]" not in result.stdout.split("short test summary")[1]
     )
 
 
@@ -107,4 +111,5 @@ def test_plugin_adds_nothing_without_its_option(tmp_path: Path) -> None:
         "def test_x(tokcheck):\n    assert tokcheck.assert_profile\n"
     )
     result = _pytest(tmp_path)
-    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout
+    assert result.returncode == 0, result.stdout
+    assert "1 passed" in result.stdout

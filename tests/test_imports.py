@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hubcache import make_hub_cache
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -164,5 +164,5 @@ def test_toml_not_utf8(tmp_path: Path) -> None:
 )
 def test_unknown_profile(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ProfileError, match="unknown profile.*tokcheck profiles"):
+    with pytest.raises(ProfileError, match=r"unknown profile.*tokcheck profiles"):
         load_profile(name)

@@ -17,7 +17,12 @@ from typing import Any
 
 import pytest
 import sentencepiece as spm
-from sentencepiece import sentencepiece_model_pb2 as pb
+
+# The generated pb2 module defines its classes at run time, out of mypy's sight.
+from sentencepiece.sentencepiece_model_pb2 import (
+    ModelProto,
+    TrainerSpec,
+)
 
 from tokcheck.errors import ModelFileError
 from tokcheck.proto import ModelSummary, SentencePieceModel, parse_model_proto
@@ -159,12 +164,12 @@ def test_known_summary_values(request: pytest.FixtureRequest, where: str) -> Non
 def _reference(path: Path) -> dict[str, Any]:
     """What sentencepiece says about a model, computed without tokcheck."""
     sp = spm.SentencePieceProcessor(model_file=str(path))
-    proto = pb.ModelProto()
+    proto = ModelProto()
     proto.ParseFromString(path.read_bytes())
     n = sp.get_piece_size()
     pieces = [sp.id_to_piece(i) for i in range(n)]
     byte_ids = [i for i in range(n) if sp.is_byte(i)]
-    type_name = pb.ModelProto.SentencePiece.Type.Name
+    type_name = ModelProto.SentencePiece.Type.Name
 
     def piece(i: int) -> str | None:
         return pieces[i] if i >= 0 else None
@@ -180,7 +185,7 @@ def _reference(path: Path) -> dict[str, Any]:
     unseen_ids = sp.encode(UNSEEN)
     return {
         "vocab_size": n,
-        "model_type": pb.TrainerSpec.ModelType.Name(proto.trainer_spec.model_type).lower(),
+        "model_type": TrainerSpec.ModelType.Name(proto.trainer_spec.model_type).lower(),
         # Byte fallback spells the unseen character in its UTF-8 bytes instead of unk.
         "byte_fallback": [pieces[i] for i in unseen_ids if sp.is_byte(i)] == UNSEEN_BYTES
         and sp.unk_id() not in unseen_ids,
@@ -223,7 +228,7 @@ def test_summary_agrees_with_sentencepiece(request: pytest.FixtureRequest, where
 
 
 def test_trainer_spec_fields_read_as_written(neox_dir: Path) -> None:
-    proto = pb.ModelProto()
+    proto = ModelProto()
     proto.ParseFromString((neox_dir / "spiece.model").read_bytes())
     t = proto.trainer_spec
     s = _summary(neox_dir / "spiece.model")
@@ -298,9 +303,10 @@ def test_summary_is_json_serialisable(bilingual_dir: Path) -> None:
 
 
 def _only_normalizer() -> bytes:
-    proto = pb.ModelProto()
+    proto = ModelProto()
     proto.normalizer_spec.name = "identity"
-    return proto.SerializeToString()
+    data: bytes = proto.SerializeToString()
+    return data
 
 
 NOT_MODELS: dict[str, bytes] = {

@@ -23,7 +23,7 @@ CARD_TEXT = "  吾輩は  猫である   "
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\u2581")))
+@given(st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\u2581")))
 def test_rinna_flags_are_lossless(text: str) -> None:
     sp = NEOX.processor
     ids = sp.encode(text)
@@ -36,7 +36,8 @@ def test_rinna_flags_are_lossless(text: str) -> None:
 def test_bilingual_newlines_and_tabs_are_single_pieces(text: str) -> None:
     sp = BILINGUAL.processor
     pieces = sp.encode(text, out_type=str)
-    assert pieces.count("\n") == text.count("\n") and pieces.count("\t") == text.count("\t")
+    assert pieces.count("\n") == text.count("\n")
+    assert pieces.count("\t") == text.count("\t")
     assert sp.decode(sp.encode(text)) == text
 
 
@@ -50,7 +51,8 @@ def test_card_whitespace_survives_on_a_conformant_model() -> None:
 def test_georgian_survives_through_byte_pieces() -> None:
     sp = NEOX.processor
     pieces = sp.encode("გამარჯობა", out_type=str)
-    assert all(p.startswith("<0x") for p in pieces) and len(pieces) == len("გამარჯობა".encode())
+    assert all(p.startswith("<0x") for p in pieces)
+    assert len(pieces) == len("გამარჯობა".encode())
     assert sp.decode(sp.encode("გამარჯობა")) == "გამარჯობა"
 
 
@@ -85,7 +87,9 @@ def test_failure_reports_shrunk_counterexample_and_replay() -> None:
     )
     assert not result.passed
     assert result.counterexample == "x"  # shrunk to the minimal failing string
-    assert result.replay is not None and "--seed 0" in result.replay and "U+0078" in result.replay
+    assert result.replay is not None
+    assert "--seed 0" in result.replay
+    assert "U+0078" in result.replay
 
 
 def test_duplicate_piece_is_refused_by_the_reference(
@@ -103,4 +107,5 @@ def test_duplicate_piece_is_refused_by_the_reference(
     assert "duplicate_pieces" in capsys.readouterr().out
     assert main(["roundtrip", str(path), "--examples", "20"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "already defined" in err
+    assert err.count("\n") == 1
+    assert "already defined" in err

@@ -72,7 +72,7 @@ def load_candidates(
                 loaded.append(_LOADERS[name](directory, resolved, model))
             except _NotApplicable as e:
                 missing.append(Unavailable(name, str(e)))
-            except Exception as e:  # noqa: BLE001 - any loader failure is a finding to report
+            except Exception as e:
                 missing.append(Unavailable(name, f"failed to load: {type(e).__name__}: {e}"))
     return loaded, missing
 
@@ -118,7 +118,9 @@ def _quiet_transformers() -> Iterator[Any]:
             logging.set_verbosity(before)
 
 
-def _auto(name: str, **kwargs: Any) -> Callable[[Path, ResolvedModel, SentencePieceModel], Candidate]:
+def _auto(
+    name: str, **kwargs: Any
+) -> Callable[[Path, ResolvedModel, SentencePieceModel], Candidate]:
     def load(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
         with _quiet_transformers() as transformers:
             if "backend" in kwargs and int(transformers.__version__.split(".")[0]) < 5:
@@ -165,20 +167,27 @@ def _from_tokenizers(name: str, tok: Any, cls: str) -> Candidate:
         decode_batch=lambda batch: list(tok.decode_batch(batch, skip_special_tokens=False)),
         pieces=lambda ids: [str(tok.id_to_token(i)) for i in ids],
         special_ids=frozenset(
-            i for t in tok.get_added_tokens_decoder().values() if t.special
-            for i in [tok.token_to_id(t.content)] if i is not None
+            i
+            for t in tok.get_added_tokens_decoder().values()
+            if t.special
+            for i in [tok.token_to_id(t.content)]
+            if i is not None
         ),
         key=f"{cls}:{hashlib.sha1(tok.to_str().encode()).hexdigest()}",
     )
 
 
-def _tokenizer_json(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
+def _tokenizer_json(
+    directory: Path, resolved: ResolvedModel, model: SentencePieceModel
+) -> Candidate:
     path = resolved.tokenizer_json
     if path is None:
         raise _NotApplicable("no tokenizer.json in the directory")
     from tokenizers import Tokenizer
 
-    return _from_tokenizers("tokenizer.json", Tokenizer.from_file(str(path)), "tokenizers.Tokenizer")
+    return _from_tokenizers(
+        "tokenizer.json", Tokenizer.from_file(str(path)), "tokenizers.Tokenizer"
+    )
 
 
 def _exported(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:

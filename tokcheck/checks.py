@@ -77,10 +77,11 @@ def run_checks(
     skipped: list[Skipped] = []
     for produce in (_profile_checks, _generic_checks, _metadata_checks):
         for item in produce(model, summary, resolved, profile):
-            (checks if isinstance(item, CheckResult) else skipped).append(item)
-    return CheckReport(
-        summary.source, profile.name if profile else None, checks, skipped
-    )
+            if isinstance(item, CheckResult):
+                checks.append(item)
+            else:
+                skipped.append(item)
+    return CheckReport(summary.source, profile.name if profile else None, checks, skipped)
 
 
 _Item = CheckResult | Skipped
@@ -88,7 +89,11 @@ _Item = CheckResult | Skipped
 
 def _equal(name: str, expected: Any, actual: Any, fix: str) -> CheckResult:
     passed = expected == actual
-    message = f"{name} is {actual!r} as expected" if passed else f"{name} is {actual!r}, expected {expected!r}: {fix}"
+    message = (
+        f"{name} is {actual!r} as expected"
+        if passed
+        else f"{name} is {actual!r}, expected {expected!r}: {fix}"
+    )
     return CheckResult(name, passed, expected, actual, message)
 
 
@@ -110,7 +115,9 @@ def _profile_checks(
             f"{profile.name} has {profile.vocab_size} pieces; ids would not match the model's embedding",
         )
     if profile.model_type is not None:
-        yield _equal("model_type", profile.model_type, s.model_type, _flag_fix(profile, "model_type"))
+        yield _equal(
+            "model_type", profile.model_type, s.model_type, _flag_fix(profile, "model_type")
+        )
     for flag in ("byte_fallback", "add_dummy_prefix", "remove_extra_whitespaces"):
         expected = getattr(profile, flag)
         if expected is not None:
@@ -128,7 +135,8 @@ def _byte_pieces(s: ModelSummary) -> CheckResult:
         "byte_pieces",
         passed,
         "256 BYTE pieces <0x00>..<0xFF> in order",
-        f"{s.byte_pieces} BYTE pieces" + ("" if passed or not s.byte_pieces else ", not exactly <0x00>..<0xFF>"),
+        f"{s.byte_pieces} BYTE pieces"
+        + ("" if passed or not s.byte_pieces else ", not exactly <0x00>..<0xFF>"),
         "byte fallback has all 256 byte pieces"
         if passed
         else "byte fallback needs all 256 pieces <0x00>..<0xFF>: characters outside the vocab "
@@ -175,7 +183,9 @@ def _generic_checks(
         unk_ok,
         "exactly one UNKNOWN piece, at unk_id",
         f"{s.unknown_pieces} UNKNOWN piece(s), unk_id {s.unk_id}",
-        "one unk piece" if unk_ok else "a sentencepiece model needs exactly one unk piece; the file is damaged",
+        "one unk piece"
+        if unk_ok
+        else "a sentencepiece model needs exactly one unk piece; the file is damaged",
     )
     yield CheckResult(
         "duplicate_pieces",
@@ -190,14 +200,20 @@ def _generic_checks(
         "finite_scores",
         not s.nonfinite_scores,
         "all scores finite",
-        f"{len(s.nonfinite_scores)} non-finite" + (f" (ids {list(s.nonfinite_scores[:5])})" if s.nonfinite_scores else ""),
+        f"{len(s.nonfinite_scores)} non-finite"
+        + (f" (ids {list(s.nonfinite_scores[:5])})" if s.nonfinite_scores else ""),
         "all scores finite"
         if not s.nonfinite_scores
         else "NaN or infinite scores make segmentation undefined; rebuild the model",
     )
     out_of_range = {
         name: i
-        for name, i in (("unk_id", s.unk_id), ("bos_id", s.bos_id), ("eos_id", s.eos_id), ("pad_id", s.pad_id))
+        for name, i in (
+            ("unk_id", s.unk_id),
+            ("bos_id", s.bos_id),
+            ("eos_id", s.eos_id),
+            ("pad_id", s.pad_id),
+        )
         if not -1 <= i < s.vocab_size or (name == "unk_id" and i < 0)
     }
     yield CheckResult(
@@ -258,7 +274,9 @@ def _metadata_checks(
 ) -> Iterator[_Item]:
     named = _named_special_tokens(r)
     if r.tokenizer_config is None and r.special_tokens_map is None:
-        yield Skipped("special_tokens_in_vocab", "no tokenizer_config.json or special_tokens_map.json")
+        yield Skipped(
+            "special_tokens_in_vocab", "no tokenizer_config.json or special_tokens_map.json"
+        )
     else:
         vocab = set(model.pieces)
         missing = {k: v for k, v in named.items() if v not in vocab}

@@ -67,13 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"only this candidate (repeatable): {', '.join(CANDIDATE_NAMES)}",
     )
-    p.add_argument("--show", type=_positive, default=5, metavar="K", help="examples shown per candidate")
+    p.add_argument(
+        "--show", type=_positive, default=5, metavar="K", help="examples shown per candidate"
+    )
     _add_json(p)
 
     p = sub.add_parser("roundtrip", help="Hypothesis round-trip properties of the reference")
     _add_model(p)
-    p.add_argument("--examples", type=_positive, default=1000, metavar="N", help="examples per property")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="Hypothesis seed (replays a failure)")
+    p.add_argument(
+        "--examples", type=_positive, default=1000, metavar="N", help="examples per property"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="Hypothesis seed (replays a failure)"
+    )
     _add_json(p)
 
     p = sub.add_parser("gate", help="check + compare + roundtrip (+ smoke): one verdict for CI")
@@ -96,8 +102,16 @@ def _positive(text: str) -> int:
 
 
 def _add_inputs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", action="append", default=[], metavar="FILE", help="UTF-8 text, one input per line (repeatable)")
-    p.add_argument("--examples", type=_positive, default=1000, metavar="N", help="Hypothesis-generated strings")
+    p.add_argument(
+        "--corpus",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="UTF-8 text, one input per line (repeatable)",
+    )
+    p.add_argument(
+        "--examples", type=_positive, default=1000, metavar="N", help="Hypothesis-generated strings"
+    )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="Hypothesis seed")
 
 
@@ -146,11 +160,19 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         render.print_json(report)
         return EXIT_PASSED
-    skip = {"whitespace_encodings", "tokenizer_config", "special_tokens_map", "config", "piece_types"}
+    skip = {
+        "whitespace_encodings",
+        "tokenizer_config",
+        "special_tokens_map",
+        "config",
+        "piece_types",
+    }
     rows = [(k, v) for k, v in report.items() if k not in skip]
     rows += [(f"pieces of type {k}", v) for k, v in report["piece_types"].items()]
     rows += [(f"encode({s!r})", v) for s, v in (report["whitespace_encodings"] or {}).items()]
-    print(render.table(("property", "value"), rows, title=f"sentencepiece model {report['source']}"))
+    print(
+        render.table(("property", "value"), rows, title=f"sentencepiece model {report['source']}")
+    )
     for name in ("tokenizer_config", "config"):
         if report[name]:
             print()
@@ -166,9 +188,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         render.print_json(report.to_dict())
     else:
-        rows = [("PASS" if c.passed else "FAIL", c.name, c.expected, c.actual) for c in report.checks]
-        print(render.table(("", "check", "expected", "actual"), rows,
-                           title=f"{report.source} — profile: {report.profile or 'none (generic checks only)'}"))
+        rows = [
+            ("PASS" if c.passed else "FAIL", c.name, c.expected, c.actual) for c in report.checks
+        ]
+        print(
+            render.table(
+                ("", "check", "expected", "actual"),
+                rows,
+                title=f"{report.source} — profile: {report.profile or 'none (generic checks only)'}",
+            )
+        )
         for s in report.skipped:
             print(f"skipped {s.name}: {s.reason}")
         for c in report.checks:
@@ -185,11 +214,26 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
         render.print_json([p.to_dict() for p in BUILTIN_PROFILES.values()])
         return EXIT_PASSED
     rows = [
-        (p.name, p.vocab_size, p.byte_fallback, p.add_dummy_prefix, p.remove_extra_whitespaces,
-         len(p.members), p.source)
+        (
+            p.name,
+            p.vocab_size,
+            p.byte_fallback,
+            p.add_dummy_prefix,
+            p.remove_extra_whitespaces,
+            len(p.members),
+            p.source,
+        )
         for p in BUILTIN_PROFILES.values()
     ]
-    headers = ("profile", "pieces", "byte_fallback", "dummy_prefix", "remove_ws", "members", "model card")
+    headers = (
+        "profile",
+        "pieces",
+        "byte_fallback",
+        "dummy_prefix",
+        "remove_ws",
+        "members",
+        "model card",
+    )
     print(render.table(headers, rows))
     return EXIT_PASSED
 
@@ -222,13 +266,34 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def render_compare(report: Any) -> str:
     data = report.to_dict()
     rows = [
-        (c["name"], c["class"] + (f" (= {c['same_as']})" if c["same_as"] else ""), c["lines"],
-         c["mismatched"], c["unk_introduced"], c["decode_mismatched"], c["whitespace_collapsed"])
+        (
+            c["name"],
+            c["class"] + (f" (= {c['same_as']})" if c["same_as"] else ""),
+            c["lines"],
+            c["mismatched"],
+            c["unk_introduced"],
+            c["decode_mismatched"],
+            c["whitespace_collapsed"],
+        )
         for c in data["candidates"]
     ]
-    headers = ("candidate", "class", "lines", "mismatched", "unk_introduced", "decode_mismatched", "whitespace_collapsed")
-    out = [render.table(headers, rows, title=f"reference: sentencepiece {data['versions']['sentencepiece']}; "
-                        f"transformers {data['versions']['transformers']}")]
+    headers = (
+        "candidate",
+        "class",
+        "lines",
+        "mismatched",
+        "unk_introduced",
+        "decode_mismatched",
+        "whitespace_collapsed",
+    )
+    out = [
+        render.table(
+            headers,
+            rows,
+            title=f"reference: sentencepiece {data['versions']['sentencepiece']}; "
+            f"transformers {data['versions']['transformers']}",
+        )
+    ]
     for u in data["unavailable"]:
         out.append(f"not compared: {u['name']}: {u['reason']}")
     for c in report.candidates:
@@ -236,32 +301,44 @@ def render_compare(report: Any) -> str:
             continue
         out.append(f"\n{c.name}: {len(c.examples)} shortest counterexample(s)")
         for e in c.examples:
-            out.append(f"  {e.origin}: {e.text[:80]!r} (first divergence at token {e.first_divergence})")
+            out.append(
+                f"  {e.origin}: {e.text[:80]!r} (first divergence at token {e.first_divergence})"
+            )
             out.append(f"    sentencepiece: {e.reference_pieces} {e.reference_ids}")
             out.append(f"    {c.name + ':':14} {e.candidate_pieces} {e.candidate_ids}")
             if e.reference_decoded != e.candidate_decoded:
-                out.append(f"    decoded: {e.reference_decoded[:80]!r} vs {e.candidate_decoded[:80]!r}")
+                out.append(
+                    f"    decoded: {e.reference_decoded[:80]!r} vs {e.candidate_decoded[:80]!r}"
+                )
     skipped = data["inputs"]["skipped_lines"]
     if skipped:
-        out.append(f"skipped {len(skipped)} line(s) that are not UTF-8: "
-                   + ", ".join(f"{s['path']}:{s['line']}" for s in skipped[:10]))
+        out.append(
+            f"skipped {len(skipped)} line(s) that are not UTF-8: "
+            + ", ".join(f"{s['path']}:{s['line']}" for s in skipped[:10])
+        )
     out.extend(f"warning: {w}" for w in report.warnings)
     mb = data["inputs"]["bytes"] / 1e6
     out.append(f"{data['inputs']['lines']} lines ({mb:.2f} MB) in {data['elapsed_s']:.2f} s")
     if report.passed:
         out.append("passed: the default loading path matches sentencepiece")
     else:
-        out.append(f"failed: {', '.join(report.judged)} diverges from sentencepiece; "
-                   "run `tokcheck export MODEL OUTDIR` and load the exported directory instead")
+        out.append(
+            f"failed: {', '.join(report.judged)} diverges from sentencepiece; "
+            "run `tokcheck export MODEL OUTDIR` and load the exported directory instead"
+        )
     return "\n".join(out)
 
 
 def _cmd_roundtrip(args: argparse.Namespace) -> int:
     from tokcheck.roundtrip import roundtrip
 
-    resolved, model = _load(args)
-    report = roundtrip(model, examples=args.examples, seed=args.seed,
-                       replay_hint=f"tokcheck roundtrip {args.model}")
+    _, model = _load(args)
+    report = roundtrip(
+        model,
+        examples=args.examples,
+        seed=args.seed,
+        replay_hint=f"tokcheck roundtrip {args.model}",
+    )
     if args.json:
         render.print_json(report.to_dict())
     else:
@@ -270,9 +347,17 @@ def _cmd_roundtrip(args: argparse.Namespace) -> int:
 
 
 def render_roundtrip(report: Any) -> str:
-    rows = [("PASS" if p.passed else "FAIL", p.name, p.examples, p.counterexample) for p in report.properties]
-    out = [render.table(("", "property", "examples", "minimal counterexample"), rows,
-                        title=f"round-trip properties of {report.source} (seed {report.seed})")]
+    rows = [
+        ("PASS" if p.passed else "FAIL", p.name, p.examples, p.counterexample)
+        for p in report.properties
+    ]
+    out = [
+        render.table(
+            ("", "property", "examples", "minimal counterexample"),
+            rows,
+            title=f"round-trip properties of {report.source} (seed {report.seed})",
+        )
+    ]
     for p in report.properties:
         if not p.passed:
             out.append(f"FAIL {p.name}: {p.detail}")
@@ -290,8 +375,15 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     profile = _profile(args, resolved)
     corpora = [Path(c) for c in args.corpus]
     with Progress(corpora, enabled=not args.json) as progress:
-        report = run_gate(resolved, model, profile, corpora=corpora, examples=args.examples,
-                          seed=args.seed, progress=progress.advance)
+        report = run_gate(
+            resolved,
+            model,
+            profile,
+            corpora=corpora,
+            examples=args.examples,
+            seed=args.seed,
+            progress=progress.advance,
+        )
     if args.junit:
         write_junit(report, Path(args.junit))
     if args.json:
@@ -299,13 +391,23 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     else:
         details = {
             "check": f"profile {report.check.profile or 'none'}; failed: {', '.join(report.check.failed) or '-'}",
-            "compare": "; ".join(f"{c.name}: {c.mismatched}/{c.lines} differ" for c in report.compare.candidates
-                                 if not c.same_as) or "no candidates",
-            "roundtrip": ", ".join(f"{p.name} {'ok' if p.passed else 'FAILED'}" for p in report.roundtrip.properties),
+            "compare": "; ".join(
+                f"{c.name}: {c.mismatched}/{c.lines} differ"
+                for c in report.compare.candidates
+                if not c.same_as
+            )
+            or "no candidates",
+            "roundtrip": ", ".join(
+                f"{p.name} {'ok' if p.passed else 'FAILED'}" for p in report.roundtrip.properties
+            ),
         }
         if report.smoke is not None:
-            details["smoke"] = ", ".join(c.name for c in report.smoke.checks if not c.passed) or "ok"
-        rows = [("PASS" if ok else "FAIL", step, details[step]) for step, ok in report.verdicts.items()]
+            details["smoke"] = (
+                ", ".join(c.name for c in report.smoke.checks if not c.passed) or "ok"
+            )
+        rows = [
+            ("PASS" if ok else "FAIL", step, details[step]) for step, ok in report.verdicts.items()
+        ]
         print(render.table(("", "step", "detail"), rows, title=f"tokcheck gate {report.reference}"))
         for step in report.next_steps:
             print(f"next: {step}")
@@ -328,8 +430,11 @@ class Progress:
             from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
             self._bar = Progress(
-                "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                TimeRemainingColumn(), transient=True,
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                transient=True,
             )
             self._bar.__enter__()
             self._task = self._bar.add_task("comparing", total=self.total)

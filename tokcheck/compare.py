@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from tokcheck.candidates import Candidate, Unavailable, load_candidates, transformers_version
-from tokcheck.probes import BUILTIN_PROBES, CorpusStats, check_corpora, hypothesis_strings, iter_corpus
+from tokcheck.probes import (
+    BUILTIN_PROBES,
+    CorpusStats,
+    check_corpora,
+    hypothesis_strings,
+    iter_corpus,
+)
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
 
@@ -104,7 +110,9 @@ class CompareReport:
             "warnings": self.warnings,
             "inputs": self.inputs,
             "elapsed_s": round(self.elapsed_s, 3),
-            "lines_per_s": round(self.inputs["lines"] / self.elapsed_s, 1) if self.elapsed_s else None,
+            "lines_per_s": round(self.inputs["lines"] / self.elapsed_s, 1)
+            if self.elapsed_s
+            else None,
             "mb_per_s": round(mb / self.elapsed_s, 3) if self.elapsed_s else None,
         }
 
@@ -163,8 +171,11 @@ def compare(
             "skipped_lines": [{"path": p, "line": n} for p, n in stats.skipped],
         },
         elapsed_s=elapsed,
-        versions={"transformers": transformers_version(), "sentencepiece": _version("sentencepiece"),
-                  "tokenizers": _version("tokenizers")},
+        versions={
+            "transformers": transformers_version(),
+            "sentencepiece": _version("sentencepiece"),
+            "tokenizers": _version("tokenizers"),
+        },
     )
 
 
@@ -238,7 +249,10 @@ class _Runner:
                     continue
                 if r != c:
                     report.mismatched += 1
-                    cc, rc = Counter(x for x in c if x in special), Counter(x for x in r if x in special)
+                    cc, rc = (
+                        Counter(x for x in c if x in special),
+                        Counter(x for x in r if x in special),
+                    )
                     if any(n > rc[x] for x, n in cc.items()):
                         report.unk_introduced += 1
                 if rd != cd:
@@ -247,15 +261,26 @@ class _Runner:
                         report.whitespace_collapsed += 1
                 self._keep(key, cand, text, origin, r, c, rd, cd)
 
-    def _keep(self, key: str, cand: Candidate, text: str, origin: str,
-              r: list[int], c: list[int], rd: str, cd: str) -> None:
+    def _keep(
+        self,
+        key: str,
+        cand: Candidate,
+        text: str,
+        origin: str,
+        r: list[int],
+        c: list[int],
+        rd: str,
+        cd: str,
+    ) -> None:
         heap = self.heaps[key]
         if self.k == 0:
             return
         # A max-heap on length (negated) keeps the k shortest counterexamples.
         if len(heap) >= self.k and -heap[0][0] <= len(text):
             return
-        first = next((i for i, (a, b) in enumerate(zip(r, c, strict=False)) if a != b), min(len(r), len(c)))
+        first = next(
+            (i for i, (a, b) in enumerate(zip(r, c, strict=False)) if a != b), min(len(r), len(c))
+        )
         lo, hi = max(0, first - _WINDOW[0]), first + _WINDOW[1]
         example = Example(
             text=text,

@@ -75,9 +75,15 @@ def run_gate(
     report = GateReport(
         reference=resolved.reference,
         check=run_checks(model, resolved, profile),
-        compare=compare(resolved, model, corpora=corpora, examples=examples, seed=seed, progress=progress),
-        roundtrip=roundtrip(model, examples=examples, seed=seed,
-                            replay_hint=f"tokcheck roundtrip {resolved.reference}"),
+        compare=compare(
+            resolved, model, corpora=corpora, examples=examples, seed=seed, progress=progress
+        ),
+        roundtrip=roundtrip(
+            model,
+            examples=examples,
+            seed=seed,
+            replay_hint=f"tokcheck roundtrip {resolved.reference}",
+        ),
         smoke=smoke() if smoke is not None else None,
     )
     report.next_steps = list(_next_steps(report))
@@ -87,15 +93,21 @@ def run_gate(
 def _next_steps(report: GateReport) -> Iterator[str]:
     ref = report.reference
     if not report.check.passed:
-        yield (f"fix the failed checks ({', '.join(report.check.failed)}): "
-               f"`tokcheck check {ref} --profile {report.check.profile or 'NAME'}` explains each")
+        yield (
+            f"fix the failed checks ({', '.join(report.check.failed)}): "
+            f"`tokcheck check {ref} --profile {report.check.profile or 'NAME'}` explains each"
+        )
     if not report.compare.passed:
-        yield (f"the default Hugging Face loading path diverges from sentencepiece: run "
-               f"`tokcheck export {ref} OUTDIR` and load the exported directory instead")
+        yield (
+            f"the default Hugging Face loading path diverges from sentencepiece: run "
+            f"`tokcheck export {ref} OUTDIR` and load the exported directory instead"
+        )
     if not report.roundtrip.passed:
         failed = [p.name for p in report.roundtrip.properties if not p.passed]
-        yield (f"the model itself loses text ({', '.join(failed)}): "
-               f"`tokcheck roundtrip {ref}` shows the minimal counterexample")
+        yield (
+            f"the model itself loses text ({', '.join(failed)}): "
+            f"`tokcheck roundtrip {ref}` shows the minimal counterexample"
+        )
     if report.smoke is not None and not report.smoke.passed:
         yield f"the generation smoke test failed: `tokcheck smoke {ref}` shows which check"
 
@@ -106,9 +118,12 @@ def junit_xml(report: GateReport) -> ET.ElementTree:
     cases: dict[str, list[tuple[str, bool, str]]] = {
         "check": [(c.name, c.passed, c.message) for c in report.check.checks],
         "compare": [
-            (c.name, not c.diverged or c.name not in report.compare.judged,
-             f"{c.cls}: {c.mismatched} of {c.lines} lines differ from sentencepiece "
-             f"(unk_introduced {c.unk_introduced}, whitespace_collapsed {c.whitespace_collapsed})")
+            (
+                c.name,
+                not c.diverged or c.name not in report.compare.judged,
+                f"{c.cls}: {c.mismatched} of {c.lines} lines differ from sentencepiece "
+                f"(unk_introduced {c.unk_introduced}, whitespace_collapsed {c.whitespace_collapsed})",
+            )
             for c in report.compare.candidates
         ],
         "roundtrip": [
@@ -120,14 +135,25 @@ def junit_xml(report: GateReport) -> ET.ElementTree:
         cases["smoke"] = [(c.name, c.passed, c.message) for c in report.smoke.checks]
     for suite_name, items in cases.items():
         suite = ET.SubElement(
-            suites, "testsuite", name=f"tokcheck.{suite_name}", tests=str(len(items)),
-            failures=str(sum(not ok for _, ok, _ in items)), errors="0", skipped="0",
+            suites,
+            "testsuite",
+            name=f"tokcheck.{suite_name}",
+            tests=str(len(items)),
+            failures=str(sum(not ok for _, ok, _ in items)),
+            errors="0",
+            skipped="0",
         )
         for name, ok, message in items:
-            case = ET.SubElement(suite, "testcase", classname=f"tokcheck.{suite_name}",
-                                 name=f"{name}[{report.reference}]")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"tokcheck.{suite_name}",
+                name=f"{name}[{report.reference}]",
+            )
             if not ok:
-                ET.SubElement(case, "failure", message=message.splitlines()[0] if message else "failed").text = message
+                ET.SubElement(
+                    case, "failure", message=message.splitlines()[0] if message else "failed"
+                ).text = message
     ET.indent(suites)
     return ET.ElementTree(suites)
 

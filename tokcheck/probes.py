@@ -124,7 +124,7 @@ def hypothesis_strings(count: int, seed: int, alphabet: str | None = None) -> li
     from hypothesis import seed as hypothesis_seed
     from hypothesis import strategies as st
 
-    chars = st.sampled_from(alphabet) if alphabet else st.characters(exclude_categories=("Cs",))
+    chars = st.sampled_from(alphabet) if alphabet else st.characters(exclude_categories=["Cs"])
     drawn: list[str] = []
 
     @hypothesis_seed(seed)

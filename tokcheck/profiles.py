@@ -130,7 +130,7 @@ def load_profile(name_or_path: str) -> Profile:
     )
 
 
-_TYPES: dict[str, type | tuple[type, ...]] = {
+_TYPES: dict[str, type] = {
     "name": str,
     "description": str,
     "source": str,
@@ -165,7 +165,7 @@ def _profile_from_toml(path: Path) -> Profile:
         # bool is an int in Python; a profile saying `vocab_size = true` is still a mistake.
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ProfileError(f"{path}: {key} must be {_type_name(expected)}, got {value!r}")
-        if expected is list and not all(isinstance(v, str) for v in value):
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise ProfileError(f"{path}: {key} must be a list of strings")
     if "vocab_size" in data and data["vocab_size"] <= 0:
         raise ProfileError(f"{path}: vocab_size must be positive, got {data['vocab_size']}")
@@ -181,7 +181,5 @@ def _profile_from_toml(path: Path) -> Profile:
     return Profile(**data)
 
 
-def _type_name(t: type | tuple[type, ...]) -> str:
-    return {str: "a string", int: "an integer", bool: "true or false", list: "a list"}.get(
-        t if isinstance(t, type) else str, str(t)
-    )
+def _type_name(t: type) -> str:
+    return {str: "a string", int: "an integer", bool: "true or false", list: "a list"}.get(t, str(t))

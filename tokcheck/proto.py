@@ -19,7 +19,6 @@ from tokcheck.errors import ModelFileError
 
 if TYPE_CHECKING:
     import sentencepiece
-
     from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
 BYTE_PIECES = tuple(f"<0x{b:02X}>" for b in range(256))

@@ -8,6 +8,7 @@ other test. Without ``--tokcheck-model`` the plugin adds no items and imports no
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,26 @@ import pytest
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tokcheck", "tokenizer validation with tokcheck")
-    group.addoption("--tokcheck-model", metavar="MODEL", help="validate this model: .model, HF dir or hub id")
-    group.addoption("--tokcheck-profile", metavar="NAME|FILE", help="profile (default: from the hub id)")
-    group.addoption("--tokcheck-corpus", action="append", default=[], metavar="FILE", help="corpus for compare (repeatable)")
-    group.addoption("--tokcheck-examples", type=int, default=500, metavar="N", help="Hypothesis examples (default 500)")
+    group.addoption(
+        "--tokcheck-model", metavar="MODEL", help="validate this model: .model, HF dir or hub id"
+    )
+    group.addoption(
+        "--tokcheck-profile", metavar="NAME|FILE", help="profile (default: from the hub id)"
+    )
+    group.addoption(
+        "--tokcheck-corpus",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="corpus for compare (repeatable)",
+    )
+    group.addoption(
+        "--tokcheck-examples",
+        type=int,
+        default=500,
+        metavar="N",
+        help="Hypothesis examples (default 500)",
+    )
 
 
 class _Gate:
@@ -39,10 +56,15 @@ class _Gate:
             opt = self.config.getoption
             resolved, model = load(opt("tokcheck_model"))
             name = opt("tokcheck_profile")
-            profile = load_profile(name) if name else (
-                profile_for_hub_id(resolved.hub_id) if resolved.hub_id else None)
+            profile = (
+                load_profile(name)
+                if name
+                else (profile_for_hub_id(resolved.hub_id) if resolved.hub_id else None)
+            )
             self._report = run_gate(
-                resolved, model, profile,
+                resolved,
+                model,
+                profile,
                 corpora=[Path(p) for p in opt("tokcheck_corpus")],
                 examples=opt("tokcheck_examples"),
             )
@@ -80,7 +102,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_GATE] = _Gate(config)
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     if not config.getoption("tokcheck_model"):
         return
     gate = config.stash[_GATE]
@@ -98,11 +122,11 @@ def _items(parent: Any, report: Any) -> Iterator[TokcheckItem]:
         return TokcheckItem.from_parent(parent, name=name, verdict=verdict)
 
     for c in report.check.checks:
-        yield make(f"tokcheck::check[{c.name}]", lambda r, n=c.name: _check(r, n))
+        yield make(f"tokcheck::check[{c.name}]", partial(_check, name=c.name))
     for c in report.compare.candidates:
-        yield make(f"tokcheck::compare[{c.name}]", lambda r, n=c.name: _candidate(r, n))
+        yield make(f"tokcheck::compare[{c.name}]", partial(_candidate, name=c.name))
     for p in report.roundtrip.properties:
-        yield make(f"tokcheck::roundtrip[{p.name}]", lambda r, n=p.name: _property(r, n))
+        yield make(f"tokcheck::roundtrip[{p.name}]", partial(_property, name=p.name))
 
 
 def _check(report: Any, name: str) -> tuple[bool, str]:
@@ -113,12 +137,20 @@ def _check(report: Any, name: str) -> tuple[bool, str]:
 def _candidate(report: Any, name: str) -> tuple[bool, str]:
     c = next(c for c in report.compare.candidates if c.name == name)
     example = c.examples[0] if c.examples else None
-    detail = (f"; shortest: {example.text[:60]!r}: sentencepiece {example.reference_pieces} vs "
-              f"{example.candidate_pieces}") if example else ""
+    detail = (
+        (
+            f"; shortest: {example.text[:60]!r}: sentencepiece {example.reference_pieces} vs "
+            f"{example.candidate_pieces}"
+        )
+        if example
+        else ""
+    )
     ok = not c.diverged or name not in report.compare.judged
-    return ok, (f"{name} ({c.cls}) differs from sentencepiece on {c.mismatched} of {c.lines} lines "
-                f"(unk_introduced {c.unk_introduced}, whitespace_collapsed {c.whitespace_collapsed}){detail}; "
-                "run `tokcheck export MODEL OUTDIR` and load the exported directory")
+    return ok, (
+        f"{name} ({c.cls}) differs from sentencepiece on {c.mismatched} of {c.lines} lines "
+        f"(unk_introduced {c.unk_introduced}, whitespace_collapsed {c.whitespace_collapsed}){detail}; "
+        "run `tokcheck export MODEL OUTDIR` and load the exported directory"
+    )
 
 
 def _property(report: Any, name: str) -> tuple[bool, str]:

@@ -54,7 +54,12 @@ class ResolvedModel:
 
 def is_hub_id(reference: str) -> bool:
     """Whether ``reference`` is shaped like a hub repo id (the hub's own naming rules)."""
-    if not _HUB_ID.match(reference) or ".." in reference or "--" in reference or reference.endswith(".git"):
+    if (
+        not _HUB_ID.match(reference)
+        or ".." in reference
+        or "--" in reference
+        or reference.endswith(".git")
+    ):
         return False
     return not any(part.endswith((".", "-")) for part in reference.split("/"))
 
@@ -77,7 +82,9 @@ def hub_cache_dir() -> Path:
 def resolve(reference: str, *, revision: str | None = None) -> ResolvedModel:
     """Resolve a MODEL reference, or raise a TokcheckError whose message says what to do."""
     if not reference.strip():
-        raise ModelNotFoundError("empty MODEL reference: give a .model file, a directory or a hub id")
+        raise ModelNotFoundError(
+            "empty MODEL reference: give a .model file, a directory or a hub id"
+        )
     path = Path(reference).expanduser()
     if path.is_file():
         return ResolvedModel(reference, path, None, None, None, None, None)
@@ -95,9 +102,7 @@ def resolve(reference: str, *, revision: str | None = None) -> ResolvedModel:
 
 
 def _from_directory(reference: str, directory: Path, *, hub_id: str | None) -> ResolvedModel:
-    model_file = next(
-        (directory / n for n in MODEL_FILENAMES if (directory / n).is_file()), None
-    )
+    model_file = next((directory / n for n in MODEL_FILENAMES if (directory / n).is_file()), None)
     if model_file is None:
         raise ModelNotFoundError(
             f"{reference}: no sentencepiece model in {directory} "
@@ -126,8 +131,8 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
-        HFValidationError,
         HfHubHTTPError,
+        HFValidationError,
         LocalEntryNotFoundError,
         OfflineModeIsEnabled,
         RepositoryNotFoundError,

@@ -71,7 +71,11 @@ def roundtrip(
     unk = sp.unk_id()
     byte_fallback = model.proto.trainer_spec.byte_fallback
     spec = model.proto.normalizer_spec
-    identity = not spec.precompiled_charsmap and not spec.remove_extra_whitespaces and not spec.add_dummy_prefix
+    identity = (
+        not spec.precompiled_charsmap
+        and not spec.remove_extra_whitespaces
+        and not spec.add_dummy_prefix
+    )
     alphabet = None if byte_fallback else _known_characters(model)
 
     def decode_encode(text: str) -> str | None:
@@ -92,13 +96,17 @@ def roundtrip(
     if byte_fallback:
         properties.append(_run("no_unk", no_unk, examples, seed, None, replay_hint))
         if identity:
-            properties.append(_run("lossless", lossless, examples, seed, None, replay_hint, exclude=ESCAPED_SPACE))
+            properties.append(
+                _run("lossless", lossless, examples, seed, None, replay_hint, exclude=ESCAPED_SPACE)
+            )
     properties.append(_bijection(model))
     return RoundtripReport(str(model.path), seed, properties, time.perf_counter() - start)
 
 
 def _known_characters(model: SentencePieceModel) -> str:
-    chars = {c for p in model.proto.pieces if p.type in (1, 4) for c in p.piece if c != ESCAPED_SPACE}
+    chars = {
+        c for p in model.proto.pieces if p.type in (1, 4) for c in p.piece if c != ESCAPED_SPACE
+    }
     return "".join(sorted(chars | {" "}))
 
 
@@ -119,7 +127,7 @@ def _run(
     if alphabet is not None:
         chars = st.sampled_from(alphabet)
     else:
-        chars = st.characters(exclude_categories=("Cs",), exclude_characters=exclude)
+        chars = st.characters(exclude_categories=["Cs"], exclude_characters=exclude)
     calls = 0
     last_failure: list[tuple[str, str]] = []
 
@@ -143,7 +151,7 @@ def _run(
     with with_reporter(lambda _message: None):
         try:
             prop()
-        except Exception:  # noqa: BLE001 - Hypothesis re-raises the property's failure
+        except Exception:
             if not last_failure:
                 raise
             # Hypothesis replays the shrunk minimal example last.

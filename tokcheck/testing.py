@@ -39,23 +39,33 @@ def assert_matches_reference(
     ``examples`` Hypothesis strings."""
     _, reference = load(model)
     sp = reference.processor
-    inputs = list(texts) if texts is not None else [*BUILTIN_PROBES, *hypothesis_strings(examples, seed)]
+    inputs = (
+        list(texts) if texts is not None else [*BUILTIN_PROBES, *hypothesis_strings(examples, seed)]
+    )
     encode, decode = _codec(tokenizer)
     failures = []
     for text in inputs:
         want, got = sp.encode(text), encode(text)
         if want != got or sp.decode(want) != decode(got):
-            failures.append(f"{text[:60]!r}: sentencepiece {want[:12]} {sp.decode(want)[:40]!r}, "
-                            f"tokenizer {got[:12]} {decode(got)[:40]!r}")
+            failures.append(
+                f"{text[:60]!r}: sentencepiece {want[:12]} {sp.decode(want)[:40]!r}, "
+                f"tokenizer {got[:12]} {decode(got)[:40]!r}"
+            )
     if failures:
         shown = "\n  ".join(sorted(failures, key=len)[:show])
-        raise AssertionError(f"{len(failures)} of {len(inputs)} inputs differ from sentencepiece:\n  {shown}")
+        raise AssertionError(
+            f"{len(failures)} of {len(inputs)} inputs differ from sentencepiece:\n  {shown}"
+        )
 
 
 def _codec(tokenizer: Any) -> tuple[Any, Any]:
-    if hasattr(tokenizer, "encode_batch") and hasattr(tokenizer, "id_to_token"):  # tokenizers.Tokenizer
-        return (lambda t: list(tokenizer.encode(t, add_special_tokens=False).ids),
-                lambda ids: tokenizer.decode(ids, skip_special_tokens=False))
+    if hasattr(tokenizer, "encode_batch") and hasattr(
+        tokenizer, "id_to_token"
+    ):  # tokenizers.Tokenizer
+        return (
+            lambda t: list(tokenizer.encode(t, add_special_tokens=False).ids),
+            lambda ids: tokenizer.decode(ids, skip_special_tokens=False),
+        )
     return (lambda t: list(tokenizer.encode(t, add_special_tokens=False)), tokenizer.decode)
 
 

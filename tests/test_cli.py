@@ -383,3 +383,24 @@ def test_console_script_and_module_pass(tmp_path: Path) -> None:
         )
         assert (done.returncode, done.stderr) == (0, ""), argv
         assert done.stdout.rstrip().endswith("passed")
+
+
+@pytest.mark.parametrize("command", ["inspect", "check"])
+def test_reader_going_away_is_not_a_traceback(tmp_path: Path, command: str) -> None:
+    # `tokcheck inspect MODEL --json | head -1`: the pipe closes before tokcheck writes.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [_console_script(), command, str(FIXTURES / "tiny-neox"), "--json"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in done.stderr
+    assert "BrokenPipeError" not in done.stderr

@@ -11,7 +11,7 @@ from hubcache import make_hub_cache
 
 from tokcheck.cli import main
 from tokcheck.errors import ModelNotFoundError, TokcheckError
-from tokcheck.resolve import MODEL_FILENAMES, hub_cache_dir, is_hub_id, resolve
+from tokcheck.resolve import MODEL_FILENAMES, hub_cache_dir, hub_offline, is_hub_id, resolve
 
 PPO = "rinna/japanese-gpt-neox-3.6b-instruction-ppo"
 
@@ -247,6 +247,16 @@ def test_hf_home_is_honoured(
     snapshot = make_hub_cache(home / "hub", PPO, neox_dir)
     assert hub_cache_dir() == home / "hub"
     assert resolve(PPO).directory == snapshot
+
+
+@pytest.mark.parametrize(
+    ("value", "offline"),
+    [("1", True), ("true", True), ("ON", True), (" yes ", True), ("0", False), ("", False)],
+    ids=["1", "true", "ON", "yes-padded", "0", "empty"],
+)
+def test_hub_offline_values(offline_hub: pytest.MonkeyPatch, value: str, offline: bool) -> None:
+    offline_hub.setenv("HF_HUB_OFFLINE", value)
+    assert hub_offline() is offline
 
 
 def test_hub_cache_overrides_hf_home(tmp_path: Path, offline_hub: pytest.MonkeyPatch) -> None:

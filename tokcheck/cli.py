@@ -82,13 +82,92 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_json(p)
 
+    p = sub.add_parser(
+        "smoke", help="load the model, generate from its card's prompt, check the output"
+    )
+    _add_model(p)
+    _add_profile(p)
+    _add_smoke_options(p)
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed")
+    _add_json(p)
+
     p = sub.add_parser("gate", help="check + compare + roundtrip (+ smoke): one verdict for CI")
     _add_model(p)
     _add_profile(p)
     _add_inputs(p)
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    p.add_argument("--smoke", action="store_true", help="also run the generation smoke test")
+    _add_smoke_options(p)
     _add_json(p)
     return parser
+
+
+def _add_smoke_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "float16", "bfloat16", "float32"),
+        default="auto",
+        help="auto: float16 on CUDA, float32 on CPU",
+    )
+    p.add_argument("--max-new-tokens", type=_positive, default=128, metavar="N")
+    p.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="build the architecture from config.json with random weights (no weights needed)",
+    )
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="shrink to 2 layers x 64 hidden, same vocab (implies --random-weights)",
+    )
+
+
+def _smoke_runner(args: argparse.Namespace, resolved: Any, model: Any, profile: Any) -> Any:
+    from tokcheck.smoke import run_smoke
+
+    return lambda: run_smoke(
+        resolved,
+        model,
+        profile,
+        device=args.device,
+        dtype=args.dtype,
+        max_new_tokens=args.max_new_tokens,
+        random_weights=args.random_weights,
+        tiny=args.tiny,
+        seed=args.seed,
+    )
+
+
+def _cmd_smoke(args: argparse.Namespace) -> int:
+    resolved, model = _load(args)
+    report = _smoke_runner(args, resolved, model, _profile(args, resolved))()
+    if args.json:
+        render.print_json(report.to_dict())
+        return EXIT_PASSED if report.passed else EXIT_FAILED
+    figures = [
+        ("weights", report.weights),
+        ("device", report.device),
+        ("dtype", report.dtype),
+        ("parameters", f"{report.parameters:,}" if report.parameters else None),
+        ("load s", report.load_s),
+        ("prompt tokens", report.prompt_tokens),
+        ("new tokens", report.new_tokens),
+        ("tokens/s", report.tokens_per_s),
+        ("peak GPU memory bytes", report.peak_gpu_memory_bytes),
+    ]
+    title = f"smoke {report.source} — profile: {report.profile or 'none'} ({report.prompt_format})"
+    print(render.table(("figure", "value"), figures, title=title))
+    print(f"\nprompt: {report.prompt!r}\noutput: {report.output!r}\n")
+    rows = [("PASS" if c.passed else "FAIL", c.name, c.expected, c.actual) for c in report.checks]
+    print(render.table(("", "check", "expected", "actual"), rows))
+    for skipped in report.skipped:
+        print(f"skipped {skipped.name}: {skipped.reason}")
+    for c in report.checks:
+        if not c.passed:
+            print(f"FAIL {c.name}: {c.message}")
+    print("passed" if report.passed else f"failed: {', '.join(report.failed)}")
+    return EXIT_PASSED if report.passed else EXIT_FAILED
 
 
 def _positive(text: str) -> int:
@@ -382,6 +461,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
             corpora=corpora,
             examples=args.examples,
             seed=args.seed,
+            smoke=_smoke_runner(args, resolved, model, profile) if args.smoke else None,
             progress=progress.advance,
         )
     if args.junit:
@@ -456,6 +536,7 @@ _COMMANDS = {
     "compare": _cmd_compare,
     "roundtrip": _cmd_roundtrip,
     "gate": _cmd_gate,
+    "smoke": _cmd_smoke,
 }
 
 

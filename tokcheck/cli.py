@@ -213,6 +213,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tokcheck: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`tokcheck inspect MODEL | head`): stop quietly, as cat does.
+        # Point stdout at devnull so the interpreter's final flush cannot fail again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:

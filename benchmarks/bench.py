@@ -97,8 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         out_dir = Path(tempfile.mkdtemp(prefix="tokcheck-bench-"))
     if out_dir.is_relative_to(REPO):
-        print(f"bench: --out {out_dir} is inside the repository; choose a directory outside it",
-              file=sys.stderr)
+        print(
+            f"bench: --out {out_dir} is inside the repository; choose a directory outside it",
+            file=sys.stderr,
+        )
         return 2
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -111,8 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dump(results, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     elif args.json:
-        Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n",
-                                   encoding="utf-8")
+        Path(args.json).write_text(
+            json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
     return 0
 
 
@@ -120,14 +123,19 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--mb", type=float, default=100, help="corpus size in MB (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed for the corpus mutations")
-    p.add_argument("--fixture", default=str(FIXTURES / "bilingual-4b"),
-                   help="model directory for the encode and compare benchmarks "
-                   "(default: fixtures/bilingual-4b)")
-    p.add_argument("--out", metavar="DIR",
-                   help="write the corpus here (default: a temporary directory)")
+    p.add_argument(
+        "--fixture",
+        default=str(FIXTURES / "bilingual-4b"),
+        help="model directory for the encode and compare benchmarks "
+        "(default: fixtures/bilingual-4b)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="write the corpus here (default: a temporary directory)"
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary corpus directory")
-    p.add_argument("--json", metavar="FILE",
-                   help="also write the results as JSON here ('-': stdout)")
+    p.add_argument(
+        "--json", metavar="FILE", help="also write the results as JSON here ('-': stdout)"
+    )
     return p
 
 
@@ -152,8 +160,20 @@ def _run_all(args: argparse.Namespace, fixture: Path, out_dir: Path) -> dict[str
     compare_runs = {}
     for label, path in (("small", small), ("full", full)):
         _log(f"tokcheck compare on {path.stat().st_size / MB:.1f} MB")
-        run = _run([*_tokcheck(), "compare", str(fixture), "--candidate", "default",
-                    "--corpus", str(path), "--examples", "0", "--json"])
+        run = _run(
+            [
+                *_tokcheck(),
+                "compare",
+                str(fixture),
+                "--candidate",
+                "default",
+                "--corpus",
+                str(path),
+                "--examples",
+                "0",
+                "--json",
+            ]
+        )
         report = run.json()
         compare_runs[label] = {
             "mb": round(path.stat().st_size / MB, 1),
@@ -177,28 +197,50 @@ def _run_all(args: argparse.Namespace, fixture: Path, out_dir: Path) -> dict[str
     _log("roundtrip")
     neox = str(FIXTURES / "neox-3.6b")
     run = _run([*_tokcheck(), "roundtrip", neox, "--examples", "2000", "--json"])
-    roundtrip = {"examples_per_s": run.json()["examples_per_s"], "wall_s": round(run.wall_s, 2),
-                 "returncode": run.returncode}
+    roundtrip = {
+        "examples_per_s": run.json()["examples_per_s"],
+        "wall_s": round(run.wall_s, 2),
+        "returncode": run.returncode,
+    }
 
     gate = {}
     for name in ("neox-3.6b", "bilingual-4b"):
         _log(f"gate {name}")
         run = _run([*_tokcheck(), "gate", str(FIXTURES / name), "--json"])
-        gate[name] = {"wall_s": round(run.wall_s, 2), "passed": run.json()["passed"],
-                      "returncode": run.returncode, "max_rss_mb": round(run.max_rss_mb, 1)}
+        gate[name] = {
+            "wall_s": round(run.wall_s, 2),
+            "passed": run.json()["passed"],
+            "returncode": run.returncode,
+            "max_rss_mb": round(run.max_rss_mb, 1),
+        }
 
     raw_total = raw_sp["elapsed_s"] + raw_hf["elapsed_s"]
     targets = [
-        Target("compare wall / (raw sentencepiece + raw tokenizers)",
-               compare_runs["full"]["wall_s"] / raw_total, 1.25, "x"),
-        Target(f"compare peak RSS growth {compare_runs['small']['mb']:g} MB -> "
-               f"{compare_runs['full']['mb']:g} MB",
-               100 * (compare_runs["full"]["max_rss_mb"] / compare_runs["small"]["max_rss_mb"] - 1),
-               20.0, "%"),
-        Target("inspect / bare import sentencepiece",
-               startup["inspect_s"] / startup["import_sentencepiece_s"], 2.0, "x"),
-        Target("check / bare import sentencepiece",
-               startup["check_s"] / startup["import_sentencepiece_s"], 2.0, "x"),
+        Target(
+            "compare wall / (raw sentencepiece + raw tokenizers)",
+            compare_runs["full"]["wall_s"] / raw_total,
+            1.25,
+            "x",
+        ),
+        Target(
+            f"compare peak RSS growth {compare_runs['small']['mb']:g} MB -> "
+            f"{compare_runs['full']['mb']:g} MB",
+            100 * (compare_runs["full"]["max_rss_mb"] / compare_runs["small"]["max_rss_mb"] - 1),
+            20.0,
+            "%",
+        ),
+        Target(
+            "inspect / bare import sentencepiece",
+            startup["inspect_s"] / startup["import_sentencepiece_s"],
+            2.0,
+            "x",
+        ),
+        Target(
+            "check / bare import sentencepiece",
+            startup["check_s"] / startup["import_sentencepiece_s"],
+            2.0,
+            "x",
+        ),
         Target("gate neox-3.6b + bilingual-4b", sum(g["wall_s"] for g in gate.values()), 20.0, "s"),
     ]
     return {
@@ -213,8 +255,13 @@ def _run_all(args: argparse.Namespace, fixture: Path, out_dir: Path) -> dict[str
         "roundtrip": roundtrip,
         "gate": gate,
         "targets": [
-            {"name": t.name, "measured": round(t.measured, 3), "limit": t.limit, "unit": t.unit,
-             "met": t.met}
+            {
+                "name": t.name,
+                "measured": round(t.measured, 3),
+                "limit": t.limit,
+                "unit": t.unit,
+                "met": t.met,
+            }
             for t in targets
         ],
     }
@@ -328,8 +375,11 @@ def _raw_tokenizers(fixture: Path, corpus: Path) -> dict[str, Any]:
 
 
 def _throughput(elapsed: float, tokens: int, corpus: Path) -> dict[str, Any]:
-    return {"elapsed_s": round(elapsed, 2), "tokens": tokens,
-            "mb_per_s": round(corpus.stat().st_size / MB / elapsed, 2)}
+    return {
+        "elapsed_s": round(elapsed, 2),
+        "tokens": tokens,
+        "mb_per_s": round(corpus.stat().st_size / MB / elapsed, 2),
+    }
 
 
 # Subprocesses --------------------------------------------------------------------------------
@@ -354,8 +404,14 @@ def _run(argv: list[str]) -> Run:
         err.seek(0)
         # ru_maxrss is in KiB on Linux, bytes on macOS.
         rss = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
-        return Run(argv, proc.returncode, wall, rss,
-                   out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
+        return Run(
+            argv,
+            proc.returncode,
+            wall,
+            rss,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
 
 
 def _median_wall(argv: list[str]) -> float:
@@ -379,44 +435,72 @@ def _machine() -> dict[str, Any]:
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = None
-    return {"cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "versions": versions}
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
 
 
 def _render(r: dict[str, Any]) -> str:
     c, s = r["corpus"], r["startup"]
     rows: list[tuple[str, str, str]] = [
-        ("corpus", f"{c['bytes'] / MB:.1f} MB, {c['lines']} lines, built in {c['build_s']} s",
-         c["source"]),
+        (
+            "corpus",
+            f"{c['bytes'] / MB:.1f} MB, {c['lines']} lines, built in {c['build_s']} s",
+            c["source"],
+        ),
     ]
     for name in ("raw_sentencepiece", "raw_tokenizers"):
         raw = r[name]
-        rows.append((name.replace("_", " ") + " encode", f"{raw['elapsed_s']} s",
-                     f"{raw['mb_per_s']} MB/s, {raw['tokens']} tokens"))
+        rows.append(
+            (
+                name.replace("_", " ") + " encode",
+                f"{raw['elapsed_s']} s",
+                f"{raw['mb_per_s']} MB/s, {raw['tokens']} tokens",
+            )
+        )
     for run in r["compare"].values():
-        rows.append((f"compare {run['mb']:g} MB", f"{run['wall_s']} s wall, {run['elapsed_s']} s loop",
-                     f"peak RSS {run['max_rss_mb']} MB; {run['mismatched']}/{run['lines']} differ"))
+        rows.append(
+            (
+                f"compare {run['mb']:g} MB",
+                f"{run['wall_s']} s wall, {run['elapsed_s']} s loop",
+                f"peak RSS {run['max_rss_mb']} MB; {run['mismatched']}/{run['lines']} differ",
+            )
+        )
     rows.append(("compare loop / raw", f"{r['compare_loop_ratio']}x", "process startup excluded"))
     median = f"median of {STARTUP_RUNS}"
     rows += [
         ("python -c 'import sentencepiece'", f"{s['import_sentencepiece_s']} s", median),
         ("tokcheck inspect bilingual-4b", f"{s['inspect_s']} s", median),
         ("tokcheck check bilingual-4b", f"{s['check_s']} s", median),
-        ("roundtrip neox-3.6b --examples 2000", f"{r['roundtrip']['examples_per_s']} examples/s",
-         f"{r['roundtrip']['wall_s']} s wall"),
+        (
+            "roundtrip neox-3.6b --examples 2000",
+            f"{r['roundtrip']['examples_per_s']} examples/s",
+            f"{r['roundtrip']['wall_s']} s wall",
+        ),
     ]
-    rows += [(f"gate {name}", f"{g['wall_s']} s", f"passed: {g['passed']}, RSS {g['max_rss_mb']} MB")
-             for name, g in r["gate"].items()]
+    rows += [
+        (f"gate {name}", f"{g['wall_s']} s", f"passed: {g['passed']}, RSS {g['max_rss_mb']} MB")
+        for name, g in r["gate"].items()
+    ]
     title = f"tokcheck benchmarks: fixture {r['fixture']}, {r['machine']['cpus']} CPUs"
     verdicts = [
-        ("MET" if t["met"] else "MISSED", t["name"], f"{t['measured']}{t['unit']}",
-         f"<= {t['limit']}{t['unit']}")
+        (
+            "MET" if t["met"] else "MISSED",
+            t["name"],
+            f"{t['measured']}{t['unit']}",
+            f"<= {t['limit']}{t['unit']}",
+        )
         for t in r["targets"]
     ]
-    return "\n\n".join([
-        _table(("benchmark", "figure", "detail"), rows, title),
-        _table(("", "target", "measured", "limit"), verdicts, "targets"),
-    ])
+    return "\n\n".join(
+        [
+            _table(("benchmark", "figure", "detail"), rows, title),
+            _table(("", "target", "measured", "limit"), verdicts, "targets"),
+        ]
+    )
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str) -> str:
@@ -426,8 +510,9 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str) ->
     def line(values: Sequence[str]) -> str:
         return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
 
-    return "\n".join([title, line(headers), line(["-" * w for w in widths]),
-                      *(line(row) for row in rows)])
+    return "\n".join(
+        [title, line(headers), line(["-" * w for w in widths]), *(line(row) for row in rows)]
+    )
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ def test_transformers4_slow_ids_match_fast_diverges() -> None:
     assert not report.passed  # the default path of 4.57 is the fast class
 
 
+@pytest.mark.transformers5
+@only5
 def test_georgian_becomes_unk_id_2_on_the_default_path() -> None:
     report = _run(FIXTURES / "tiny-neox", examples=0, probes=False, candidates=["default"])
     resolved = resolve(str(FIXTURES / "tiny-neox"))

@@ -91,6 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed")
     _add_json(p)
 
+    p = sub.add_parser("export", help="write a verified, exact fast tokenizer for the model")
+    _add_model(p)
+    p.add_argument("outdir", metavar="OUTDIR", help="directory to write (must be new or empty)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a non-empty OUTDIR, and write even if verification finds divergences",
+    )
+    p.add_argument(
+        "--examples", type=_positive, default=2000, metavar="N", help="generated strings verified"
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the generated strings")
+    _add_json(p)
+
     p = sub.add_parser("gate", help="check + compare + roundtrip (+ smoke): one verdict for CI")
     _add_model(p)
     _add_profile(p)
@@ -137,6 +151,42 @@ def _smoke_runner(args: argparse.Namespace, resolved: Any, model: Any, profile: 
         tiny=args.tiny,
         seed=args.seed,
     )
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tokcheck.errors import ExportRefusedError
+    from tokcheck.export import export
+    from tokcheck.probes import BUILTIN_PROBES
+
+    resolved, model = _load(args)
+    try:
+        result = export(
+            model,
+            resolved,
+            Path(args.outdir),
+            force=args.force,
+            texts=BUILTIN_PROBES,
+            examples=args.examples,
+            seed=args.seed,
+        )
+    except ExportRefusedError as e:
+        print(f"tokcheck: refused: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        render.print_json(result.to_dict())
+    else:
+        print(f"wrote {result.outdir}: {', '.join(result.files)}")
+        print(
+            f"verified against sentencepiece on {result.texts_checked} texts: "
+            + (
+                "exact"
+                if result.exact
+                else f"{len(result.divergences)} divergences (written with --force)"
+            )
+        )
+    return EXIT_PASSED if result.exact else EXIT_FAILED
 
 
 def _cmd_smoke(args: argparse.Namespace) -> int:
@@ -544,6 +594,7 @@ _COMMANDS = {
     "roundtrip": _cmd_roundtrip,
     "gate": _cmd_gate,
     "smoke": _cmd_smoke,
+    "export": _cmd_export,
 }
 
 

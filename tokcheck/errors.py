@@ -34,3 +34,7 @@ class OutputError(TokcheckError):
 
 class MissingDependencyError(TokcheckError):
     """An optional dependency (torch, for example) is needed but not installed."""
+
+
+class ExportRefusedError(TokcheckError):
+    """The exported tokenizer diverges from sentencepiece: a failed check (exit 1), not bad input."""

@@ -456,7 +456,7 @@ def render_compare(report: Any) -> str:
     mb = data["inputs"]["bytes"] / 1e6
     out.append(f"{data['inputs']['lines']} lines ({mb:.2f} MB) in {data['elapsed_s']:.2f} s")
     if report.passed:
-        out.append("passed: the default loading path matches sentencepiece")
+        out.append(f"passed: {', '.join(report.judged)} matches sentencepiece")
     else:
         out.append(
             f"failed: {', '.join(report.judged)} diverges from sentencepiece; "

@@ -1,0 +1,405 @@
+"""tokcheck.export: the exported tokenizer is token-for-token sentencepiece.
+
+Every check compares against sentencepiece itself on the raw model: the built
+``tokenizers.Tokenizer`` on the fixtures, ../shared's models and corpora, a BPE model trained
+here, and Hypothesis strings (example count from TOKCHECK_HYPOTHESIS_EXAMPLES); the written
+directory through ``transformers.AutoTokenizer``; and the directory handling (refusal, force,
+no half-written output). Exports go to ``tmp_path`` only.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sentencepiece as spm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokcheck import export as export_module
+from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError
+from tokcheck.export import build_tokenizer, export, sample_texts, verify_exact
+from tokcheck.proto import SentencePieceModel, parse_model_proto
+from tokcheck.resolve import ResolvedModel, resolve
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+EXAMPLES = int(os.environ.get("TOKCHECK_HYPOTHESIS_EXAMPLES", "200"))
+CARD_TEXT = "  吾輩は  猫である   "
+GEORGIAN = "გამარჯობა"
+# A private probe list: whitespace, scripts outside the vocabularies, normaliser traps and
+# strings that spell the names of pieces sentencepiece never matches in text.
+PROBES = (
+    CARD_TEXT,
+    GEORGIAN,
+    "吾輩は猫である。名前はまだ無い。",
+    "",
+    " ",
+    "   ",
+    " leading",
+    "trailing ",
+    "a  b   c",
+    "tab\there\nnewline\r\n",
+    " \n ",
+    "a \n b",
+    "\t\n \t",
+    "<s> </s> <unk> [UNK] [PAD] <pad> <0x41> <0xE3>",
+    "x</s>y<s>",
+    "\u2581 literal lower one eighth block",
+    "x\u2581",
+    "ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ ﾃﾞｰﾀ",
+    "ＡＢＣ１２３！？（全角）\u3000全角スペース",
+    "e\u0301 vs \u00e9",
+    "zero\u200bwidth\ufeffbom\u00adsoft",
+    "nul\x00bell\x07esc\x1b",
+    "猫😺と犬🐶 👩\u200d👩\u200d👧 👍🏽",
+    "𠮷野家の𩸽",
+    "Привет مرحبا नमस्ते สวัสดี 안녕하세요",
+    "def f(x):\n    return x ** 2  # ～",
+    "吾輩は猫である。" * 50,
+)
+# Directories in Hugging Face layout; each is exact on every probe, sample and corpus line.
+EXACT_DIRS = (
+    "tiny-neox",
+    "tiny-bilingual",
+    "tiny-legacy",
+    "neox-3.6b",
+    "broken/dummy-prefix-on",
+    "broken/whitespace-removal-on",
+)
+
+
+def _load(path: Path) -> SentencePieceModel:
+    return SentencePieceModel.load(path)
+
+
+def _shared_models() -> list[Path]:
+    return sorted((SHARED / "models").glob("*.model")) if SHARED.is_dir() else []
+
+
+def _corpus_lines() -> list[str]:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent (the corpora live there)")
+    lines: list[str] = []
+    for name in ("botchan.txt", "wagahaiwa_nekodearu.txt"):
+        lines += (SHARED / "corpora" / name).read_text(encoding="utf-8").splitlines()
+    return lines
+
+
+def _train_bpe(out: Path) -> Path:
+    """A small seeded BPE model with byte fallback, from generated English/Japanese text."""
+    rng = random.Random(20261122)
+    words = ["".join(rng.choices("abcdefghijklmnop", k=rng.randint(1, 7))) for _ in range(300)]
+    kana = [chr(c) for c in range(0x3041, 0x3097)]
+    lines = [
+        " ".join(rng.choices(words, k=rng.randint(3, 12)))
+        + " "
+        + "".join(rng.choices(kana, k=rng.randint(2, 20)))
+        for _ in range(3000)
+    ]
+    spm.set_random_generator_seed(20261122)
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines),
+        model_writer=model,
+        model_type="bpe",
+        vocab_size=700,
+        byte_fallback=True,
+        user_defined_symbols=["\n"],
+        num_threads=1,
+        minloglevel=2,
+    )
+    out.write_bytes(model.getvalue())
+    return out
+
+
+@pytest.fixture(scope="module")
+def bpe_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _train_bpe(tmp_path_factory.mktemp("bpe") / "bpe.model")
+
+
+def _all_models(bpe: Path) -> list[tuple[str, Path]]:
+    models = [(name, FIXTURES / name / "spiece.model") for name in EXACT_DIRS]
+    models += [(f"shared/{p.name}", p) for p in _shared_models()]
+    return [*models, ("trained-bpe", bpe)]
+
+
+@pytest.mark.parametrize("name", [*EXACT_DIRS, "shared", "trained-bpe"])
+def test_built_tokenizer_is_exact_on_probes_and_samples(name: str, bpe_model: Path) -> None:
+    chosen = [(n, p) for n, p in _all_models(bpe_model) if n == name or n.startswith(f"{name}/")]
+    if not chosen:
+        pytest.skip(f"{SHARED} is absent")
+    for _, path in chosen:
+        model = _load(path)
+        texts = [*PROBES, *sample_texts(model, 500, seed=1)]
+        assert verify_exact(model, build_tokenizer(model), texts) == []
+
+
+@pytest.mark.parametrize("name", [*EXACT_DIRS, "shared", "trained-bpe"])
+def test_built_tokenizer_is_exact_on_every_corpus_line(name: str, bpe_model: Path) -> None:
+    lines = _corpus_lines()
+    chosen = [(n, p) for n, p in _all_models(bpe_model) if n == name or n.startswith(f"{name}/")]
+    for _, path in chosen:
+        model = _load(path)
+        assert verify_exact(model, build_tokenizer(model), lines) == []
+
+
+def test_trained_bpe_really_is_bpe_with_byte_fallback(bpe_model: Path) -> None:
+    proto = _load(bpe_model).proto
+    assert proto.trainer_spec.model_type == 2
+    assert proto.trainer_spec.byte_fallback
+    assert proto.normalizer_spec.add_dummy_prefix
+
+
+NEOX = _load(FIXTURES / "tiny-neox" / "spiece.model")
+BILINGUAL = _load(FIXTURES / "tiny-bilingual" / "spiece.model")
+LEGACY = _load(FIXTURES / "tiny-legacy" / "spiece.model")
+TOKENIZERS = {id(m): build_tokenizer(m) for m in (NEOX, BILINGUAL, LEGACY)}
+
+
+def _joined(units: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.lists(units, max_size=30).map("".join)
+
+
+def _assert_exact(model: SentencePieceModel, text: str) -> None:
+    divergences = verify_exact(model, TOKENIZERS[id(model)], [text])
+    assert [d for d in divergences if not d.tie] == []
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.text(st.characters(exclude_categories=["Cs"])))
+def test_any_text_is_exact_with_rinna_flags(text: str) -> None:
+    _assert_exact(NEOX, text)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    _joined(st.sampled_from("ab 吾輩猫\t\n\r\u3000<>/s[]0x41") | st.sampled_from(BILINGUAL.pieces))
+)
+def test_user_defined_newline_and_tab_are_exact(text: str) -> None:
+    _assert_exact(BILINGUAL, text)
+
+
+# nmt_nfkc: tokenizers looks multi-character charsmap keys up per grapheme cluster, so a
+# combining mark after an arbitrary character is out of scope (see tokcheck.export._charsmap).
+_PRECOMPOSED = st.characters(
+    exclude_categories=["Cs", "Mn", "Mc", "Me"],
+    exclude_characters="\uff9e\uff9f",
+    max_codepoint=0xFFFF,
+)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(_joined(_PRECOMPOSED | st.sampled_from(["  ", "\u2581", "ｶﾞ", "ﾊﾟ", "e\u0301", "<s>"])))
+def test_precomposed_text_is_exact_with_legacy_flags(text: str) -> None:
+    _assert_exact(LEGACY, text)
+
+
+def test_float32_ties_are_reported_as_ties() -> None:
+    # sentencepiece keeps Viterbi path scores in float32, so an exact tie (d+dd against dd+d)
+    # is decided by rounding, which tokenizers' float64 Viterbi cannot reproduce.
+    model = _load(FIXTURES / "broken" / "whitespace-removal-on" / "spiece.model")
+    (divergence,) = verify_exact(model, build_tokenizer(model), [" heddd eq"])
+    assert divergence.check == "encode"
+    assert divergence.tie
+    assert model.processor.decode(divergence.actual) == model.processor.decode(divergence.expected)
+
+
+def test_normalisation_differences_are_not_ties() -> None:
+    # A stray combining mark after a full-width letter: tokenizers' charsmap lookup differs.
+    (divergence,) = verify_exact(LEGACY, TOKENIZERS[id(LEGACY)], ["\uff21\u0301"])
+    assert not divergence.tie
+
+
+def test_control_and_byte_names_in_text_are_characters_not_ids() -> None:
+    sp, tok = NEOX.processor, TOKENIZERS[id(NEOX)]
+    for text in ("<s>", "</s>", "[UNK]", "[PAD]", "<0x41>"):
+        ids = tok.encode(text, add_special_tokens=False).ids
+        assert ids == sp.encode(text)
+        assert not {sp.bos_id(), sp.eos_id(), sp.unk_id(), sp.pad_id()} & set(ids)
+    assert tok.encode("<0x41>", add_special_tokens=False).ids != [sp.piece_to_id("<0x41>")]
+
+
+def test_control_ids_decode_to_nothing_like_sentencepiece() -> None:
+    sp, tok = NEOX.processor, TOKENIZERS[id(NEOX)]
+    ids = [sp.bos_id(), *sp.encode(CARD_TEXT), sp.eos_id()]
+    assert tok.decode(ids, skip_special_tokens=False) == sp.decode(ids) == CARD_TEXT
+
+
+def test_unknown_piece_decodes_to_sentencepiece_surface() -> None:
+    sp, tok = LEGACY.processor, TOKENIZERS[id(LEGACY)]
+    ids = sp.encode(f"{GEORGIAN} x")
+    assert sp.unk_id() in ids
+    assert tok.decode(ids) == sp.decode(ids) == " \u2047  x"
+
+
+def test_unsupported_model_types_are_refused() -> None:
+    proto = parse_model_proto(NEOX.data, "tiny-neox")
+    proto.trainer_spec.model_type = 4
+    char_model = SentencePieceModel(NEOX.path, proto.SerializeToString(), proto)
+    with pytest.raises(TokcheckError, match="char model"):
+        build_tokenizer(char_model)
+
+
+# -- the written directory, through transformers ------------------------------------------
+
+
+def _export(source: Path, outdir: Path, **kwargs: object) -> export_module.ExportResult:
+    resolved = resolve(str(source))
+    model = _load(resolved.model_file)
+    return export(model, resolved, outdir, texts=PROBES, examples=100, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "name", ["tiny-neox", "tiny-bilingual", "tiny-legacy", "trained-bpe", "shared"]
+)
+def test_autotokenizer_on_export_matches_sentencepiece(
+    name: str, bpe_model: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    if name == "shared":
+        sources = _shared_models()
+        if not sources:
+            pytest.skip(f"{SHARED} is absent")
+    else:
+        sources = [bpe_model if name == "trained-bpe" else FIXTURES / name]
+    for i, source in enumerate(sources):
+        result = _export(source, tmp_path / f"out{i}")
+        assert result.exact, [d.describe() for d in result.divergences]
+        tok = AutoTokenizer.from_pretrained(str(tmp_path / f"out{i}"))
+        sp = _load(resolve(str(source)).model_file).processor
+        for text in (*PROBES, *sample_texts(_load(resolve(str(source)).model_file), 200, 7)):
+            ids = sp.encode(text)
+            assert tok.encode(text, add_special_tokens=False) == ids, text
+            assert tok.encode(text) == ids, text
+            assert tok.decode(ids) == sp.decode(ids), text
+
+
+def test_rinna_card_answers_through_autotokenizer(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    _export(FIXTURES / "tiny-neox", tmp_path / "out")
+    tok = AutoTokenizer.from_pretrained(str(tmp_path / "out"))
+    ids = tok.encode(CARD_TEXT)
+    assert tok.decode(ids) == CARD_TEXT
+    assert tok.decode(ids).count(" ") == 7
+    georgian = tok.encode(GEORGIAN)
+    assert all(t.startswith("<0x") for t in tok.convert_ids_to_tokens(georgian))
+    assert tok.decode(georgian) == GEORGIAN
+    assert (tok.bos_token_id, tok.eos_token_id, tok.unk_token_id, tok.pad_token_id) == (2, 3, 1, 0)
+
+
+def test_export_writes_the_documented_files(tmp_path: Path) -> None:
+    result = _export(FIXTURES / "tiny-bilingual", tmp_path / "out")
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == sorted(result.files)
+    assert set(result.files) == {
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "spiece.model",
+        "config.json",
+    }
+    assert (out / "spiece.model").read_bytes() == (
+        FIXTURES / "tiny-bilingual" / "spiece.model"
+    ).read_bytes()
+    config = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
+    assert (config["add_bos_token"], config["add_eos_token"]) == (False, False)
+    assert config["split_special_tokens"] is True
+    assert config["bos_token"] == "<s>"
+    assert config["pad_token"] == "[PAD]"
+    assert result.to_dict()["exact"] is True
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+# -- the output directory -----------------------------------------------------------------
+
+
+def test_existing_outdir_without_force_is_refused_and_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OutputError, match="not empty"):
+        _export(FIXTURES / "tiny-neox", out)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_force_replaces_an_existing_outdir(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine", encoding="utf-8")
+    _export(FIXTURES / "tiny-neox", out, force=True)
+    assert not (out / "keep.txt").exists()
+    assert (out / "tokenizer.json").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_empty_existing_outdir_and_missing_parents_are_fine(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    _export(FIXTURES / "tiny-neox", tmp_path / "empty")
+    _export(FIXTURES / "tiny-neox", tmp_path / "a" / "b" / "out")
+    assert (tmp_path / "a" / "b" / "out" / "tokenizer.json").is_file()
+
+
+def test_outdir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("x", encoding="utf-8")
+    with pytest.raises(OutputError, match="not a directory"):
+        _export(FIXTURES / "tiny-neox", tmp_path / "out", force=True)
+
+
+def test_failure_mid_write_leaves_no_outdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real: Callable[[Path, dict[str, object]], None] = export_module._write_json
+    calls: list[Path] = []
+
+    def failing(path: Path, data: dict[str, object]) -> None:
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(export_module, "_write_json", failing)
+    with pytest.raises(OSError, match="No space"):
+        _export(FIXTURES / "tiny-neox", tmp_path / "out")
+    assert len(calls) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_divergence_refuses_unless_forced(tmp_path: Path) -> None:
+    resolved = resolve(str(FIXTURES / "tiny-legacy"))
+    model = _load(resolved.model_file)
+    texts = ["\uff21\u0301"]
+    with pytest.raises(ExportRefusedError, match="differs from sentencepiece"):
+        export(model, resolved, tmp_path / "out", texts=texts, examples=0)
+    assert list(tmp_path.iterdir()) == []
+    result = export(model, resolved, tmp_path / "out", texts=texts, examples=0, force=True)
+    assert not result.exact
+    assert not result.ties_only
+    assert {d.backend for d in result.divergences} == {"tokenizers", "transformers"}
+    assert (tmp_path / "out" / "tokenizer.json").is_file()
+
+
+def test_float32_ties_alone_do_not_refuse(tmp_path: Path) -> None:
+    resolved = resolve(str(FIXTURES / "broken" / "whitespace-removal-on"))
+    model = _load(resolved.model_file)
+    result = export(model, resolved, tmp_path / "out", texts=[" heddd eq"], examples=0)
+    assert not result.exact
+    assert result.ties_only
+    assert (tmp_path / "out" / "tokenizer.json").is_file()
+
+
+def test_bare_model_file_exports_without_config(tmp_path: Path) -> None:
+    model = _load(FIXTURES / "tiny-neox" / "spiece.model")
+    resolved = ResolvedModel("x", model.path, None, None, None, None, None)
+    result = export(model, resolved, tmp_path / "out", examples=20)
+    assert "config.json" not in result.files
+    assert "spiece.model" in result.files

@@ -176,17 +176,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if args.json:
         render.print_json(result.to_dict())
+        return EXIT_PASSED if result.ties_only else EXIT_FAILED
+    ties = sum(d.tie for d in result.divergences)
+    real = len(result.divergences) - ties
+    print(f"wrote {result.outdir}: {', '.join(result.files)}")
+    if result.exact:
+        verdict = "exact"
+    elif not real:
+        verdict = f"exact except {ties} float32 ties (sentencepiece rounds path scores)"
     else:
-        print(f"wrote {result.outdir}: {', '.join(result.files)}")
-        print(
-            f"verified against sentencepiece on {result.texts_checked} texts: "
-            + (
-                "exact"
-                if result.exact
-                else f"{len(result.divergences)} divergences (written with --force)"
-            )
-        )
-    return EXIT_PASSED if result.exact else EXIT_FAILED
+        verdict = f"{real} divergences (written with --force)"
+    print(f"verified against sentencepiece on {result.texts_checked} texts: {verdict}")
+    for d in result.divergences[:5]:
+        print(f"  {d.describe()}")
+    return EXIT_PASSED if result.ties_only else EXIT_FAILED
 
 
 def _cmd_smoke(args: argparse.Namespace) -> int:

@@ -463,11 +463,11 @@ def verify_pretrained(
     divergences: list[Divergence] = []
     for text in batch:
         ids = list(sp.encode(text))
-        plain = list(tok.encode(text, add_special_tokens=False))
+        plain = list(tok.encode(text, add_special_tokens=False, verbose=False))
         if plain != ids:
             tie = _is_tie(model, ids, plain)
             divergences.append(Divergence(text, "encode", "transformers", ids, plain, tie))
-        special = list(tok.encode(text))
+        special = list(tok.encode(text, verbose=False))
         if special != ids:
             tie = _is_tie(model, ids, special)
             divergences.append(

@@ -44,12 +44,10 @@ class Skipped:
     reason: str
 
 
-@dataclass(frozen=True)
-class CheckReport:
-    source: str
-    profile: str | None
+class Verdicts:
+    """``passed`` and ``failed`` for any report that holds a ``checks`` list."""
+
     checks: list[CheckResult]
-    skipped: list[Skipped] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -58,6 +56,14 @@ class CheckReport:
     @property
     def failed(self) -> list[str]:
         return [c.name for c in self.checks if not c.passed]
+
+
+@dataclass(frozen=True)
+class CheckReport(Verdicts):
+    source: str
+    profile: str | None
+    checks: list[CheckResult]
+    skipped: list[Skipped] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {

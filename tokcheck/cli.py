@@ -212,15 +212,18 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     title = f"smoke {report.source} — profile: {report.profile or 'none'} ({report.prompt_format})"
     print(render.table(("figure", "value"), figures, title=title))
     print(f"\nprompt: {report.prompt!r}\noutput: {report.output!r}\n")
-    rows = [("PASS" if c.passed else "FAIL", c.name, c.expected, c.actual) for c in report.checks]
-    print(render.table(("", "check", "expected", "actual"), rows))
-    for skipped in report.skipped:
-        print(f"skipped {skipped.name}: {skipped.reason}")
-    for c in report.checks:
-        if not c.passed:
-            print(f"FAIL {c.name}: {c.message}")
-    print("passed" if report.passed else f"failed: {', '.join(report.failed)}")
+    print(render_checks(report))
     return EXIT_PASSED if report.passed else EXIT_FAILED
+
+
+def render_checks(report: Any, *, title: str | None = None) -> str:
+    """A check table, the skipped checks, what to do about each failure, and the verdict."""
+    rows = [("PASS" if c.passed else "FAIL", c.name, c.expected, c.actual) for c in report.checks]
+    out = [render.table(("", "check", "expected", "actual"), rows, title=title)]
+    out += [f"skipped {s.name}: {s.reason}" for s in report.skipped]
+    out += [f"FAIL {c.name}: {c.message}" for c in report.checks if not c.passed]
+    out.append("passed" if report.passed else f"failed: {', '.join(report.failed)}")
+    return "\n".join(out)
 
 
 def _positive(text: str) -> int:
@@ -327,22 +330,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         render.print_json(report.to_dict())
     else:
-        rows = [
-            ("PASS" if c.passed else "FAIL", c.name, c.expected, c.actual) for c in report.checks
-        ]
-        print(
-            render.table(
-                ("", "check", "expected", "actual"),
-                rows,
-                title=f"{report.source} — profile: {report.profile or 'none (generic checks only)'}",
-            )
-        )
-        for s in report.skipped:
-            print(f"skipped {s.name}: {s.reason}")
-        for c in report.checks:
-            if not c.passed:
-                print(f"FAIL {c.name}: {c.message}")
-        print("passed" if report.passed else f"failed: {', '.join(report.failed)}")
+        title = f"{report.source} — profile: {report.profile or 'none (generic checks only)'}"
+        print(render_checks(report, title=title))
     return EXIT_PASSED if report.passed else EXIT_FAILED
 
 

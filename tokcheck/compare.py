@@ -24,6 +24,7 @@ from tokcheck.probes import (
     BUILTIN_PROBES,
     CorpusStats,
     check_corpora,
+    generation_alphabet,
     hypothesis_strings,
     iter_corpus,
 )
@@ -143,7 +144,7 @@ def compare(
         inputs.append((t, f"probe[{i}]") for i, t in enumerate(BUILTIN_PROBES))
     inputs.append(
         (t, f"hypothesis[{i}]")
-        for i, t in enumerate(hypothesis_strings(examples, seed, _alphabet(model)))
+        for i, t in enumerate(hypothesis_strings(examples, seed, generation_alphabet(model)))
     )
     inputs.append(_numbered(corpora, stats))
     runner = _Runner(model, loaded, max_examples_shown)
@@ -186,14 +187,6 @@ def _version(module: str) -> str | None:
         return version(module)
     except PackageNotFoundError:
         return None
-
-
-def _alphabet(model: SentencePieceModel) -> str | None:
-    """For a model without byte fallback, the characters its pieces can spell (plus spaces)."""
-    if model.proto.trainer_spec.byte_fallback:
-        return None
-    chars = {c for p in model.proto.pieces if p.type in (1, 4) for c in p.piece if c != "▁"}
-    return "".join(sorted(chars | {" "}))
 
 
 def _numbered(corpora: Sequence[Path], stats: CorpusStats) -> Iterator[tuple[str, str]]:

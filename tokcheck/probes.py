@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tokcheck.errors import CorpusError
+
+if TYPE_CHECKING:
+    from tokcheck.proto import SentencePieceModel
 
 BUILTIN_PROBES: tuple[str, ...] = (
     # The model cards' own examples.
@@ -110,6 +114,16 @@ def check_corpora(paths: Iterable[Path]) -> list[Path]:
             raise CorpusError(f"{path}: no such corpus file")
         checked.append(path)
     return checked
+
+
+def generation_alphabet(model: SentencePieceModel) -> str | None:
+    """Characters generated strings may use: any (None) with byte fallback; otherwise only those
+    the model's normal and user-defined pieces spell, plus the space, since anything else is
+    unknown and cannot round-trip."""
+    if model.proto.trainer_spec.byte_fallback:
+        return None
+    chars = {c for p in model.proto.pieces if p.type in (1, 4) for c in p.piece if c != "\u2581"}
+    return "".join(sorted(chars | {" "}))
 
 
 def hypothesis_strings(count: int, seed: int, alphabet: str | None = None) -> list[str]:

@@ -182,4 +182,6 @@ def _profile_from_toml(path: Path) -> Profile:
 
 
 def _type_name(t: type) -> str:
-    return {str: "a string", int: "an integer", bool: "true or false", list: "a list"}.get(t, str(t))
+    return {str: "a string", int: "an integer", bool: "true or false", list: "a list"}.get(
+        t, str(t)
+    )

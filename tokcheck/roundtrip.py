@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tokcheck.probes import generation_alphabet
 from tokcheck.proto import SentencePieceModel
 
 ESCAPED_SPACE = "\u2581"
@@ -76,7 +77,7 @@ def roundtrip(
         and not spec.remove_extra_whitespaces
         and not spec.add_dummy_prefix
     )
-    alphabet = None if byte_fallback else _known_characters(model)
+    alphabet = generation_alphabet(model)
 
     def decode_encode(text: str) -> str | None:
         got = sp.decode(sp.encode(text))
@@ -101,13 +102,6 @@ def roundtrip(
             )
     properties.append(_bijection(model))
     return RoundtripReport(str(model.path), seed, properties, time.perf_counter() - start)
-
-
-def _known_characters(model: SentencePieceModel) -> str:
-    chars = {
-        c for p in model.proto.pieces if p.type in (1, 4) for c in p.piece if c != ESCAPED_SPACE
-    }
-    return "".join(sorted(chars | {" "}))
 
 
 def _run(

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tokcheck.checks import CheckResult, Skipped, tokenizer_special_id
+from tokcheck.checks import CheckResult, Skipped, Verdicts, tokenizer_special_id
 from tokcheck.errors import MissingDependencyError, TokcheckError
 from tokcheck.profiles import Profile
 from tokcheck.prompt import CARD_EXAMPLE, build_prompt, postprocess
@@ -63,7 +63,7 @@ LOSS_TEXT_UTTERANCES = CARD_EXAMPLE[:1]
 
 
 @dataclass(frozen=True)
-class SmokeReport:
+class SmokeReport(Verdicts):
     source: str
     profile: str | None
     prompt_format: str
@@ -86,14 +86,6 @@ class SmokeReport:
     # Pretrained weights only: teacher-forced loss of a short text under the reference ids and
     # under the ids transformers' AutoTokenizer produces by default (see teacher_forced_losses).
     losses: dict[str, Any] | None = None
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
-
-    @property
-    def failed(self) -> list[str]:
-        return [c.name for c in self.checks if not c.passed]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

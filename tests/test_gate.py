@@ -98,12 +98,8 @@ def test_plugin_in_empty_directory_reports_per_check_items(tmp_path: Path) -> No
     assert result.returncode == 1, result.stdout + result.stderr
     for name in ("byte_fallback", "byte_pieces", "add_dummy_prefix", "remove_extra_whitespaces"):
         assert f"check[{name}]" in result.stdout
-    assert (
-        "FAILED" in result.stdout
-    )
-    assert (
-        "check[vocab_size]" not in result.stdout.split("short test summary")[1]
-    )
+    assert "FAILED" in result.stdout
+    assert "check[vocab_size]" not in result.stdout.split("short test summary")[1]
 
 
 def test_plugin_adds_nothing_without_its_option(tmp_path: Path) -> None:

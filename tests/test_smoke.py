@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tokcheck.candidates import DEFAULT_CANDIDATES
 from tokcheck.checks import CheckResult
 from tokcheck.errors import MissingDependencyError, TokcheckError
 from tokcheck.profiles import BUILTIN_PROFILES, Profile
@@ -145,11 +146,23 @@ def test_pretrained_weights_are_loaded(tmp_path: Path) -> None:
     for name in ("device", "eos_agrees", "embedding_rows"):
         assert _check(report, name).passed
     assert report.losses is not None
-    assert report.losses["reference"]["loss"] > 0
-    hf = report.losses["transformers"]
-    assert hf["tokenizer_class"] == "T5Tokenizer"
-    assert hf["loss"] > 0
-    assert isinstance(hf["same_ids"], bool)
+    rows = {r["path"]: r for r in report.losses}
+    assert rows["reference"]["loss"] > 0
+    # Every default loading path is listed, with a loss or with the reason it failed to load.
+    assert set(rows) == {"reference", *DEFAULT_CANDIDATES}
+    from transformers import AutoTokenizer
+
+    try:
+        AutoTokenizer.from_pretrained(str(directory))
+        load_error = None
+    except Exception as e:  # some transformers 5.x releases cannot load an identity normalizer
+        load_error = type(e).__name__
+    if load_error is not None:
+        assert rows["default"]["error"].startswith(f"failed to load: {load_error}: ")
+    else:
+        assert "T5Tokenizer" in rows["default"]["class"]
+        assert rows["default"]["loss"] > 0
+        assert isinstance(rows["default"]["same_ids"], bool)
 
 
 def test_bare_model_file_needs_a_directory() -> None:

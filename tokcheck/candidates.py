@@ -46,6 +46,9 @@ class Candidate:
 class Unavailable:
     name: str
     reason: str
+    # True when loading raised: that path crashes for the model's users, which is a finding.
+    # False when the path does not apply here (no tokenizer.json, no backend= in transformers 4).
+    failed: bool = False
 
 
 def transformers_version() -> str | None:
@@ -73,7 +76,9 @@ def load_candidates(
             except _NotApplicable as e:
                 missing.append(Unavailable(name, str(e)))
             except Exception as e:
-                missing.append(Unavailable(name, f"failed to load: {type(e).__name__}: {e}"))
+                message = " ".join(str(e).split())  # one line, however transformers wraps it
+                reason = f"failed to load: {type(e).__name__}: {message}"
+                missing.append(Unavailable(name, reason, failed=True))
     return loaded, missing
 
 
@@ -133,8 +138,16 @@ def _auto(
 
 def _from_transformers(name: str, tok: Any) -> Candidate:
     def encode_batch(texts: list[str]) -> list[list[int]]:
+        # transformers' own call path; only the ids are asked for, since the attention masks
+        # it would otherwise build cost about a sixth of the encode and are never read.
         with _quiet_transformers():
-            return [list(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+            encoded = tok(
+                texts,
+                add_special_tokens=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+            )
+        return [list(ids) for ids in encoded["input_ids"]]
 
     backend = getattr(tok, "backend_tokenizer", None) if getattr(tok, "is_fast", False) else None
     cls = f"{type(tok).__module__}.{type(tok).__name__}"
@@ -149,11 +162,40 @@ def _from_transformers(name: str, tok: Any) -> Candidate:
         name=name,
         cls=cls + (" (fast)" if backend is not None else " (slow)"),
         encode_batch=encode_batch,
-        decode_batch=lambda batch: [str(t) for t in tok.batch_decode(batch)],
+        decode_batch=_batch_decoder(tok, backend),
         pieces=lambda ids: [str(p) for p in tok.convert_ids_to_tokens(ids)],
         special_ids=frozenset(special),
         key=key,
     )
+
+
+def _batch_decoder(tok: Any, backend: Any) -> Callable[[list[list[int]]], list[str]]:
+    """``tok.batch_decode``, or the backend's ``decode_batch`` where the two run the same code.
+
+    A fast tokenizer that keeps transformers' own chain (``batch_decode`` → ``decode`` →
+    ``_decode``, none overridden) with tokenization clean-up off decodes each sequence as
+    exactly ``backend.decode(ids, skip_special_tokens=False)``. The backend's ``decode_batch``
+    does the same in Rust, without a Python call per line. Anything else goes through
+    transformers, so an overriding class is judged by what it really returns.
+    """
+    import transformers
+    from transformers import PreTrainedTokenizerBase
+
+    fast_base = getattr(transformers, "TokenizersBackend", None) or getattr(
+        transformers, "PreTrainedTokenizerFast", None
+    )
+    cls = type(tok)
+    plain = (
+        backend is not None
+        and fast_base is not None
+        and not tok.clean_up_tokenization_spaces
+        and getattr(cls, "_decode", None) is getattr(fast_base, "_decode", None)
+        and cls.decode is PreTrainedTokenizerBase.decode
+        and cls.batch_decode is PreTrainedTokenizerBase.batch_decode
+    )
+    if plain:
+        return lambda batch: list(backend.decode_batch(batch, skip_special_tokens=False))
+    return lambda batch: [str(t) for t in tok.batch_decode(batch)]
 
 
 def _from_tokenizers(name: str, tok: Any, cls: str) -> Candidate:

@@ -206,12 +206,24 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
         ("load s", report.load_s),
         ("prompt tokens", report.prompt_tokens),
         ("new tokens", report.new_tokens),
+        ("warm-up generate s", report.warmup_s),
+        ("timed generate s", report.generate_s),
         ("tokens/s", report.tokens_per_s),
         ("peak GPU memory bytes", report.peak_gpu_memory_bytes),
     ]
     title = f"smoke {report.source} — profile: {report.profile or 'none'} ({report.prompt_format})"
     print(render.table(("figure", "value"), figures, title=title))
     print(f"\nprompt: {report.prompt!r}\noutput: {report.output!r}\n")
+    if report.losses is not None:
+        rows = [
+            (r["path"], r.get("class", "-"), r.get("ids"), r.get("same_ids"), r.get("loss"))
+            if "error" not in r
+            else (r["path"], r["error"], None, None, None)
+            for r in report.losses
+        ]
+        headers = ("path", "class", "ids", "same ids", "loss")
+        print(render.table(headers, rows, title="teacher-forced loss of a short reference text"))
+        print()
     print(render_checks(report))
     return EXIT_PASSED if report.passed else EXIT_FAILED
 
@@ -422,8 +434,10 @@ def render_compare(report: Any) -> str:
             f"transformers {data['versions']['transformers']}",
         )
     ]
-    for u in data["unavailable"]:
-        out.append(f"not compared: {u['name']}: {u['reason']}")
+    for u in report.unavailable:
+        out.append(
+            f"{'FAIL' if u in report.load_failures else 'not compared'}: {u.name}: {u.reason}"
+        )
     for c in report.candidates:
         if c.same_as or not c.examples:
             continue
@@ -449,6 +463,12 @@ def render_compare(report: Any) -> str:
     out.append(f"{data['inputs']['lines']} lines ({mb:.2f} MB) in {data['elapsed_s']:.2f} s")
     if report.passed:
         out.append(f"passed: {', '.join(report.judged)} matches sentencepiece")
+    elif report.load_failures:
+        out.append(
+            f"failed: {', '.join(u.name for u in report.load_failures)} raises when loading "
+            f"under transformers {data['versions']['transformers']}; run `tokcheck export MODEL "
+            "OUTDIR` and load the exported directory instead"
+        )
     else:
         out.append(
             f"failed: {', '.join(report.judged)} diverges from sentencepiece; "
@@ -521,9 +541,12 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         details = {
             "check": f"profile {report.check.profile or 'none'}; failed: {', '.join(report.check.failed) or '-'}",
             "compare": "; ".join(
-                f"{c.name}: {c.mismatched}/{c.lines} differ"
-                for c in report.compare.candidates
-                if not c.same_as
+                [
+                    f"{c.name}: {c.mismatched}/{c.lines} differ"
+                    for c in report.compare.candidates
+                    if not c.same_as
+                ]
+                + [f"{u.name}: failed to load" for u in report.compare.unavailable if u.failed]
             )
             or "no candidates",
             "roundtrip": ", ".join(

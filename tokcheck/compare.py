@@ -13,13 +13,13 @@ import itertools
 import os
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tokcheck.candidates import Candidate, Unavailable, load_candidates, transformers_version
+from tokcheck.errors import TokcheckError
 from tokcheck.probes import (
     BUILTIN_PROBES,
     CorpusStats,
@@ -87,8 +87,14 @@ class CompareReport:
     versions: dict[str, str | None]
 
     @property
+    def load_failures(self) -> list[Unavailable]:
+        """Judged candidates whose loading raised: their users get an exception, not ids."""
+        return [u for u in self.unavailable if u.failed and u.name in self.judged]
+
+    @property
     def passed(self) -> bool:
-        return not any(c.diverged for c in self.candidates if c.name in self.judged)
+        diverged = any(c.diverged for c in self.candidates if c.name in self.judged)
+        return not diverged and not self.load_failures
 
     @property
     def warnings(self) -> list[str]:
@@ -97,6 +103,10 @@ class CompareReport:
             f"{c.lines} lines"
             for c in self.candidates
             if c.diverged and c.name not in self.judged
+        ] + [
+            f"candidate {u.name} {u.reason}"
+            for u in self.unavailable
+            if u.failed and u.name not in self.judged
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +118,7 @@ class CompareReport:
             "versions": self.versions,
             "candidates": [c.to_dict() for c in self.candidates],
             "unavailable": [u.__dict__ for u in self.unavailable],
+            "load_failures": [u.name for u in self.load_failures],
             "warnings": self.warnings,
             "inputs": self.inputs,
             "elapsed_s": round(self.elapsed_s, 3),
@@ -137,6 +148,10 @@ def compare(
     corpora = check_corpora(corpora)
     loaded, unavailable = load_candidates(resolved, model, candidates)
     judged = ["default"] if candidates is None or "default" in candidates else list(candidates)
+    if candidates and (absent := [u for u in unavailable if not u.failed]):
+        raise TokcheckError(
+            "; ".join(f"candidate {u.name} does not apply here: {u.reason}" for u in absent)
+        )
     start = time.perf_counter()
     stats = CorpusStats()
     inputs: list[Iterable[tuple[str, str]]] = []
@@ -235,28 +250,31 @@ class _Runner:
             special = self.reference_special | cand.special_ids
             report = self.counts[key]
             report.lines += len(texts)
-            for i, (text, origin) in enumerate(batch):
-                r, c = ref_ids[i], cand_ids[i]
-                rd, cd = ref_decoded[i], cand_decoded[i]
-                if r == c and rd == cd:
+            heap = self.heaps[key]
+            # The loop runs once per line, so it keeps to C-level operations where it can.
+            for r, c, rd, cd, (text, origin) in zip(
+                ref_ids, cand_ids, ref_decoded, cand_decoded, batch, strict=True
+            ):
+                same_ids = r == c
+                if same_ids and rd == cd:
                     continue
-                if r != c:
+                if not same_ids:
                     report.mismatched += 1
-                    cc, rc = (
-                        Counter(x for x in c if x in special),
-                        Counter(x for x in r if x in special),
-                    )
-                    if any(n > rc[x] for x, n in cc.items()):
-                        report.unk_introduced += 1
+                    if not special.isdisjoint(c):
+                        introduced = [x for x in c if x in special]
+                        if any(introduced.count(x) > r.count(x) for x in set(introduced)):
+                            report.unk_introduced += 1
                 if rd != cd:
                     report.decode_mismatched += 1
                     if _whitespace(rd) != _whitespace(cd):
                         report.whitespace_collapsed += 1
-                self._keep(key, cand, text, origin, r, c, rd, cd)
+                # A full heap whose longest example is no longer than this text keeps it out.
+                if self.k and (len(heap) < self.k or -heap[0][0] > len(text)):
+                    self._keep(heap, cand, text, origin, r, c, rd, cd)
 
     def _keep(
         self,
-        key: str,
+        heap: list[tuple[int, int, Example]],
         cand: Candidate,
         text: str,
         origin: str,
@@ -265,12 +283,6 @@ class _Runner:
         rd: str,
         cd: str,
     ) -> None:
-        heap = self.heaps[key]
-        if self.k == 0:
-            return
-        # A max-heap on length (negated) keeps the k shortest counterexamples.
-        if len(heap) >= self.k and -heap[0][0] <= len(text):
-            return
         first = next(
             (i for i, (a, b) in enumerate(zip(r, c, strict=False)) if a != b), min(len(r), len(c))
         )

@@ -97,7 +97,13 @@ def _next_steps(report: GateReport) -> Iterator[str]:
             f"fix the failed checks ({', '.join(report.check.failed)}): "
             f"`tokcheck check {ref} --profile {report.check.profile or 'NAME'}` explains each"
         )
-    if not report.compare.passed:
+    if report.compare.load_failures:
+        failures = "; ".join(f"{u.name}: {u.reason}" for u in report.compare.load_failures)
+        yield (
+            f"the Hugging Face loading path raises ({failures}): run "
+            f"`tokcheck export {ref} OUTDIR` and load the exported directory instead"
+        )
+    elif not report.compare.passed:
         yield (
             f"the default Hugging Face loading path diverges from sentencepiece: run "
             f"`tokcheck export {ref} OUTDIR` and load the exported directory instead"
@@ -125,7 +131,8 @@ def junit_xml(report: GateReport) -> ET.ElementTree:
                 f"(unk_introduced {c.unk_introduced}, whitespace_collapsed {c.whitespace_collapsed})",
             )
             for c in report.compare.candidates
-        ],
+        ]
+        + [(u.name, False, u.reason) for u in report.compare.load_failures],
         "roundtrip": [
             (p.name, p.passed, f"{p.detail}; replay: {p.replay}" if not p.passed else "")
             for p in report.roundtrip.properties

@@ -125,6 +125,8 @@ def _items(parent: Any, report: Any) -> Iterator[TokcheckItem]:
         yield make(f"tokcheck::check[{c.name}]", partial(_check, name=c.name))
     for c in report.compare.candidates:
         yield make(f"tokcheck::compare[{c.name}]", partial(_candidate, name=c.name))
+    for u in report.compare.load_failures:
+        yield make(f"tokcheck::compare[{u.name}]", partial(_load_failure, name=u.name))
     for p in report.roundtrip.properties:
         yield make(f"tokcheck::roundtrip[{p.name}]", partial(_property, name=p.name))
 
@@ -150,6 +152,13 @@ def _candidate(report: Any, name: str) -> tuple[bool, str]:
         f"{name} ({c.cls}) differs from sentencepiece on {c.mismatched} of {c.lines} lines "
         f"(unk_introduced {c.unk_introduced}, whitespace_collapsed {c.whitespace_collapsed}){detail}; "
         "run `tokcheck export MODEL OUTDIR` and load the exported directory"
+    )
+
+
+def _load_failure(report: Any, name: str) -> tuple[bool, str]:
+    u = next(u for u in report.compare.load_failures if u.name == name)
+    return False, (
+        f"{name} {u.reason}; run `tokcheck export MODEL OUTDIR` and load the exported directory"
     )
 
 

@@ -75,8 +75,11 @@ class SmokeReport(Verdicts):
     load_s: float
     prompt_tokens: int
     new_tokens: int
+    # The first generate() call, untimed in tokens_per_s: it pays one-off costs (CUDA kernel
+    # selection, cuDNN attention plans built per sequence length) that a server pays once.
+    warmup_s: float
     generate_s: float
-    # New tokens over the whole generate() call, prompt prefill included.
+    # New tokens over the second, timed generate() call, prompt prefill included.
     tokens_per_s: float
     peak_gpu_memory_bytes: int | None
     prompt: str
@@ -84,8 +87,8 @@ class SmokeReport(Verdicts):
     checks: list[CheckResult]
     skipped: list[Skipped] = field(default_factory=list)
     # Pretrained weights only: teacher-forced loss of a short text under the reference ids and
-    # under the ids transformers' AutoTokenizer produces by default (see teacher_forced_losses).
-    losses: dict[str, Any] | None = None
+    # under the ids each Hugging Face loading path produces (see teacher_forced_losses).
+    losses: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -163,28 +166,31 @@ def run_smoke(
     )
     new_ids: list[int] = []
     output_device = None
-    generate_s = 0.0
+    warmup_s = generate_s = 0.0
     # An id past the embedding would crash generate() (on CUDA, as a device-side assert that
     # poisons the process); embedding_rows reports it instead.
     can_generate = max(prompt_ids, default=0) < rows
     if can_generate:
-        torch.manual_seed(seed)
-        start = time.perf_counter()
-        with torch.inference_mode():
-            output = hf_model.generate(
-                torch.tensor([prompt_ids], device=torch_device),
-                attention_mask=torch.ones(
-                    1, len(prompt_ids), dtype=torch.long, device=torch_device
-                ),
-                max_new_tokens=max_new_tokens,
-                pad_token_id=special["pad"] if special["pad"] >= 0 else special["eos"],
-                bos_token_id=special["bos"] if special["bos"] >= 0 else None,
-                eos_token_id=special["eos"],
-                suppress_tokens=suppressed or None,
-                **CARD_SAMPLING,
-            )
-        _synchronize(torch_device)
-        generate_s = time.perf_counter() - start
+        generate_kwargs: dict[str, Any] = {
+            "attention_mask": torch.ones(1, len(prompt_ids), dtype=torch.long, device=torch_device),
+            "max_new_tokens": max_new_tokens,
+            "pad_token_id": special["pad"] if special["pad"] >= 0 else special["eos"],
+            "bos_token_id": special["bos"] if special["bos"] >= 0 else None,
+            "eos_token_id": special["eos"],
+            "suppress_tokens": suppressed or None,
+            **CARD_SAMPLING,
+        }
+        input_ids = torch.tensor([prompt_ids], device=torch_device)
+        timings = []
+        # Twice with the same seed: the first run warms up, the second is timed.
+        for _ in range(2):
+            torch.manual_seed(seed)
+            start = time.perf_counter()
+            with torch.inference_mode():
+                output = hf_model.generate(input_ids, **generate_kwargs)
+            _synchronize(torch_device)
+            timings.append(time.perf_counter() - start)
+        warmup_s, generate_s = timings
         new_ids = output[0, len(prompt_ids) :].tolist()
         output_device = output.device
     peak = int(torch.cuda.max_memory_allocated(torch_device)) if cuda else None
@@ -220,7 +226,7 @@ def run_smoke(
     losses = None
     if not random_weights:
         losses = teacher_forced_losses(
-            hf_model, model, directory, build_prompt(LOSS_TEXT_UTTERANCES, fmt)
+            hf_model, resolved, model, build_prompt(LOSS_TEXT_UTTERANCES, fmt)
         )
     return SmokeReport(
         source=str(directory),
@@ -233,6 +239,7 @@ def run_smoke(
         load_s=round(load_s, 3),
         prompt_tokens=len(prompt_ids),
         new_tokens=len(new_ids),
+        warmup_s=round(warmup_s, 3),
         generate_s=round(generate_s, 3),
         tokens_per_s=round(len(new_ids) / generate_s, 2) if generate_s > 0 else 0.0,
         peak_gpu_memory_bytes=peak,
@@ -261,34 +268,43 @@ def weight_files(directory: Path) -> list[Path]:
 
 
 def teacher_forced_losses(
-    hf_model: Any, model: SentencePieceModel, directory: Path, text: str
-) -> dict[str, Any]:
-    """Loss of ``text`` under the reference ids and under AutoTokenizer's default ids.
+    hf_model: Any, resolved: ResolvedModel, model: SentencePieceModel, text: str
+) -> list[dict[str, Any]]:
+    """Loss of ``text`` under the reference ids and under each Hugging Face path's ids.
 
     Only meaningful with trained weights: a loss clearly higher for one tokenisation means the
-    model was trained on the other. AutoTokenizer is used the way most code does, with
-    ``encode(text)`` and its default special tokens.
+    model was trained on the other. Special tokens are left out on every side, so only the
+    tokenisation of the text differs. A path that fails to load is listed with its error.
     """
-    reference_ids: list[int] = model.processor.encode(text)
-    result: dict[str, Any] = {
-        "text": text,
-        "reference": {"ids": len(reference_ids), "loss": _loss(hf_model, reference_ids)},
-    }
-    from transformers import AutoTokenizer
+    from tokcheck.candidates import load_candidates
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-        hf_ids = [int(i) for i in tokenizer.encode(text)]
-    except (OSError, ValueError, ImportError) as e:
-        result["transformers"] = {"error": f"{type(e).__name__}: {e}"}
-        return result
-    result["transformers"] = {
-        "tokenizer_class": type(tokenizer).__name__,
-        "ids": len(hf_ids),
-        "same_ids": hf_ids == reference_ids,
-        "loss": _loss(hf_model, hf_ids),
-    }
-    return result
+    reference_ids: list[int] = model.processor.encode(text)
+    rows: list[dict[str, Any]] = [
+        {
+            "path": "reference",
+            "class": "sentencepiece",
+            "ids": len(reference_ids),
+            "same_ids": True,
+            "loss": _loss(hf_model, reference_ids),
+        }
+    ]
+    candidates, unavailable = load_candidates(resolved, model)
+    losses_by_key: dict[str, float | None] = {}
+    for candidate in candidates:
+        ids = candidate.encode_batch([text])[0]
+        if candidate.key not in losses_by_key:
+            losses_by_key[candidate.key] = _loss(hf_model, ids)
+        rows.append(
+            {
+                "path": candidate.name,
+                "class": candidate.cls,
+                "ids": len(ids),
+                "same_ids": ids == reference_ids,
+                "loss": losses_by_key[candidate.key],
+            }
+        )
+    rows += [{"path": u.name, "error": u.reason} for u in unavailable]
+    return rows
 
 
 def _loss(hf_model: Any, ids: list[int]) -> float | None:

@@ -193,3 +193,53 @@ def test_real_models_compare_runs_and_reports(shared: Path, name: str) -> None:
     assert default.lines > 100
     # Every counted divergence comes with at least one concrete counterexample.
     assert (default.mismatched + default.decode_mismatched == 0) == (not default.examples)
+
+
+def _hf_paths() -> list[tuple[str, dict[str, bool]]]:
+    fixtures = ["tiny-neox", "tiny-bilingual", "tiny-legacy", "legacy-1b"]
+    return [(f, kw) for f in fixtures for kw in ({}, {"use_fast": False})]
+
+
+@pytest.mark.parametrize(("fixture", "kwargs"), _hf_paths())
+def test_candidate_encodes_and_decodes_as_transformers_does(
+    fixture: str, kwargs: dict[str, bool]
+) -> None:
+    """compare may call the backend directly; what it reads must be what transformers returns."""
+    from transformers import AutoTokenizer
+
+    from tokcheck.candidates import _from_transformers
+    from tokcheck.probes import BUILTIN_PROBES, generation_alphabet, hypothesis_strings
+
+    directory = FIXTURES / fixture
+    try:
+        tok = AutoTokenizer.from_pretrained(str(directory), **kwargs)
+    except Exception as e:
+        pytest.skip(f"transformers {MAJOR}.x cannot load {fixture}: {type(e).__name__}")
+    model = SentencePieceModel.load(directory / "spiece.model")
+    texts = [*BUILTIN_PROBES, *hypothesis_strings(300, 1, generation_alphabet(model))]
+    candidate = _from_transformers("default", tok)
+    ids = candidate.encode_batch(texts)
+    assert ids == tok(texts, add_special_tokens=False)["input_ids"]
+    assert candidate.decode_batch(ids) == tok.batch_decode(ids)
+
+
+def test_a_class_that_overrides_the_call_is_encoded_through_transformers() -> None:
+    from transformers import AutoTokenizer
+
+    from tokcheck.candidates import _from_transformers
+
+    tok = AutoTokenizer.from_pretrained(str(FIXTURES / "tiny-legacy"))
+
+    class Shouting(type(tok)):  # type: ignore[misc]
+        def __call__(self, text: list[str], **kwargs: object) -> object:
+            return super().__call__([t.upper() for t in text], **kwargs)
+
+        def batch_decode(self, sequences: list[list[int]], **kwargs: object) -> list[str]:
+            return [t.lower() for t in super().batch_decode(sequences, **kwargs)]
+
+    tok.__class__ = Shouting
+    candidate = _from_transformers("default", tok)
+    ids = candidate.encode_batch(["cat sat"])
+    assert ids == tok(["cat sat"], add_special_tokens=False)["input_ids"]
+    assert ids != [tok.backend_tokenizer.encode("cat sat", add_special_tokens=False).ids]
+    assert candidate.decode_batch(ids) == ["cat sat"]

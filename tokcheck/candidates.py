@@ -137,18 +137,6 @@ def _auto(
 
 
 def _from_transformers(name: str, tok: Any) -> Candidate:
-    def encode_batch(texts: list[str]) -> list[list[int]]:
-        # transformers' own call path; only the ids are asked for, since the attention masks
-        # it would otherwise build cost about a sixth of the encode and are never read.
-        with _quiet_transformers():
-            encoded = tok(
-                texts,
-                add_special_tokens=False,
-                return_attention_mask=False,
-                return_token_type_ids=False,
-            )
-        return [list(ids) for ids in encoded["input_ids"]]
-
     backend = getattr(tok, "backend_tokenizer", None) if getattr(tok, "is_fast", False) else None
     cls = f"{type(tok).__module__}.{type(tok).__name__}"
     if backend is not None:
@@ -161,12 +149,85 @@ def _from_transformers(name: str, tok: Any) -> Candidate:
     return Candidate(
         name=name,
         cls=cls + (" (fast)" if backend is not None else " (slow)"),
-        encode_batch=encode_batch,
+        encode_batch=_batch_encoder(tok, backend),
         decode_batch=_batch_decoder(tok, backend),
         pieces=lambda ids: [str(p) for p in tok.convert_ids_to_tokens(ids)],
         special_ids=frozenset(special),
         key=key,
     )
+
+
+# The methods between ``tok(texts)`` and the backend's ``encode_batch`` in transformers 4.x and
+# 5.x; a class that overrides none of them encodes exactly as its backend does.
+_ENCODE_CHAIN = ("__call__", "_call_one", "batch_encode_plus", "_batch_encode_plus", "_encode_plus")
+_DECODE_CHAIN = ("batch_decode", "decode", "_decode")
+
+
+def _fast_base() -> Any:
+    import transformers
+
+    return getattr(transformers, "TokenizersBackend", None) or getattr(
+        transformers, "PreTrainedTokenizerFast", None
+    )
+
+
+def _keeps_chain(tok: Any, names: Sequence[str]) -> bool:
+    """True when ``tok``'s class overrides none of ``names`` below transformers' fast base."""
+    base = _fast_base()
+    if base is None or not isinstance(tok, base):
+        return False
+    cls = type(tok)
+    return all(getattr(cls, n, None) is getattr(base, n, None) for n in names)
+
+
+def _batch_encoder(tok: Any, backend: Any) -> Callable[[list[str]], list[list[int]]]:
+    """``tok(texts)``'s ids, from the backend directly where that is provably the same call.
+
+    transformers' call path for a fast tokenizer clears the backend's padding and truncation,
+    sets ``encode_special_tokens`` from ``split_special_tokens`` and calls ``encode_batch``; the
+    rest of its cost is building per-line Python dicts that compare never reads. When the class
+    overrides nothing on that path and the backend's state is what the call would set, the
+    backend is called directly (without offsets, which ids do not depend on). The first batch
+    is still encoded both ways and must agree, or transformers' path is used throughout.
+    """
+
+    def through_transformers(texts: list[str]) -> list[list[int]]:
+        with _quiet_transformers():
+            encoded = tok(
+                texts,
+                add_special_tokens=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+            )
+        return [list(ids) for ids in encoded["input_ids"]]
+
+    direct = (
+        backend is not None
+        and _keeps_chain(tok, _ENCODE_CHAIN)
+        and not hasattr(tok, "_switch_to_input_mode")
+        and backend.truncation is None
+        and backend.padding is None
+        and bool(getattr(backend, "encode_special_tokens", False))
+        == bool(getattr(tok, "split_special_tokens", False))
+    )
+    if not direct:
+        return through_transformers
+    encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+    verified = False
+
+    def through_backend(texts: list[str]) -> list[list[int]]:
+        nonlocal verified, direct
+        if not direct:
+            return through_transformers(texts)
+        ids = [e.ids for e in encode(texts, add_special_tokens=False)]
+        if not verified:
+            verified = True
+            if ids != through_transformers(texts):
+                direct = False
+                return through_transformers(texts)
+        return ids
+
+    return through_backend
 
 
 def _batch_decoder(tok: Any, backend: Any) -> Callable[[list[list[int]]], list[str]]:
@@ -178,22 +239,11 @@ def _batch_decoder(tok: Any, backend: Any) -> Callable[[list[list[int]]], list[s
     does the same in Rust, without a Python call per line. Anything else goes through
     transformers, so an overriding class is judged by what it really returns.
     """
-    import transformers
-    from transformers import PreTrainedTokenizerBase
-
-    fast_base = getattr(transformers, "TokenizersBackend", None) or getattr(
-        transformers, "PreTrainedTokenizerFast", None
-    )
-    cls = type(tok)
-    plain = (
+    if (
         backend is not None
-        and fast_base is not None
         and not tok.clean_up_tokenization_spaces
-        and getattr(cls, "_decode", None) is getattr(fast_base, "_decode", None)
-        and cls.decode is PreTrainedTokenizerBase.decode
-        and cls.batch_decode is PreTrainedTokenizerBase.batch_decode
-    )
-    if plain:
+        and _keeps_chain(tok, _DECODE_CHAIN)
+    ):
         return lambda batch: list(backend.decode_batch(batch, skip_special_tokens=False))
     return lambda batch: [str(t) for t in tok.batch_decode(batch)]
 

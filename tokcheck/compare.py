@@ -14,6 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,7 @@ def compare(
     inputs.append(_numbered(corpora, stats))
     runner = _Runner(model, loaded, max_examples_shown)
     total_lines = total_bytes = 0
-    for batch in _batches(itertools.chain.from_iterable(inputs), BATCH_LINES):
-        runner.run(batch)
+    for batch in runner.run(_batches(itertools.chain.from_iterable(inputs), BATCH_LINES)):
         total_lines += len(batch)
         consumed = sum(len(t.encode("utf-8", "surrogatepass")) + 1 for t, _ in batch)
         total_bytes += consumed
@@ -240,42 +240,77 @@ class _Runner:
         self.heaps: dict[str, list[tuple[int, int, Example]]] = {k: [] for k in self.distinct}
         self.serial = itertools.count()
 
-    def run(self, batch: list[tuple[str, str]]) -> None:
+    def run(self, batches: Iterable[list[tuple[str, str]]]) -> Iterator[list[tuple[str, str]]]:
+        """Judge each batch, yielding it once judged.
+
+        The candidates encode and decode on a worker thread, one batch ahead: their Rust code
+        releases the GIL, so it runs while this thread encodes the reference and compares.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokcheck-candidates") as pool:
+            it = iter(batches)
+            batch = next(it, None)
+            ahead = pool.submit(self._candidates, batch) if batch else None
+            while batch is not None and ahead is not None:
+                texts = [t for t, _ in batch]
+                ref_ids: list[list[int]] = self.sp.encode(texts, num_threads=self.threads)
+                ref_decoded: list[str] = self.sp.decode(ref_ids, num_threads=self.threads)
+                outputs = ahead.result()
+                following = next(it, None)
+                if following is not None:
+                    ahead = pool.submit(self._candidates, following)
+                for key, (cand_ids, cand_decoded) in outputs.items():
+                    self._judge(key, batch, ref_ids, ref_decoded, cand_ids, cand_decoded)
+                yield batch
+                batch = following
+
+    def _candidates(
+        self, batch: list[tuple[str, str]]
+    ) -> dict[str, tuple[list[list[int]], list[str]]]:
         texts = [t for t, _ in batch]
-        ref_ids: list[list[int]] = self.sp.encode(texts, num_threads=self.threads)
-        ref_decoded: list[str] = self.sp.decode(ref_ids, num_threads=self.threads)
+        out = {}
         for key, cand in self.distinct.items():
-            cand_ids = cand.encode_batch(texts)
-            cand_decoded = cand.decode_batch(cand_ids)
-            special = self.reference_special | cand.special_ids
-            report = self.counts[key]
-            report.lines += len(texts)
-            heap = self.heaps[key]
-            # The loop runs once per line, so it keeps to C-level operations where it can.
-            for r, c, rd, cd, (text, origin) in zip(
-                ref_ids, cand_ids, ref_decoded, cand_decoded, batch, strict=True
-            ):
-                same_ids = r == c
-                if same_ids and rd == cd:
-                    continue
-                if not same_ids:
-                    report.mismatched += 1
-                    if not special.isdisjoint(c):
-                        introduced = [x for x in c if x in special]
-                        if any(introduced.count(x) > r.count(x) for x in set(introduced)):
-                            report.unk_introduced += 1
-                if rd != cd:
-                    report.decode_mismatched += 1
-                    if _whitespace(rd) != _whitespace(cd):
-                        report.whitespace_collapsed += 1
-                # A full heap whose longest example is no longer than this text keeps it out.
-                if self.k and (len(heap) < self.k or -heap[0][0] > len(text)):
-                    self._keep(heap, cand, text, origin, r, c, rd, cd)
+            ids = cand.encode_batch(texts)
+            out[key] = (ids, cand.decode_batch(ids))
+        return out
+
+    def _judge(
+        self,
+        key: str,
+        batch: list[tuple[str, str]],
+        ref_ids: list[list[int]],
+        ref_decoded: list[str],
+        cand_ids: list[list[int]],
+        cand_decoded: list[str],
+    ) -> None:
+        cand = self.distinct[key]
+        special = self.reference_special | cand.special_ids
+        report = self.counts[key]
+        report.lines += len(batch)
+        heap = self.heaps[key]
+        # The loop runs once per line, so it keeps to C-level operations where it can.
+        for r, c, rd, cd, (text, origin) in zip(
+            ref_ids, cand_ids, ref_decoded, cand_decoded, batch, strict=True
+        ):
+            same_ids = r == c
+            if same_ids and rd == cd:
+                continue
+            if not same_ids:
+                report.mismatched += 1
+                if not special.isdisjoint(c):
+                    introduced = [x for x in c if x in special]
+                    if any(introduced.count(x) > r.count(x) for x in set(introduced)):
+                        report.unk_introduced += 1
+            if rd != cd:
+                report.decode_mismatched += 1
+                if _whitespace(rd) != _whitespace(cd):
+                    report.whitespace_collapsed += 1
+            # A full heap whose longest example is no longer than this text keeps it out.
+            if self.k and (len(heap) < self.k or -heap[0][0] > len(text)):
+                self._keep(heap, text, origin, r, c, rd, cd)
 
     def _keep(
         self,
         heap: list[tuple[int, int, Example]],
-        cand: Candidate,
         text: str,
         origin: str,
         r: list[int],
@@ -295,7 +330,8 @@ class _Runner:
             reference_ids=r[lo:hi],
             candidate_ids=c[lo:hi],
             reference_pieces=[self.sp.id_to_piece(i) for i in r[lo:hi]],
-            candidate_pieces=cand.pieces(c[lo:hi]),
+            # Filled in by reports(): the worker thread may be using the candidate now.
+            candidate_pieces=[],
             reference_decoded=rd,
             candidate_decoded=cd,
         )
@@ -309,6 +345,8 @@ class _Runner:
         out = []
         for key, base in self.counts.items():
             base.examples = [e for _, _, e in sorted(self.heaps[key], key=lambda x: (-x[0], x[1]))]
+            for e in base.examples:
+                e.candidate_pieces = self.distinct[key].pieces(e.candidate_ids)
             for n, cand in enumerate(self.names[key]):
                 if n == 0:
                     out.append(base)

@@ -9,9 +9,11 @@ actually encode. This module does not judge the values; :mod:`tokcheck.checks` d
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from dataclasses import asdict, dataclass
 from functools import cached_property
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +80,7 @@ class SentencePieceModel:
         self.path = path
         self.data = data
         self.proto = proto
+        self._loader: _ProcessorLoader | None = None
 
     @classmethod
     def load(cls, path: Path) -> SentencePieceModel:
@@ -91,25 +94,59 @@ class SentencePieceModel:
             raise ModelFileError(f"{path}: cannot read: {e.strerror}") from e
         return cls(path, data, parse_model_proto(data, str(path)))
 
+    def start_processor(self) -> None:
+        """Begin loading the processor on a worker thread; ``processor`` then waits for it.
+
+        sentencepiece builds its tries without holding the GIL, so Python work on the proto can
+        run meanwhile (for a 65,536-piece model the load takes about as long as that work).
+        """
+        if self._loader is None and "processor" not in self.__dict__:
+            self._loader = _ProcessorLoader(self.data)
+
     @cached_property
     def processor(self) -> sentencepiece.SentencePieceProcessor:
-        import sentencepiece
-
-        sp = sentencepiece.SentencePieceProcessor()
+        loader, self._loader = self._loader or _ProcessorLoader(self.data), None
         try:
-            sp.LoadFromSerializedProto(self.data)
+            return loader.result()
         except (RuntimeError, OSError) as e:
             raise ModelFileError(
                 f"{self.path}: sentencepiece refuses to load the model: {str(e).strip()}"
             ) from e
-        return sp
 
     @cached_property
     def pieces(self) -> list[str]:
-        return [p.piece for p in self.proto.pieces]
+        return list(map(attrgetter("piece"), self.proto.pieces))
 
     def summary(self) -> ModelSummary:
         return summarize(self)
+
+
+class _ProcessorLoader:
+    """A SentencePieceProcessor loading from serialized bytes on its own thread."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._value: sentencepiece.SentencePieceProcessor | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="tokcheck-spm-load", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            import sentencepiece
+
+            sp = sentencepiece.SentencePieceProcessor()
+            sp.LoadFromSerializedProto(self._data)
+            self._value = sp
+        except BaseException as e:  # handed to the caller of result()
+            self._error = e
+
+    def result(self) -> sentencepiece.SentencePieceProcessor:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 def parse_model_proto(data: bytes, name: str) -> ModelProto:
@@ -140,14 +177,27 @@ def _special(pieces: list[str], index: int) -> str | None:
 
 
 def summarize(model: SentencePieceModel) -> ModelSummary:
+    model.start_processor()
     proto = model.proto
     trainer = proto.trainer_spec
     norm = proto.normalizer_spec
+    # One C-level pass per field over the repeated pieces: a Python loop over 65,536 protobuf
+    # messages costs several times more.
     pieces = model.pieces
-    types = [p.type for p in proto.pieces]
-    type_counts = Counter(_PIECE_TYPES.get(t, f"type_{t}") for t in types)
-    byte_pieces = [p for p, t in zip(pieces, types, strict=True) if t == 6]
-    counts = Counter(pieces)
+    types = list(map(attrgetter("type"), proto.pieces))
+    type_counts = {_PIECE_TYPES.get(t, f"type_{t}"): types.count(t) for t in set(types)}
+    unusual = [i for i, t in enumerate(types) if t != 1]
+    byte_pieces = [pieces[i] for i in unusual if types[i] == 6]
+    # Sums are finite exactly when every score is (short of overflow, which the scan then sorts).
+    scores_finite = math.isfinite(sum(map(attrgetter("score"), proto.pieces)))
+    nonfinite = (
+        ()
+        if scores_finite
+        else tuple(i for i, p in enumerate(proto.pieces) if not math.isfinite(p.score))
+    )
+    duplicates: tuple[str, ...] = ()
+    if len(set(pieces)) != len(pieces):
+        duplicates = tuple(sorted(p for p, n in Counter(pieces).items() if n > 1))
     try:
         sp = model.processor
         encodings: dict[str, list[str]] | None = {
@@ -182,11 +232,11 @@ def summarize(model: SentencePieceModel) -> ModelSummary:
         eos_piece=_special(pieces, trainer.eos_id),
         pad_piece=_special(pieces, trainer.pad_id),
         unknown_pieces=type_counts.get("unknown", 0),
-        control_symbols=tuple(p for p, t in zip(pieces, types, strict=True) if t == 3),
-        user_defined_symbols=tuple(p for p, t in zip(pieces, types, strict=True) if t == 4),
+        control_symbols=tuple(pieces[i] for i in unusual if types[i] == 3),
+        user_defined_symbols=tuple(pieces[i] for i in unusual if types[i] == 4),
         piece_types=dict(sorted(type_counts.items())),
-        duplicate_pieces=tuple(sorted(p for p, n in counts.items() if n > 1)),
-        nonfinite_scores=tuple(i for i, p in enumerate(proto.pieces) if not math.isfinite(p.score)),
+        duplicate_pieces=duplicates,
+        nonfinite_scores=nonfinite,
         whitespace_encodings=encodings,
         processor_error=processor_error,
     )

@@ -296,10 +296,10 @@ class _Runner:
                 continue
             if not same_ids:
                 report.mismatched += 1
-                if not special.isdisjoint(c):
-                    introduced = [x for x in c if x in special]
-                    if any(introduced.count(x) > r.count(x) for x in set(introduced)):
-                        report.unk_introduced += 1
+                if not special.isdisjoint(c) and any(
+                    c.count(x) > r.count(x) for x in special.intersection(c)
+                ):
+                    report.unk_introduced += 1
             if rd != cd:
                 report.decode_mismatched += 1
                 if _whitespace(rd) != _whitespace(cd):

@@ -190,6 +190,15 @@ def _run_all(args: argparse.Namespace, fixture: Path, out_dir: Path) -> dict[str
     bilingual = str(FIXTURES / "bilingual-4b")
     startup = {
         "import_sentencepiece_s": _median_wall([sys.executable, "-c", "import sentencepiece"]),
+        # The floor for any command that asks sentencepiece itself about the model: load it.
+        "load_model_s": _median_wall(
+            [
+                sys.executable,
+                "-c",
+                "import sentencepiece, sys; sentencepiece.SentencePieceProcessor(model_file=sys.argv[1])",
+                str(FIXTURES / "bilingual-4b" / "spiece.model"),
+            ]
+        ),
         "inspect_s": _median_wall([*_tokcheck(), "inspect", bilingual, "--json"]),
         "check_s": _median_wall([*_tokcheck(), "check", bilingual, "--json"]),
     }
@@ -473,6 +482,7 @@ def _render(r: dict[str, Any]) -> str:
     median = f"median of {STARTUP_RUNS}"
     rows += [
         ("python -c 'import sentencepiece'", f"{s['import_sentencepiece_s']} s", median),
+        ("python: load bilingual-4b in sentencepiece", f"{s['load_model_s']} s", median),
         ("tokcheck inspect bilingual-4b", f"{s['inspect_s']} s", median),
         ("tokcheck check bilingual-4b", f"{s['check_s']} s", median),
         (

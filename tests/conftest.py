@@ -6,6 +6,7 @@ anywhere; tests write only under ``tmp_path``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,6 +47,18 @@ def legacy_dir() -> Path:
 def tiny_neox_dir() -> Path:
     """1,000 pieces, neox flags: the fixture the builder reproduces in a second or two."""
     return FIXTURES / "tiny-neox"
+
+
+@pytest.fixture
+def unloadable_dir(tmp_path: Path) -> Path:
+    """tiny-neox whose tokenizer_config.json names a class no transformers release has, so
+    AutoTokenizer raises on it (as transformers 5.17 does on the identity-normalizer fixtures)."""
+    directory = tmp_path / "unloadable"
+    directory.mkdir()
+    (directory / "spiece.model").write_bytes((FIXTURES / "tiny-neox" / "spiece.model").read_bytes())
+    config = {"tokenizer_class": "NoSuchTokenizer"}
+    (directory / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    return directory
 
 
 @pytest.fixture(scope="session")

@@ -70,20 +70,10 @@ def test_transformers5_every_path_is_the_same_lossy_t5_tokenizer() -> None:
     assert shortest.candidate_pieces == []
 
 
-def _unloadable(tmp_path: Path) -> Path:
-    """tiny-neox with a tokenizer_config.json naming a class no transformers release has."""
-    directory = tmp_path / "unloadable"
-    directory.mkdir()
-    (directory / "spiece.model").write_bytes((FIXTURES / "tiny-neox" / "spiece.model").read_bytes())
-    config = {"tokenizer_class": "NoSuchTokenizer"}
-    (directory / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
-    return directory
-
-
 def test_default_path_that_raises_fails_compare(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    unloadable_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    directory = _unloadable(tmp_path)
+    directory = unloadable_dir
     report = _run(directory, examples=10)
     assert [u.name for u in report.load_failures] == ["default"]
     assert report.load_failures[0].reason.startswith("failed to load: ")

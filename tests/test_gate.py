@@ -57,6 +57,31 @@ def test_gate_on_diverging_default_path_points_to_export(
     assert "gate failed" in out
 
 
+def test_gate_on_a_default_path_that_raises_fails_with_the_reason(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, unloadable_dir: Path
+) -> None:
+    junit = tmp_path / "gate.xml"
+    argv = ["gate", str(unloadable_dir), "--examples", "10", "--junit", str(junit), "--json"]
+    code = main(argv)
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert data["verdicts"]["compare"] is False
+    assert data["compare"]["load_failures"] == ["default"]
+    assert any("raises" in s and "failed to load" in s for s in data["next_steps"])
+    root = ET.parse(junit).getroot()
+    failures = [c for c in root.iter("testcase") if c.find("failure") is not None]
+    assert any(c.get("name", "").startswith("default") for c in failures)
+
+
+def test_plugin_reports_a_path_that_raises_as_a_failed_item(
+    tmp_path: Path, unloadable_dir: Path
+) -> None:
+    result = _pytest(tmp_path, "--tokcheck-model", str(unloadable_dir), "--tokcheck-examples", "10")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "compare[default]" in result.stdout
+    assert "failed to load" in result.stdout
+
+
 def test_junit_to_missing_directory_is_usage_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

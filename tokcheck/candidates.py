@@ -213,21 +213,17 @@ def _batch_encoder(tok: Any, backend: Any) -> Callable[[list[str]], list[list[in
     if not direct:
         return through_transformers
     encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
-    verified = False
 
     def through_backend(texts: list[str]) -> list[list[int]]:
-        nonlocal verified, direct
-        if not direct:
-            return through_transformers(texts)
-        ids = [e.ids for e in encode(texts, add_special_tokens=False)]
-        if not verified:
-            verified = True
-            if ids != through_transformers(texts):
-                direct = False
-                return through_transformers(texts)
-        return ids
+        return [e.ids for e in encode(texts, add_special_tokens=False)]
 
-    return through_backend
+    def first_batch(texts: list[str]) -> list[list[int]]:
+        expected = through_transformers(texts)
+        chosen[0] = through_backend if through_backend(texts) == expected else through_transformers
+        return expected
+
+    chosen: list[Callable[[list[str]], list[list[int]]]] = [first_batch]
+    return lambda texts: chosen[0](texts)
 
 
 def _batch_decoder(tok: Any, backend: Any) -> Callable[[list[list[int]]], list[str]]:

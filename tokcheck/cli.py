@@ -404,6 +404,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def render_compare(report: Any) -> str:
+    from tokcheck.compare import export_advice
+
     data = report.to_dict()
     rows = [
         (
@@ -466,13 +468,11 @@ def render_compare(report: Any) -> str:
     elif report.load_failures:
         out.append(
             f"failed: {', '.join(u.name for u in report.load_failures)} raises when loading "
-            f"under transformers {data['versions']['transformers']}; run `tokcheck export MODEL "
-            "OUTDIR` and load the exported directory instead"
+            f"under transformers {data['versions']['transformers']}; {export_advice()}"
         )
     else:
         out.append(
-            f"failed: {', '.join(report.judged)} diverges from sentencepiece; "
-            "run `tokcheck export MODEL OUTDIR` and load the exported directory instead"
+            f"failed: {', '.join(report.judged)} diverges from sentencepiece; {export_advice()}"
         )
     return "\n".join(out)
 

@@ -37,6 +37,11 @@ _WINDOW = (4, 8)  # ids shown before and after the first divergence
 _SPACES = re.compile(r"\s+")
 
 
+def export_advice(model: str = "MODEL") -> str:
+    """The fix for a Hugging Face path that fails compare, as every report words it."""
+    return f"run `tokcheck export {model} OUTDIR` and load the exported directory instead"
+
+
 @dataclass
 class Example:
     text: str

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tokcheck.checks import CheckReport, run_checks
-from tokcheck.compare import CompareReport, compare
+from tokcheck.compare import CompareReport, compare, export_advice
 from tokcheck.errors import OutputError
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel
@@ -99,14 +99,11 @@ def _next_steps(report: GateReport) -> Iterator[str]:
         )
     if report.compare.load_failures:
         failures = "; ".join(f"{u.name}: {u.reason}" for u in report.compare.load_failures)
-        yield (
-            f"the Hugging Face loading path raises ({failures}): run "
-            f"`tokcheck export {ref} OUTDIR` and load the exported directory instead"
-        )
+        yield f"the Hugging Face loading path raises ({failures}): {export_advice(ref)}"
     elif not report.compare.passed:
         yield (
-            f"the default Hugging Face loading path diverges from sentencepiece: run "
-            f"`tokcheck export {ref} OUTDIR` and load the exported directory instead"
+            "the default Hugging Face loading path diverges from sentencepiece: "
+            f"{export_advice(ref)}"
         )
     if not report.roundtrip.passed:
         failed = [p.name for p in report.roundtrip.properties if not p.passed]

@@ -105,9 +105,9 @@ class SentencePieceModel:
 
     @cached_property
     def processor(self) -> sentencepiece.SentencePieceProcessor:
-        loader, self._loader = self._loader or _ProcessorLoader(self.data), None
+        loader, self._loader = self._loader, None
         try:
-            return loader.result()
+            return loader.result() if loader else _load_processor(self.data)
         except (RuntimeError, OSError) as e:
             raise ModelFileError(
                 f"{self.path}: sentencepiece refuses to load the model: {str(e).strip()}"
@@ -121,8 +121,16 @@ class SentencePieceModel:
         return summarize(self)
 
 
+def _load_processor(data: bytes) -> sentencepiece.SentencePieceProcessor:
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor()
+    sp.LoadFromSerializedProto(data)
+    return sp
+
+
 class _ProcessorLoader:
-    """A SentencePieceProcessor loading from serialized bytes on its own thread."""
+    """``_load_processor`` running on its own thread."""
 
     def __init__(self, data: bytes) -> None:
         self._data = data
@@ -133,11 +141,7 @@ class _ProcessorLoader:
 
     def _run(self) -> None:
         try:
-            import sentencepiece
-
-            sp = sentencepiece.SentencePieceProcessor()
-            sp.LoadFromSerializedProto(self._data)
-            self._value = sp
+            self._value = _load_processor(self._data)
         except BaseException as e:  # handed to the caller of result()
             self._error = e
 

@@ -137,6 +137,8 @@ def _check(report: Any, name: str) -> tuple[bool, str]:
 
 
 def _candidate(report: Any, name: str) -> tuple[bool, str]:
+    from tokcheck.compare import export_advice
+
     c = next(c for c in report.compare.candidates if c.name == name)
     example = c.examples[0] if c.examples else None
     detail = (
@@ -151,15 +153,15 @@ def _candidate(report: Any, name: str) -> tuple[bool, str]:
     return ok, (
         f"{name} ({c.cls}) differs from sentencepiece on {c.mismatched} of {c.lines} lines "
         f"(unk_introduced {c.unk_introduced}, whitespace_collapsed {c.whitespace_collapsed}){detail}; "
-        "run `tokcheck export MODEL OUTDIR` and load the exported directory"
+        f"{export_advice()}"
     )
 
 
 def _load_failure(report: Any, name: str) -> tuple[bool, str]:
+    from tokcheck.compare import export_advice
+
     u = next(u for u in report.compare.load_failures if u.name == name)
-    return False, (
-        f"{name} {u.reason}; run `tokcheck export MODEL OUTDIR` and load the exported directory"
-    )
+    return False, f"{name} {u.reason}; {export_advice()}"
 
 
 def _property(report: Any, name: str) -> tuple[bool, str]:

@@ -22,8 +22,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokcheck import export as export_module
+from tokcheck.candidates import from_tokenizers
+from tokcheck.compare import judge_lines
+from tokcheck.convert import build_tokenizer
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError
-from tokcheck.export import build_tokenizer, export, sample_texts, verify_exact
+from tokcheck.export import export
+from tokcheck.judge import Tally
+from tokcheck.probes import sample_texts
 from tokcheck.proto import SentencePieceModel, parse_model_proto
 from tokcheck.resolve import ResolvedModel, resolve
 
@@ -76,6 +81,14 @@ EXACT_DIRS = (
 
 def _load(path: Path) -> SentencePieceModel:
     return SentencePieceModel.load(path)
+
+
+def _judge(model: SentencePieceModel, tokenizer: object, texts: list[str]) -> Tally:
+    """The one judge's verdict on ``tokenizer`` (a tokenizers.Tokenizer) over ``texts``."""
+    candidate = from_tokenizers("exported", tokenizer, "tokenizers.Tokenizer")
+    lines = [(text, f"line[{i}]") for i, text in enumerate(texts)]
+    (tally,) = judge_lines(model, [candidate], lines)
+    return tally
 
 
 def _shared_models() -> list[Path]:
@@ -137,7 +150,8 @@ def test_built_tokenizer_is_exact_on_probes_and_samples(name: str, bpe_model: Pa
     for _, path in chosen:
         model = _load(path)
         texts = [*PROBES, *sample_texts(model, 500, seed=1)]
-        assert verify_exact(model, build_tokenizer(model), texts) == []
+        tally = _judge(model, build_tokenizer(model), texts)
+        assert tally.status == "exact", tally.summary()
 
 
 @pytest.mark.parametrize("name", [*EXACT_DIRS, "shared", "trained-bpe"])
@@ -146,7 +160,8 @@ def test_built_tokenizer_is_exact_on_every_corpus_line(name: str, bpe_model: Pat
     chosen = [(n, p) for n, p in _all_models(bpe_model) if n == name or n.startswith(f"{name}/")]
     for _, path in chosen:
         model = _load(path)
-        assert verify_exact(model, build_tokenizer(model), lines) == []
+        tally = _judge(model, build_tokenizer(model), lines)
+        assert tally.status == "exact", tally.summary()
 
 
 def test_trained_bpe_really_is_bpe_with_byte_fallback(bpe_model: Path) -> None:
@@ -167,8 +182,8 @@ def _joined(units: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 
 def _assert_exact(model: SentencePieceModel, text: str) -> None:
-    divergences = verify_exact(model, TOKENIZERS[id(model)], [text])
-    assert [d for d in divergences if not d.tie] == []
+    tally = _judge(model, TOKENIZERS[id(model)], [text])
+    assert tally.passed(), tally.summary()
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
@@ -204,16 +219,22 @@ def test_float32_ties_are_reported_as_ties() -> None:
     # sentencepiece keeps Viterbi path scores in float32, so an exact tie (d+dd against dd+d)
     # is decided by rounding, which tokenizers' float64 Viterbi cannot reproduce.
     model = _load(FIXTURES / "broken" / "whitespace-removal-on" / "spiece.model")
-    (divergence,) = verify_exact(model, build_tokenizer(model), [" heddd eq"])
-    assert divergence.check == "encode"
-    assert divergence.tie
-    assert model.processor.decode(divergence.actual) == model.processor.decode(divergence.expected)
+    tally = _judge(model, build_tokenizer(model), [" heddd eq"])
+    assert (tally.tie, tally.mismatched, tally.decode_mismatched) == (1, 0, 0)
+    assert tally.status == "ties"
+    assert tally.passed()
+    assert not tally.passed(strict=True)
+    (tie,) = tally.ties
+    assert tie.kinds == ["tie"]
+    assert tie.reference_ids != tie.candidate_ids
+    assert "".join(tie.reference_pieces) == "".join(tie.candidate_pieces)
 
 
 def test_normalisation_differences_are_not_ties() -> None:
     # A stray combining mark after a full-width letter: tokenizers' charsmap lookup differs.
-    (divergence,) = verify_exact(LEGACY, TOKENIZERS[id(LEGACY)], ["\uff21\u0301"])
-    assert not divergence.tie
+    tally = _judge(LEGACY, TOKENIZERS[id(LEGACY)], ["\uff21\u0301"])
+    assert (tally.tie, tally.mismatched) == (0, 1)
+    assert tally.status == "diverged"
 
 
 def test_control_and_byte_names_in_text_are_characters_not_ids() -> None:
@@ -252,7 +273,7 @@ def test_unsupported_model_types_are_refused() -> None:
 def _export(source: Path, outdir: Path, **kwargs: object) -> export_module.ExportResult:
     resolved = resolve(str(source))
     model = _load(resolved.model_file)
-    return export(model, resolved, outdir, texts=PROBES, examples=100, **kwargs)  # type: ignore[arg-type]
+    return export(resolved, model, outdir, texts=PROBES, examples=100, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -271,7 +292,7 @@ def test_autotokenizer_on_export_matches_sentencepiece(
         sources = [bpe_model if name == "trained-bpe" else FIXTURES / name]
     for i, source in enumerate(sources):
         result = _export(source, tmp_path / f"out{i}")
-        assert result.exact, [d.describe() for d in result.divergences]
+        assert result.status == "exact", [t.summary() for t in result.tallies]
         tok = AutoTokenizer.from_pretrained(str(tmp_path / f"out{i}"))
         sp = _load(resolve(str(source)).model_file).processor
         for text in (*PROBES, *sample_texts(_load(resolve(str(source)).model_file), 200, 7)):
@@ -305,6 +326,7 @@ def test_export_writes_the_documented_files(tmp_path: Path) -> None:
         "special_tokens_map.json",
         "spiece.model",
         "config.json",
+        "tokcheck_export.json",
     }
     assert (out / "spiece.model").read_bytes() == (
         FIXTURES / "tiny-bilingual" / "spiece.model"
@@ -315,7 +337,11 @@ def test_export_writes_the_documented_files(tmp_path: Path) -> None:
     assert config["split_special_tokens"] is True
     assert config["bos_token"] == "<s>"
     assert config["pad_token"] == "[PAD]"
-    assert result.to_dict()["exact"] is True
+    assert result.to_dict()["status"] == "exact"
+    record = json.loads((out / "tokcheck_export.json").read_text(encoding="utf-8"))
+    assert record["status"] == "exact"
+    assert record["lines"] == result.lines == len(PROBES) + 100
+    assert set(record["verified"]) == {"tokenizers", "transformers", "transformers+special"}
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
@@ -378,28 +404,48 @@ def test_divergence_refuses_unless_forced(tmp_path: Path) -> None:
     resolved = resolve(str(FIXTURES / "tiny-legacy"))
     model = _load(resolved.model_file)
     texts = ["\uff21\u0301"]
-    with pytest.raises(ExportRefusedError, match="differs from sentencepiece"):
-        export(model, resolved, tmp_path / "out", texts=texts, examples=0)
+    with pytest.raises(ExportRefusedError, match="not exact") as refused:
+        export(resolved, model, tmp_path / "out", texts=texts, examples=0)
     assert list(tmp_path.iterdir()) == []
-    result = export(model, resolved, tmp_path / "out", texts=texts, examples=0, force=True)
-    assert not result.exact
-    assert not result.ties_only
-    assert {d.backend for d in result.divergences} == {"tokenizers", "transformers"}
+    assert not refused.value.result.written
+    assert refused.value.result.status == "diverged"
+    result = export(resolved, model, tmp_path / "out", texts=texts, examples=0, force=True)
+    assert result.written
+    assert not result.passed
+    assert result.status == "diverged"
+    diverged = {t.name for t in result.tallies if t.diverged}
+    assert diverged == {"tokenizers", "transformers", "transformers+special"}
+    (example,) = result.tallies[0].counterexamples
+    assert example.text == "\uff21\u0301"
+    assert example.reference_ids != example.candidate_ids
     assert (tmp_path / "out" / "tokenizer.json").is_file()
 
 
 def test_float32_ties_alone_do_not_refuse(tmp_path: Path) -> None:
     resolved = resolve(str(FIXTURES / "broken" / "whitespace-removal-on"))
     model = _load(resolved.model_file)
-    result = export(model, resolved, tmp_path / "out", texts=[" heddd eq"], examples=0)
-    assert not result.exact
-    assert result.ties_only
+    result = export(resolved, model, tmp_path / "out", texts=[" heddd eq"], examples=0)
+    assert result.passed
+    assert result.status == "ties"
+    assert result.tie == 1
     assert (tmp_path / "out" / "tokenizer.json").is_file()
+    record = json.loads((tmp_path / "out" / "tokcheck_export.json").read_text(encoding="utf-8"))
+    assert record["status"] == "ties"
+    assert record["verified"]["tokenizers"]["tie"] == 1
+
+
+def test_float32_ties_refuse_under_strict(tmp_path: Path) -> None:
+    resolved = resolve(str(FIXTURES / "broken" / "whitespace-removal-on"))
+    model = _load(resolved.model_file)
+    with pytest.raises(ExportRefusedError, match="ties: 1 of 1 lines differ") as refused:
+        export(resolved, model, tmp_path / "out", texts=[" heddd eq"], examples=0, strict=True)
+    assert refused.value.result.status == "ties"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bare_model_file_exports_without_config(tmp_path: Path) -> None:
     model = _load(FIXTURES / "tiny-neox" / "spiece.model")
     resolved = ResolvedModel("x", model.path, None, None, None, None, None)
-    result = export(model, resolved, tmp_path / "out", examples=20)
+    result = export(resolved, model, tmp_path / "out", examples=20)
     assert "config.json" not in result.files
     assert "spiece.model" in result.files

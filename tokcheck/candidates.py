@@ -100,7 +100,7 @@ def _hf_directory(resolved: ResolvedModel) -> Iterator[Path]:
 
 
 @contextmanager
-def _quiet_transformers() -> Iterator[Any]:
+def quiet_transformers() -> Iterator[Any]:
     """transformers, with its advice and warnings kept off the user's report.
 
     What they warn about (byte fallback dropped by the fast converter, say) is exactly what
@@ -127,29 +127,35 @@ def _auto(
     name: str, **kwargs: Any
 ) -> Callable[[Path, ResolvedModel, SentencePieceModel], Candidate]:
     def load(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
-        with _quiet_transformers() as transformers:
+        with quiet_transformers() as transformers:
             if "backend" in kwargs and int(transformers.__version__.split(".")[0]) < 5:
                 raise _NotApplicable(f"transformers {transformers.__version__} has no backend=")
             tok = transformers.AutoTokenizer.from_pretrained(str(directory), **kwargs)
-        return _from_transformers(name, tok)
+        return from_transformers(name, tok)
 
     return load
 
 
-def _from_transformers(name: str, tok: Any) -> Candidate:
+def from_transformers(name: str, tok: Any, *, add_special_tokens: bool = False) -> Candidate:
+    """A transformers tokenizer as a candidate: ``tok(texts)`` ids, ``tok.batch_decode``.
+
+    ``add_special_tokens`` judges what a plain ``tok.encode(text)`` gives instead of the text's
+    own ids (a bos the reference does not add is then a difference).
+    """
     backend = getattr(tok, "backend_tokenizer", None) if getattr(tok, "is_fast", False) else None
     cls = f"{type(tok).__module__}.{type(tok).__name__}"
     if backend is not None:
         key = f"{cls}:{hashlib.sha1(backend.to_str().encode()).hexdigest()}"
     else:
         key = f"{cls}:{id(tok)}"
+    key += ":special" if add_special_tokens else ""
     special = set(tok.all_special_ids)
     if tok.unk_token_id is not None:
         special.add(tok.unk_token_id)
     return Candidate(
         name=name,
         cls=cls + (" (fast)" if backend is not None else " (slow)"),
-        encode_batch=_batch_encoder(tok, backend),
+        encode_batch=_batch_encoder(tok, backend, add_special_tokens),
         decode_batch=_batch_decoder(tok, backend),
         pieces=lambda ids: [str(p) for p in tok.convert_ids_to_tokens(ids)],
         special_ids=frozenset(special),
@@ -180,7 +186,9 @@ def _keeps_chain(tok: Any, names: Sequence[str]) -> bool:
     return all(getattr(cls, n, None) is getattr(base, n, None) for n in names)
 
 
-def _batch_encoder(tok: Any, backend: Any) -> Callable[[list[str]], list[list[int]]]:
+def _batch_encoder(
+    tok: Any, backend: Any, add_special_tokens: bool = False
+) -> Callable[[list[str]], list[list[int]]]:
     """``tok(texts)``'s ids, from the backend directly where that is provably the same call.
 
     transformers' call path for a fast tokenizer clears the backend's padding and truncation,
@@ -192,10 +200,10 @@ def _batch_encoder(tok: Any, backend: Any) -> Callable[[list[str]], list[list[in
     """
 
     def through_transformers(texts: list[str]) -> list[list[int]]:
-        with _quiet_transformers():
+        with quiet_transformers():
             encoded = tok(
                 texts,
-                add_special_tokens=False,
+                add_special_tokens=add_special_tokens,
                 return_attention_mask=False,
                 return_token_type_ids=False,
             )
@@ -215,7 +223,7 @@ def _batch_encoder(tok: Any, backend: Any) -> Callable[[list[str]], list[list[in
     encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
 
     def through_backend(texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in encode(texts, add_special_tokens=False)]
+        return [e.ids for e in encode(texts, add_special_tokens=add_special_tokens)]
 
     def first_batch(texts: list[str]) -> list[list[int]]:
         expected = through_transformers(texts)
@@ -244,7 +252,9 @@ def _batch_decoder(tok: Any, backend: Any) -> Callable[[list[list[int]]], list[s
     return lambda batch: [str(t) for t in tok.batch_decode(batch)]
 
 
-def _from_tokenizers(name: str, tok: Any, cls: str) -> Candidate:
+def from_tokenizers(name: str, tok: Any, cls: str) -> Candidate:
+    """A ``tokenizers.Tokenizer`` as a candidate, without special tokens added."""
+
     def encode_batch(texts: list[str]) -> list[list[int]]:
         return [list(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
 
@@ -273,15 +283,20 @@ def _tokenizer_json(
         raise _NotApplicable("no tokenizer.json in the directory")
     from tokenizers import Tokenizer
 
-    return _from_tokenizers(
-        "tokenizer.json", Tokenizer.from_file(str(path)), "tokenizers.Tokenizer"
-    )
+    return from_tokenizers("tokenizer.json", Tokenizer.from_file(str(path)), "tokenizers.Tokenizer")
+
+
+def as_candidate(tokenizer: Any, name: str = "tokenizer") -> Candidate:
+    """A user's tokenizer object (transformers or ``tokenizers.Tokenizer``) as a candidate."""
+    if hasattr(tokenizer, "encode_batch") and hasattr(tokenizer, "id_to_token"):
+        return from_tokenizers(name, tokenizer, "tokenizers.Tokenizer")
+    return from_transformers(name, tokenizer)
 
 
 def _exported(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
-    from tokcheck.export import build_tokenizer
+    from tokcheck.convert import build_tokenizer
 
-    return _from_tokenizers(
+    return from_tokenizers(
         "exported", build_tokenizer(model), "tokenizers.Tokenizer (tokcheck export)"
     )
 

@@ -2,25 +2,26 @@
 
 Inputs are streamed in batches and encoded with each library's batch API (sentencepiece's
 ``num_threads``, tokenizers' parallel ``encode_batch``), so memory stays flat however large the
-corpus; only counters and the K shortest counterexamples per candidate are kept. Candidates
-that load to the same tokenizer are encoded once and reported under every name.
+corpus; only the judge's counters and the K shortest counterexamples per candidate are kept.
+Candidates that load to the same tokenizer are encoded once and reported under every name.
+Every line is classified by :mod:`tokcheck.judge`; :func:`judge_lines` is the one loop that
+``compare``, ``export``'s verification and :mod:`tokcheck.testing` all run.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tokcheck.candidates import Candidate, Unavailable, load_candidates, transformers_version
 from tokcheck.errors import TokcheckError
+from tokcheck.judge import Judge, Tally
 from tokcheck.probes import (
     BUILTIN_PROBES,
     CorpusStats,
@@ -33,64 +34,23 @@ from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
 
 BATCH_LINES = 2000
-_WINDOW = (4, 8)  # ids shown before and after the first divergence
-_SPACES = re.compile(r"\s+")
+# Written by `tokcheck export` beside the tokenizer files (see tokcheck.export).
+EXPORT_RECORD = "tokcheck_export.json"
 
-
-def export_advice(model: str = "MODEL") -> str:
-    """The fix for a Hugging Face path that fails compare, as every report words it."""
-    return f"run `tokcheck export {model} OUTDIR` and load the exported directory instead"
-
-
-@dataclass
-class Example:
-    text: str
-    origin: str
-    first_divergence: int
-    offset: int
-    reference_ids: list[int]
-    candidate_ids: list[int]
-    reference_pieces: list[str]
-    candidate_pieces: list[str]
-    reference_decoded: str
-    candidate_decoded: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class CandidateReport:
-    name: str
-    cls: str
-    same_as: str | None = None
-    lines: int = 0
-    mismatched: int = 0
-    unk_introduced: int = 0
-    decode_mismatched: int = 0
-    whitespace_collapsed: int = 0
-    examples: list[Example] = field(default_factory=list)
-
-    @property
-    def diverged(self) -> bool:
-        return bool(self.mismatched or self.decode_mismatched)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "examples"}
-        data["class"] = data.pop("cls")
-        data["diverged"] = self.diverged
-        data["examples"] = [e.to_dict() for e in self.examples]
-        return data
+Line = tuple[str, str]  # (text, origin)
 
 
 @dataclass
 class CompareReport:
     judged: list[str]
-    candidates: list[CandidateReport]
+    candidates: list[Tally]
     unavailable: list[Unavailable]
     inputs: dict[str, Any]
     elapsed_s: float
     versions: dict[str, str | None]
+    strict: bool = False
+    # The directory was written by `tokcheck export`: advice never says to export it again.
+    exported: bool = False
 
     @property
     def load_failures(self) -> list[Unavailable]:
@@ -98,34 +58,53 @@ class CompareReport:
         return [u for u in self.unavailable if u.failed and u.name in self.judged]
 
     @property
+    def judged_tallies(self) -> list[Tally]:
+        return [c for c in self.candidates if c.name in self.judged]
+
+    @property
     def passed(self) -> bool:
-        diverged = any(c.diverged for c in self.candidates if c.name in self.judged)
-        return not diverged and not self.load_failures
+        return not self.load_failures and all(c.passed(self.strict) for c in self.judged_tallies)
 
     @property
     def warnings(self) -> list[str]:
-        return [
-            f"candidate {c.name} ({c.cls}) diverges from sentencepiece on {c.mismatched} of "
-            f"{c.lines} lines"
+        out = [
+            f"candidate {c.name} ({c.cls}) diverges from sentencepiece: {c.summary()}"
             for c in self.candidates
-            if c.diverged and c.name not in self.judged
-        ] + [
+            if c.diverged and c.name not in self.judged and not c.same_as
+        ]
+        out += [
             f"candidate {u.name} {u.reason}"
             for u in self.unavailable
             if u.failed and u.name not in self.judged
         ]
+        if not self.strict:
+            out += [
+                f"{c.name}: {c.tie} line(s) are ties (same pieces' text, equal scores; "
+                "sentencepiece's float32 rounding picked its order): passed, --strict fails them"
+                for c in self.judged_tallies
+                if c.tie and not c.same_as
+            ]
+        return out
+
+    @property
+    def next_step(self) -> str | None:
+        """What to do about a failure, worded for what was judged (see :func:`advice`)."""
+        return None if self.passed else advice(self)
 
     def to_dict(self) -> dict[str, Any]:
         mb = self.inputs["bytes"] / 1e6
         return {
             "passed": self.passed,
+            "strict": self.strict,
             "reference": "sentencepiece",
             "judged": self.judged,
+            "exported_directory": self.exported,
             "versions": self.versions,
-            "candidates": [c.to_dict() for c in self.candidates],
+            "candidates": [c.to_dict(self.strict) for c in self.candidates],
             "unavailable": [u.__dict__ for u in self.unavailable],
             "load_failures": [u.name for u in self.load_failures],
             "warnings": self.warnings,
+            "next_step": self.next_step,
             "inputs": self.inputs,
             "elapsed_s": round(self.elapsed_s, 3),
             "lines_per_s": round(self.inputs["lines"] / self.elapsed_s, 1)
@@ -133,6 +112,36 @@ class CompareReport:
             else None,
             "mb_per_s": round(mb / self.elapsed_s, 3) if self.elapsed_s else None,
         }
+
+
+def export_advice(model: str = "MODEL") -> str:
+    """The fix for a Hugging Face path that fails compare, as every report words it."""
+    return f"run `tokcheck export {model} OUTDIR` and load the exported directory instead"
+
+
+def advice(report: CompareReport, model: str = "MODEL") -> str:
+    """The next step for a failed compare; export is advised only where it is the fix.
+
+    It is not when the directory is already tokcheck's export, nor when the candidate that
+    failed is tokcheck's own ``exported`` tokenizer: then the remaining differences are named.
+    """
+    if report.load_failures:
+        reasons = "; ".join(f"{u.name} {u.reason}" for u in report.load_failures)
+        if report.exported:
+            return f"this directory was written by tokcheck export, but {reasons}"
+        return f"the Hugging Face loading path raises ({reasons}): {export_advice(model)}"
+    failed = [c for c in report.judged_tallies if not c.passed(report.strict)]
+    found = "; ".join(f"{c.name}: {c.summary()}" for c in failed if not c.same_as)
+    if report.exported or all(c.name == "exported" for c in failed):
+        only_ties = all(not c.diverged for c in failed)
+        what = "ties fail under --strict" if only_ties else "differences remain"
+        return (
+            f"tokcheck export's tokenizer is not exact here and {what} ({found}); the "
+            "counterexamples show where; export itself refuses a tokenizer that diverges"
+        )
+    return f"the Hugging Face loading path diverges from sentencepiece ({found}): " + export_advice(
+        model
+    )
 
 
 def compare(
@@ -144,10 +153,12 @@ def compare(
     seed: int = 0,
     candidates: Sequence[str] | None = None,
     probes: bool = True,
-    max_examples_shown: int = 5,
+    show: int = 5,
+    strict: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> CompareReport:
-    """Compare every candidate with sentencepiece on probes, corpora and Hypothesis strings.
+    """Compare every candidate with sentencepiece on probes, corpora and ``examples`` strings
+    generated by Hypothesis; ``show`` counterexamples are kept per candidate.
 
     ``progress`` is called with the number of input bytes consumed after each batch.
     """
@@ -160,7 +171,7 @@ def compare(
         )
     start = time.perf_counter()
     stats = CorpusStats()
-    inputs: list[Iterable[tuple[str, str]]] = []
+    inputs: list[Iterable[Line]] = []
     if probes:
         inputs.append((t, f"probe[{i}]") for i, t in enumerate(BUILTIN_PROBES))
     inputs.append(
@@ -168,36 +179,48 @@ def compare(
         for i, t in enumerate(hypothesis_strings(examples, seed, generation_alphabet(model)))
     )
     inputs.append(_numbered(corpora, stats))
-    runner = _Runner(model, loaded, max_examples_shown)
-    total_lines = total_bytes = 0
-    for batch in runner.run(_batches(itertools.chain.from_iterable(inputs), BATCH_LINES)):
-        total_lines += len(batch)
-        consumed = sum(len(t.encode("utf-8", "surrogatepass")) + 1 for t, _ in batch)
-        total_bytes += consumed
-        if progress:
-            progress(consumed)
-    elapsed = time.perf_counter() - start
+    counted = _Counted(itertools.chain.from_iterable(inputs), progress)
+    tallies = judge_lines(model, loaded, counted, show=show)
     return CompareReport(
         judged=judged,
-        candidates=runner.reports(),
+        candidates=tallies,
         unavailable=unavailable,
         inputs={
-            "lines": total_lines,
-            "bytes": total_bytes,
+            "lines": counted.lines,
+            "bytes": counted.bytes,
             "probes": len(BUILTIN_PROBES) if probes else 0,
-            "hypothesis_examples": examples,
+            "examples": examples,
             "seed": seed,
             "corpora": [str(p) for p in corpora],
             "corpus_lines": stats.lines,
             "skipped_lines": [{"path": p, "line": n} for p, n in stats.skipped],
         },
-        elapsed_s=elapsed,
+        elapsed_s=time.perf_counter() - start,
         versions={
             "transformers": transformers_version(),
             "sentencepiece": _version("sentencepiece"),
             "tokenizers": _version("tokenizers"),
         },
+        strict=strict,
+        exported=resolved.directory is not None and (resolved.directory / EXPORT_RECORD).is_file(),
     )
+
+
+def judge_lines(
+    model: SentencePieceModel,
+    candidates: Sequence[Candidate],
+    lines: Iterable[Line],
+    *,
+    show: int = 5,
+) -> list[Tally]:
+    """Encode and decode ``lines`` with sentencepiece and every candidate; judge each line.
+
+    One tally per candidate, in the order given; candidates with the same ``key`` are run once.
+    """
+    runner = _Runner(model, list(candidates), show)
+    for _ in runner.run(_batches(lines, BATCH_LINES)):
+        pass
+    return runner.tallies()
 
 
 def _version(module: str) -> str | None:
@@ -209,47 +232,56 @@ def _version(module: str) -> str | None:
         return None
 
 
-def _numbered(corpora: Sequence[Path], stats: CorpusStats) -> Iterator[tuple[str, str]]:
+class _Counted:
+    """Lines passing through, counted, with ``progress`` told the bytes consumed."""
+
+    def __init__(self, lines: Iterable[Line], progress: Callable[[int], None] | None) -> None:
+        self._lines = lines
+        self._progress = progress
+        self.lines = self.bytes = 0
+
+    def __iter__(self) -> Iterator[Line]:
+        for line in self._lines:
+            consumed = len(line[0].encode("utf-8", "surrogatepass")) + 1
+            self.lines += 1
+            self.bytes += consumed
+            if self._progress:
+                self._progress(consumed)
+            yield line
+
+
+def _numbered(corpora: Sequence[Path], stats: CorpusStats) -> Iterator[Line]:
     for path in corpora:
         before = stats.lines + len(stats.skipped)
         for text in iter_corpus([path], stats):
             yield text, f"{path}:{stats.lines + len(stats.skipped) - before}"
 
 
-def _batches(items: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+def _batches(items: Iterable[Line], size: int) -> Iterator[list[Line]]:
     it = iter(items)
     while batch := list(itertools.islice(it, size)):
         yield batch
 
 
-def _whitespace(text: str) -> tuple[Any, ...]:
-    return (text[:1].isspace(), text[-1:].isspace(), *_SPACES.findall(text))
-
-
 class _Runner:
-    """Encodes each batch once per distinct candidate and accumulates the counters."""
+    """Encodes each batch once per distinct candidate and hands the outputs to the judge."""
 
-    def __init__(self, model: SentencePieceModel, candidates: list[Candidate], k: int) -> None:
+    def __init__(self, model: SentencePieceModel, candidates: list[Candidate], show: int) -> None:
         self.sp = model.processor
         self.threads = os.cpu_count() or 1
-        self.k = k
-        self.reference_special = {model.proto.trainer_spec.unk_id} | {
-            i for i, p in enumerate(model.proto.pieces) if p.type == 3
-        }
+        self.judge = Judge(model, show=show)
         self.distinct: dict[str, Candidate] = {}
         self.names: dict[str, list[Candidate]] = {}
         for c in candidates:
             self.distinct.setdefault(c.key, c)
             self.names.setdefault(c.key, []).append(c)
-        self.counts = {key: CandidateReport(c.name, c.cls) for key, c in self.distinct.items()}
-        self.heaps: dict[str, list[tuple[int, int, Example]]] = {k: [] for k in self.distinct}
-        self.serial = itertools.count()
+        self.judged = {key: self.judge.tally(c.name, c.cls) for key, c in self.distinct.items()}
 
-    def run(self, batches: Iterable[list[tuple[str, str]]]) -> Iterator[list[tuple[str, str]]]:
+    def run(self, batches: Iterable[list[Line]]) -> Iterator[list[Line]]:
         """Judge each batch, yielding it once judged.
 
         The candidates encode and decode on a worker thread, one batch ahead: their Rust code
-        releases the GIL, so it runs while this thread encodes the reference and compares.
+        releases the GIL, so it runs while this thread encodes the reference and judges.
         """
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokcheck-candidates") as pool:
             it = iter(batches)
@@ -264,13 +296,19 @@ class _Runner:
                 if following is not None:
                     ahead = pool.submit(self._candidates, following)
                 for key, (cand_ids, cand_decoded) in outputs.items():
-                    self._judge(key, batch, ref_ids, ref_decoded, cand_ids, cand_decoded)
+                    self.judge.judge_batch(
+                        self.judged[key],
+                        batch,
+                        ref_ids,
+                        ref_decoded,
+                        cand_ids,
+                        cand_decoded,
+                        self.distinct[key].special_ids,
+                    )
                 yield batch
                 batch = following
 
-    def _candidates(
-        self, batch: list[tuple[str, str]]
-    ) -> dict[str, tuple[list[list[int]], list[str]]]:
+    def _candidates(self, batch: list[Line]) -> dict[str, tuple[list[list[int]], list[str]]]:
         texts = [t for t, _ in batch]
         out = {}
         for key, cand in self.distinct.items():
@@ -278,86 +316,11 @@ class _Runner:
             out[key] = (ids, cand.decode_batch(ids))
         return out
 
-    def _judge(
-        self,
-        key: str,
-        batch: list[tuple[str, str]],
-        ref_ids: list[list[int]],
-        ref_decoded: list[str],
-        cand_ids: list[list[int]],
-        cand_decoded: list[str],
-    ) -> None:
-        cand = self.distinct[key]
-        special = self.reference_special | cand.special_ids
-        report = self.counts[key]
-        report.lines += len(batch)
-        heap = self.heaps[key]
-        # The loop runs once per line, so it keeps to C-level operations where it can.
-        for r, c, rd, cd, (text, origin) in zip(
-            ref_ids, cand_ids, ref_decoded, cand_decoded, batch, strict=True
-        ):
-            same_ids = r == c
-            if same_ids and rd == cd:
-                continue
-            if not same_ids:
-                report.mismatched += 1
-                if not special.isdisjoint(c) and any(
-                    c.count(x) > r.count(x) for x in special.intersection(c)
-                ):
-                    report.unk_introduced += 1
-            if rd != cd:
-                report.decode_mismatched += 1
-                if _whitespace(rd) != _whitespace(cd):
-                    report.whitespace_collapsed += 1
-            # A full heap whose longest example is no longer than this text keeps it out.
-            if self.k and (len(heap) < self.k or -heap[0][0] > len(text)):
-                self._keep(heap, text, origin, r, c, rd, cd)
-
-    def _keep(
-        self,
-        heap: list[tuple[int, int, Example]],
-        text: str,
-        origin: str,
-        r: list[int],
-        c: list[int],
-        rd: str,
-        cd: str,
-    ) -> None:
-        first = next(
-            (i for i, (a, b) in enumerate(zip(r, c, strict=False)) if a != b), min(len(r), len(c))
-        )
-        lo, hi = max(0, first - _WINDOW[0]), first + _WINDOW[1]
-        example = Example(
-            text=text,
-            origin=origin,
-            first_divergence=first,
-            offset=lo,
-            reference_ids=r[lo:hi],
-            candidate_ids=c[lo:hi],
-            reference_pieces=[self.sp.id_to_piece(i) for i in r[lo:hi]],
-            # Filled in by reports(): the worker thread may be using the candidate now.
-            candidate_pieces=[],
-            reference_decoded=rd,
-            candidate_decoded=cd,
-        )
-        item = (-len(text), next(self.serial), example)
-        if len(heap) < self.k:
-            heapq.heappush(heap, item)
-        else:
-            heapq.heapreplace(heap, item)
-
-    def reports(self) -> list[CandidateReport]:
+    def tallies(self) -> list[Tally]:
         out = []
-        for key, base in self.counts.items():
-            base.examples = [e for _, _, e in sorted(self.heaps[key], key=lambda x: (-x[0], x[1]))]
-            for e in base.examples:
-                e.candidate_pieces = self.distinct[key].pieces(e.candidate_ids)
-            for n, cand in enumerate(self.names[key]):
-                if n == 0:
-                    out.append(base)
-                else:
-                    twin = CandidateReport(**{**base.__dict__, "name": cand.name, "cls": cand.cls})
-                    twin.same_as = base.name
-                    out.append(twin)
+        for key, judged in self.judged.items():
+            base = self.judge.finish(judged, self.distinct[key].pieces)
+            out.append(base)
+            out += [base.renamed(c.name, c.cls) for c in self.names[key][1:]]
         order = {name: i for i, name in enumerate(c.name for cs in self.names.values() for c in cs)}
         return sorted(out, key=lambda r: order[r.name])

@@ -7,6 +7,8 @@ failed result is exit code 1.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TokcheckError(Exception):
     """Unusable input or usage: the CLI prints the message on one line and exits 2."""
@@ -37,4 +39,11 @@ class MissingDependencyError(TokcheckError):
 
 
 class ExportRefusedError(TokcheckError):
-    """The exported tokenizer diverges from sentencepiece: a failed check (exit 1), not bad input."""
+    """The exported tokenizer diverges from sentencepiece: a failed check (exit 1), not bad input.
+
+    ``result`` is the :class:`tokcheck.export.ExportResult` with the judge's findings.
+    """
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result

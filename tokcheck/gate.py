@@ -6,17 +6,15 @@ The gate adds no checks of its own; it runs the others and says what to do next.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tokcheck import atomic
 from tokcheck.checks import CheckReport, run_checks
-from tokcheck.compare import CompareReport, compare, export_advice
-from tokcheck.errors import OutputError
+from tokcheck.compare import CompareReport, advice, compare
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
@@ -25,7 +23,8 @@ from tokcheck.roundtrip import RoundtripReport, roundtrip
 
 @dataclass
 class GateReport:
-    reference: str
+    # The MODEL argument as given.
+    model: str
     check: CheckReport
     compare: CompareReport
     roundtrip: RoundtripReport
@@ -50,7 +49,7 @@ class GateReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
-            "reference": self.reference,
+            "model": self.model,
             "verdicts": self.verdicts,
             "next_steps": self.next_steps,
             "check": self.check.to_dict(),
@@ -68,21 +67,31 @@ def run_gate(
     corpora: Sequence[Path] = (),
     examples: int = 1000,
     seed: int = 0,
+    strict: bool = False,
     smoke: Callable[[], Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> GateReport:
-    """Run every part and collect one report; ``smoke`` runs the smoke test when given."""
+    """Run every part and collect one report; ``smoke`` runs the smoke test when given.
+
+    ``strict`` fails compare on ties too (see :mod:`tokcheck.judge`).
+    """
     report = GateReport(
-        reference=resolved.reference,
+        model=resolved.name,
         check=run_checks(model, resolved, profile),
         compare=compare(
-            resolved, model, corpora=corpora, examples=examples, seed=seed, progress=progress
+            resolved,
+            model,
+            corpora=corpora,
+            examples=examples,
+            seed=seed,
+            strict=strict,
+            progress=progress,
         ),
         roundtrip=roundtrip(
             model,
             examples=examples,
             seed=seed,
-            replay_hint=f"tokcheck roundtrip {resolved.reference}",
+            replay_hint=f"tokcheck roundtrip {resolved.name}",
         ),
         smoke=smoke() if smoke is not None else None,
     )
@@ -91,20 +100,14 @@ def run_gate(
 
 
 def _next_steps(report: GateReport) -> Iterator[str]:
-    ref = report.reference
+    ref = report.model
     if not report.check.passed:
         yield (
             f"fix the failed checks ({', '.join(report.check.failed)}): "
             f"`tokcheck check {ref} --profile {report.check.profile or 'NAME'}` explains each"
         )
-    if report.compare.load_failures:
-        failures = "; ".join(f"{u.name}: {u.reason}" for u in report.compare.load_failures)
-        yield f"the Hugging Face loading path raises ({failures}): {export_advice(ref)}"
-    elif not report.compare.passed:
-        yield (
-            "the default Hugging Face loading path diverges from sentencepiece: "
-            f"{export_advice(ref)}"
-        )
+    if not report.compare.passed:
+        yield advice(report.compare, ref)
     if not report.roundtrip.passed:
         failed = [p.name for p in report.roundtrip.properties if not p.passed]
         yield (
@@ -123,9 +126,8 @@ def junit_xml(report: GateReport) -> ET.ElementTree:
         "compare": [
             (
                 c.name,
-                not c.diverged or c.name not in report.compare.judged,
-                f"{c.cls}: {c.mismatched} of {c.lines} lines differ from sentencepiece "
-                f"(unk_introduced {c.unk_introduced}, whitespace_collapsed {c.whitespace_collapsed})",
+                c.passed(report.compare.strict) or c.name not in report.compare.judged,
+                f"{c.cls}: {c.summary()}",
             )
             for c in report.compare.candidates
         ]
@@ -152,7 +154,7 @@ def junit_xml(report: GateReport) -> ET.ElementTree:
                 suite,
                 "testcase",
                 classname=f"tokcheck.{suite_name}",
-                name=f"{name}[{report.reference}]",
+                name=f"{name}[{report.model}]",
             )
             if not ok:
                 ET.SubElement(
@@ -164,13 +166,6 @@ def junit_xml(report: GateReport) -> ET.ElementTree:
 
 def write_junit(report: GateReport, path: Path) -> None:
     """Write the JUnit XML atomically: a reader never sees a half-written file."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise OutputError(f"{path}: directory {directory} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-        with os.fdopen(fd, "wb") as handle:
-            junit_xml(report).write(handle, encoding="utf-8", xml_declaration=True)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write JUnit XML: {e.strerror or e}") from e
+    atomic.write_file(
+        path, lambda handle: junit_xml(report).write(handle, encoding="utf-8", xml_declaration=True)
+    )

@@ -7,6 +7,8 @@ line by line; a line that is not UTF-8 is recorded by number and skipped.
 
 from __future__ import annotations
 
+import random
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,3 +157,49 @@ def hypothesis_strings(count: int, seed: int, alphabet: str | None = None) -> li
 
     collect()
     return drawn
+
+
+# Text units that exercise sentencepiece's whitespace handling, normaliser and byte fallback.
+# Decomposed sequences appear only as real text has them; a stray combining mark after an
+# arbitrary character is a known gap of tokenizers' charsmap lookup (see tokcheck.convert).
+_UNITS = (
+    " ", "  ", "   ", "\t", "\n", "\r\n", "\u3000", "\u00a0", "\u200b", "\ufeff", "\x00",
+    "\x07", "\x1b", "\x7f", "\u00ad", "\u2581", "\u2047", "\ufffd", "e\u0301", "\u00e9",
+    "\uff76\uff9e", "\uff8a\uff9f", "\uff71", "\uff70", "\u30ac", "\u30fc", "\uff5e",
+    "\u3001", "\u3002", "\uff01", "\uff1f", "\uff08", "\uff09", "\uff21", "\uff11", "吾輩",
+    "猫", "日本語", "カタカナ", "ひらがな", "გამარჯობა", "مرحبا", "नमस्ते", "สวัสดี", "안녕",
+    "\U0001f600", "\U0001f431", "\U0001f44d\U0001f3fd", "\U0001f469\u200d\U0001f467",
+    "\U00020bb7", "\U00029e3d", "<", ">", "[", "]", "/", "\\", "0", "9", "x", "A", "F", "a",
+    ".", ",", "!", "?", "-", "_", "'", '"', "#", "&", ";", ":", "~",
+)  # fmt: skip
+
+
+def sample_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[str]:
+    """``count`` reproducible strings that stress ``model``: runs of its own pieces, joined by
+    whitespace, names of the pieces it never matches, characters sentencepiece treats
+    specially and random code points (combining marks only where real text has them)."""
+    rng = random.Random(seed)
+    pieces = model.pieces
+    names = [pieces[i] for i, p in enumerate(model.proto.pieces) if p.type != 1]  # not normal
+    texts: list[str] = []
+    for _ in range(count):
+        parts: list[str] = []
+        for _ in range(rng.randint(1, 12)):
+            roll = rng.random()
+            if roll < 0.5:
+                parts.append(rng.choice(pieces).replace("\u2581", " "))
+            elif roll < 0.8:
+                parts.append("".join(rng.choices(_UNITS, k=rng.randint(1, 4))))
+            elif roll < 0.9 and names:
+                parts.append(rng.choice(names))
+            else:
+                parts.append(_random_char(rng))
+        texts.append("".join(parts))
+    return texts
+
+
+def _random_char(rng: random.Random) -> str:
+    while True:
+        char = chr(rng.choice([rng.randint(0x20, 0xD7FF), rng.randint(0xE000, 0x10FFFF)]))
+        if not unicodedata.category(char).startswith("M"):
+            return char

@@ -31,6 +31,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="corpus for compare (repeatable)",
     )
     group.addoption(
+        "--tokcheck-strict",
+        action="store_true",
+        help="fail compare on ties too (same pieces' text and score, another order)",
+    )
+    group.addoption(
         "--tokcheck-examples",
         type=int,
         default=500,
@@ -49,11 +54,16 @@ class _Gate:
     @property
     def report(self) -> Any:
         if self._report is None:
+            from tokcheck.errors import TokcheckError
             from tokcheck.gate import run_gate
             from tokcheck.profiles import load_profile, profile_for_hub_id
             from tokcheck.testing import load
 
             opt = self.config.getoption
+            if opt("tokcheck_examples") < 1:
+                raise TokcheckError(
+                    f"--tokcheck-examples must be >= 1, got {opt('tokcheck_examples')}"
+                )
             resolved, model = load(opt("tokcheck_model"))
             name = opt("tokcheck_profile")
             profile = (
@@ -67,6 +77,7 @@ class _Gate:
                 profile,
                 corpora=[Path(p) for p in opt("tokcheck_corpus")],
                 examples=opt("tokcheck_examples"),
+                strict=opt("tokcheck_strict"),
             )
         return self._report
 
@@ -137,31 +148,23 @@ def _check(report: Any, name: str) -> tuple[bool, str]:
 
 
 def _candidate(report: Any, name: str) -> tuple[bool, str]:
-    from tokcheck.compare import export_advice
+    from tokcheck import render
+    from tokcheck.compare import advice
 
-    c = next(c for c in report.compare.candidates if c.name == name)
-    example = c.examples[0] if c.examples else None
-    detail = (
-        (
-            f"; shortest: {example.text[:60]!r}: sentencepiece {example.reference_pieces} vs "
-            f"{example.candidate_pieces}"
-        )
-        if example
-        else ""
-    )
-    ok = not c.diverged or name not in report.compare.judged
-    return ok, (
-        f"{name} ({c.cls}) differs from sentencepiece on {c.mismatched} of {c.lines} lines "
-        f"(unk_introduced {c.unk_introduced}, whitespace_collapsed {c.whitespace_collapsed}){detail}; "
-        f"{export_advice()}"
-    )
+    compare = report.compare
+    c = next(c for c in compare.candidates if c.name == name)
+    ok = c.passed(compare.strict) or name not in compare.judged
+    lines = [f"{name} ({c.cls}) {c.summary()}", *render.counterexamples(c)]
+    if not ok:
+        lines.append(f"next: {advice(compare, report.model)}")
+    return ok, "\n".join(lines)
 
 
 def _load_failure(report: Any, name: str) -> tuple[bool, str]:
-    from tokcheck.compare import export_advice
+    from tokcheck.compare import advice
 
     u = next(u for u in report.compare.load_failures if u.name == name)
-    return False, f"{name} {u.reason}; {export_advice()}"
+    return False, f"{name} {u.reason}; next: {advice(report.compare, report.model)}"
 
 
 def _property(report: Any, name: str) -> tuple[bool, str]:

@@ -1,17 +1,29 @@
-"""Plain-text tables for people, JSON for programs.
+"""What people and programs see: plain-text reports, strict JSON, and the progress bar.
 
 Tables are drawn here rather than with rich so that ``tokcheck inspect`` and ``check`` stay
 within a few milliseconds of a bare ``import sentencepiece``; widths account for East Asian
-wide characters so Japanese pieces line up.
+wide characters so Japanese pieces line up. Every report's text form is built here, so the
+CLI, the gate, the pytest plugin and :mod:`tokcheck.testing` word things the same way.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import unicodedata
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from tokcheck.compare import CompareReport
+    from tokcheck.export import ExportResult
+    from tokcheck.gate import GateReport
+    from tokcheck.judge import Counterexample, Tally
+    from tokcheck.roundtrip import RoundtripReport
+    from tokcheck.smoke import SmokeReport
+
+_TEXT = 80  # characters of a line shown in a counterexample
 
 
 def cell(value: Any) -> str:
@@ -62,3 +74,259 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return value.to_dict()
     return str(value)
+
+
+def checks(report: Any, *, title: str | None = None) -> str:
+    """A check table, the skipped checks, what to do about each failure, and the verdict."""
+    rows = [("PASS" if c.passed else "FAIL", c.name, c.expected, c.actual) for c in report.checks]
+    out = [table(("", "check", "expected", "actual"), rows, title=title)]
+    out += [f"skipped {s.name}: {s.reason}" for s in report.skipped]
+    out += [f"FAIL {c.name}: {c.message}" for c in report.checks if not c.passed]
+    out.append("passed" if report.passed else f"failed: {', '.join(report.failed)}")
+    return "\n".join(out)
+
+
+def inspection(report: dict[str, Any]) -> str:
+    skip = {"whitespace_encodings", "tokenizer_config", "special_tokens_map", "config"}
+    skip.add("piece_types")
+    rows = [(k, v) for k, v in report.items() if k not in skip]
+    rows += [(f"pieces of type {k}", v) for k, v in report["piece_types"].items()]
+    rows += [(f"encode({s!r})", v) for s, v in (report["whitespace_encodings"] or {}).items()]
+    out = [table(("property", "value"), rows, title=f"sentencepiece model {report['source']}")]
+    for name in ("tokenizer_config", "config"):
+        if report[name]:
+            out.append("")
+            out.append(table(("key", "value"), list(report[name].items()), title=f"{name}.json"))
+    return "\n".join(out)
+
+
+def profiles(items: Sequence[Any]) -> str:
+    rows = [
+        (
+            p.name,
+            p.vocab_size,
+            p.byte_fallback,
+            p.add_dummy_prefix,
+            p.remove_extra_whitespaces,
+            len(p.members),
+            p.source,
+        )
+        for p in items
+    ]
+    headers = ("profile", "pieces", "byte_fallback", "dummy_prefix", "remove_ws", "members")
+    return table((*headers, "model card"), rows)
+
+
+_TALLY_HEADERS = (
+    "mismatched",
+    "tie",
+    "unk_introduced",
+    "special_introduced",
+    "decode_mismatched",
+    "whitespace_collapsed",
+)
+
+
+def tallies(items: Sequence[Tally], *, title: str | None = None) -> str:
+    """One row per candidate: its class, lines, and the count of each kind of difference."""
+    rows = [
+        (
+            t.name,
+            t.cls + (f" (= {t.same_as})" if t.same_as else ""),
+            t.lines,
+            *(getattr(t, k) for k in _TALLY_HEADERS),
+            t.status,
+        )
+        for t in items
+    ]
+    return table(("candidate", "class", "lines", *_TALLY_HEADERS, "status"), rows, title=title)
+
+
+def counterexample(example: Counterexample, name: str) -> list[str]:
+    """The line, then both sides' pieces and ids from just before the first divergence."""
+    where = f"first divergence at token {example.first_divergence}"
+    if example.offset:
+        where += f", shown from token {example.offset}"
+    out = [
+        f"  {example.origin}: {example.text[:_TEXT]!r} [{', '.join(example.kinds)}] ({where})",
+        f"    {'sentencepiece:':15} {example.reference_pieces} {example.reference_ids}",
+        f"    {name + ':':15} {example.candidate_pieces} {example.candidate_ids}",
+    ]
+    if example.reference_decoded != example.candidate_decoded:
+        out.append(
+            f"    decoded: {example.reference_decoded[:_TEXT]!r} vs "
+            f"{example.candidate_decoded[:_TEXT]!r}"
+        )
+    return out
+
+
+def counterexamples(tally: Tally) -> list[str]:
+    """The shortest counterexamples of a tally, then its shortest ties."""
+    out: list[str] = []
+    for label, examples in (("counterexample", tally.counterexamples), ("tie", tally.ties)):
+        if examples:
+            out.append(f"{tally.name}: {len(examples)} shortest {label}(s)")
+            for e in examples:
+                out += counterexample(e, tally.name)
+    return out
+
+
+def comparison(report: CompareReport) -> str:
+    versions = report.versions
+    title = (
+        f"reference: sentencepiece {versions['sentencepiece']}; "
+        f"transformers {versions['transformers']}"
+    )
+    out = [tallies(report.candidates, title=title)]
+    for u in report.unavailable:
+        out.append(
+            f"{'FAIL' if u in report.load_failures else 'not compared'}: {u.name}: {u.reason}"
+        )
+    for t in report.candidates:
+        if not t.same_as and (t.counterexamples or t.ties):
+            out.append("")
+            out += counterexamples(t)
+    skipped = report.inputs["skipped_lines"]
+    if skipped:
+        out.append(
+            f"skipped {len(skipped)} line(s) that are not UTF-8: "
+            + ", ".join(f"{s['path']}:{s['line']}" for s in skipped[:10])
+        )
+    out.extend(f"warning: {w}" for w in report.warnings)
+    mb = report.inputs["bytes"] / 1e6
+    out.append(f"{report.inputs['lines']} lines ({mb:.2f} MB) in {report.elapsed_s:.2f} s")
+    judged = ", ".join(report.judged)
+    if report.passed:
+        ties = any(t.tie for t in report.judged_tallies)
+        out.append(
+            f"passed: {judged} {'matches sentencepiece but for ties' if ties else 'matches sentencepiece'}"
+        )
+    else:
+        out.append(f"failed: {report.next_step}")
+    return "\n".join(out)
+
+
+def roundtrip(report: RoundtripReport) -> str:
+    rows = [
+        ("PASS" if p.passed else "FAIL", p.name, p.examples, p.counterexample)
+        for p in report.properties
+    ]
+    out = [
+        table(
+            ("", "property", "examples", "minimal counterexample"),
+            rows,
+            title=f"round-trip properties of {report.source} (seed {report.seed})",
+        )
+    ]
+    for p in report.properties:
+        if not p.passed:
+            out.append(f"FAIL {p.name}: {p.detail}")
+            out.append(f"  replay: {p.replay}")
+    out.append("passed" if report.passed else "failed")
+    return "\n".join(out)
+
+
+def exported(result: ExportResult) -> str:
+    out = [tallies(result.tallies, title=f"verified against sentencepiece on {result.lines} lines")]
+    for t in result.tallies:
+        if t.counterexamples or t.ties:
+            out.append("")
+            out += counterexamples(t)
+    ties = f" but for {result.tie} tie line(s)" if result.status == "ties" else ""
+    if result.written:
+        note = " (written with --force)" if not result.passed else ""
+        out.append(f"wrote {result.outdir}{note}: {', '.join(result.files)}")
+        out.append(
+            f"{result.status}{ties}"
+            + ("; --strict would refuse it" if ties and not result.strict else "")
+        )
+    else:
+        out.append(f"refused: {result.status}{ties}; nothing written (--force writes it anyway)")
+    return "\n".join(out)
+
+
+def gate(report: GateReport) -> str:
+    compare = report.compare
+    details = {
+        "check": f"profile {report.check.profile or 'none'}; failed: {', '.join(report.check.failed) or '-'}",
+        "compare": "; ".join(
+            [f"{t.name}: {t.summary()}" for t in compare.candidates if not t.same_as]
+            + [f"{u.name}: failed to load" for u in compare.unavailable if u.failed]
+        )
+        or "no candidates",
+        "roundtrip": ", ".join(
+            f"{p.name} {'ok' if p.passed else 'FAILED'}" for p in report.roundtrip.properties
+        ),
+    }
+    if report.smoke is not None:
+        details["smoke"] = ", ".join(c.name for c in report.smoke.checks if not c.passed) or "ok"
+    rows = [("PASS" if ok else "FAIL", step, details[step]) for step, ok in report.verdicts.items()]
+    out = [table(("", "step", "detail"), rows, title=f"tokcheck gate {report.model}")]
+    out += [f"warning: {w}" for w in compare.warnings]
+    out += [f"next: {step}" for step in report.next_steps]
+    out.append("gate passed" if report.passed else "gate failed")
+    return "\n".join(out)
+
+
+def smoke(report: SmokeReport) -> str:
+    figures = [
+        ("weights", report.weights),
+        ("device", report.device),
+        ("dtype", report.dtype),
+        ("parameters", f"{report.parameters:,}" if report.parameters else None),
+        ("load s", report.load_s),
+        ("prompt tokens", report.prompt_tokens),
+        ("new tokens", report.new_tokens),
+        ("warm-up generate s", report.warmup_s),
+        ("timed generate s", report.generate_s),
+        ("tokens/s", report.tokens_per_s),
+        ("peak GPU memory bytes", report.peak_gpu_memory_bytes),
+    ]
+    title = f"smoke {report.source} — profile: {report.profile or 'none'} ({report.prompt_format})"
+    out = [table(("figure", "value"), figures, title=title)]
+    out.append(f"\nprompt: {report.prompt!r}\noutput: {report.output!r}\n")
+    if report.losses is not None:
+        rows = [
+            (r["path"], r.get("class", "-"), r.get("ids"), r.get("same_ids"), r.get("loss"))
+            if "error" not in r
+            else (r["path"], r["error"], None, None, None)
+            for r in report.losses
+        ]
+        headers = ("path", "class", "ids", "same ids", "loss")
+        out.append(table(headers, rows, title="teacher-forced loss of a short reference text"))
+        out.append("")
+    out.append(checks(report))
+    return "\n".join(out)
+
+
+class Progress:
+    """A progress bar on stderr for long runs; silent under --json, in CI, or off a terminal."""
+
+    def __init__(self, total_bytes: int, *, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty() and not os.environ.get("CI")
+        self.total = total_bytes
+        self._bar: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled and self.total:
+            from rich.progress import BarColumn, DownloadColumn, TimeRemainingColumn
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                transient=True,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("comparing", total=self.total)
+        return self
+
+    def advance(self, consumed: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=consumed)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

@@ -34,9 +34,10 @@ _TRUE = {"1", "on", "yes", "true"}
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    """Where a reference led: the model file, and the Hugging Face files found beside it."""
+    """Where a MODEL argument led: the model file, and the Hugging Face files found beside it."""
 
-    reference: str
+    # The MODEL argument as the user gave it (a path or a hub id).
+    name: str
     model_file: Path
     directory: Path | None
     hub_id: str | None

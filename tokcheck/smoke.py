@@ -124,7 +124,7 @@ def run_smoke(
     directory, config = _model_directory(resolved)
     if not random_weights and not weight_files(directory):
         raise TokcheckError(
-            f"{resolved.reference}: no weights in {directory} (looked for "
+            f"{resolved.name}: no weights in {directory} (looked for "
             f"{', '.join(WEIGHT_FILES)}); pass --random-weights to smoke-test the architecture "
             "with random weights"
         )
@@ -361,7 +361,7 @@ def _model_directory(resolved: ResolvedModel) -> tuple[Path, dict[str, Any]]:
     if resolved.directory is None or resolved.config is None:
         where = resolved.directory or resolved.model_file
         raise TokcheckError(
-            f"{resolved.reference}: the smoke test needs a model directory with config.json, "
+            f"{resolved.name}: the smoke test needs a model directory with config.json, "
             f"and {where} has none"
         )
     return resolved.directory, resolved.config

@@ -4,7 +4,8 @@
     assert_matches_reference(AutoTokenizer.from_pretrained(path), path)
     assert_profile(path, "rinna/japanese-gpt-neox-3.6b")
 
-Both raise ``AssertionError`` with the first divergences spelled out; neither prints.
+Both raise ``AssertionError`` with the shortest counterexamples spelled out, aligned at the
+first divergence as ``tokcheck compare`` shows them; neither prints.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tokcheck import render
 from tokcheck.checks import CheckReport, run_checks
+from tokcheck.judge import Tally
 from tokcheck.probes import BUILTIN_PROBES, hypothesis_strings
 from tokcheck.profiles import Profile, load_profile, profile_for_hub_id
 from tokcheck.proto import SentencePieceModel
@@ -33,40 +36,27 @@ def assert_matches_reference(
     examples: int = 200,
     seed: int = 0,
     show: int = 3,
-) -> None:
+    strict: bool = False,
+) -> Tally:
     """Assert ``tokenizer`` (a transformers tokenizer or a ``tokenizers.Tokenizer``) encodes and
-    decodes exactly like sentencepiece on ``model``; by default on the built-in probes plus
-    ``examples`` Hypothesis strings."""
+    decodes like sentencepiece on ``model``, judged as ``tokcheck compare`` judges: by default on
+    the built-in probes plus ``examples`` Hypothesis strings. Ties pass unless ``strict``;
+    returns the tally (``tally.tie`` counts them)."""
+    from tokcheck.candidates import as_candidate
+    from tokcheck.compare import judge_lines
+
     _, reference = load(model)
-    sp = reference.processor
-    inputs = (
+    lines = (
         list(texts) if texts is not None else [*BUILTIN_PROBES, *hypothesis_strings(examples, seed)]
     )
-    encode, decode = _codec(tokenizer)
-    failures = []
-    for text in inputs:
-        want, got = sp.encode(text), encode(text)
-        if want != got or sp.decode(want) != decode(got):
-            failures.append(
-                f"{text[:60]!r}: sentencepiece {want[:12]} {sp.decode(want)[:40]!r}, "
-                f"tokenizer {got[:12]} {decode(got)[:40]!r}"
-            )
-    if failures:
-        shown = "\n  ".join(sorted(failures, key=len)[:show])
+    numbered = [(text, f"line[{i}]") for i, text in enumerate(lines)]
+    (tally,) = judge_lines(reference, [as_candidate(tokenizer)], numbered, show=show)
+    if not tally.passed(strict):
+        shown = "\n".join(render.counterexamples(tally))
         raise AssertionError(
-            f"{len(failures)} of {len(inputs)} inputs differ from sentencepiece:\n  {shown}"
+            f"{tally.name} ({tally.cls}) differs from sentencepiece: {tally.summary()}\n{shown}"
         )
-
-
-def _codec(tokenizer: Any) -> tuple[Any, Any]:
-    if hasattr(tokenizer, "encode_batch") and hasattr(
-        tokenizer, "id_to_token"
-    ):  # tokenizers.Tokenizer
-        return (
-            lambda t: list(tokenizer.encode(t, add_special_tokens=False).ids),
-            lambda ids: tokenizer.decode(ids, skip_special_tokens=False),
-        )
-    return (lambda t: list(tokenizer.encode(t, add_special_tokens=False)), tokenizer.decode)
+    return tally
 
 
 def assert_profile(model: str | Path, profile: str | Profile | None = None) -> CheckReport:
@@ -80,5 +70,5 @@ def assert_profile(model: str | Path, profile: str | Profile | None = None) -> C
     report = run_checks(reference, resolved, profile)
     if not report.passed:
         lines = "\n  ".join(f"{c.name}: {c.message}" for c in report.checks if not c.passed)
-        raise AssertionError(f"{resolved.reference} fails profile {report.profile}:\n  {lines}")
+        raise AssertionError(f"{resolved.name} fails profile {report.profile}:\n  {lines}")
     return report

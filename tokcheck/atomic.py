@@ -1,0 +1,126 @@
+"""Write outputs so that nobody ever sees them half-written.
+
+A file is written to a temporary name in its own directory and renamed over the target; a
+directory is built in a staging directory beside the target and renamed into place. Staging
+directories are named ``.NAME.tokcheck-PID-HEX.tmp``: one left behind by a killed run (its PID
+no longer running) is removed by the next run that writes NAME.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from tokcheck.errors import OutputError
+
+_STAGING = re.compile(r"\.(?P<name>.+)\.tokcheck-(?P<pid>\d+)-[0-9a-f]+\.tmp")
+
+
+def check_outdir(outdir: Path, force: bool) -> None:
+    """Raise OutputError unless ``outdir`` may be written: absent, empty, or ``force``."""
+    if outdir.is_symlink() or (outdir.exists() and not outdir.is_dir()):
+        raise OutputError(f"{outdir}: exists and is not a directory")
+    try:
+        occupied = outdir.is_dir() and any(outdir.iterdir())
+    except OSError as e:
+        raise OutputError(f"{outdir}: cannot read the directory: {e.strerror or e}") from e
+    if occupied and not force:
+        raise OutputError(f"{outdir}: exists and is not empty; pass --force to replace it")
+
+
+def check_file_target(path: Path) -> None:
+    """Raise OutputError now, before any long work, if ``path`` cannot be written later."""
+    directory = path.parent
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory; give a file name")
+    if not directory.is_dir():
+        raise OutputError(f"{path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise OutputError(f"{path}: directory {directory} is not writable")
+
+
+def write_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write`` on a temporary file beside ``path``, then rename it over ``path``."""
+    check_file_target(path)
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def staging_dir(outdir: Path) -> Path:
+    """A new directory beside ``outdir`` (same file system, so the final rename is atomic),
+    created with the user's umask rather than mkdtemp's 0700; stale ones are removed first."""
+    try:
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(outdir)
+        while True:
+            name = f".{outdir.name}.tokcheck-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+            staging = outdir.parent / name
+            try:
+                staging.mkdir()
+                return staging
+            except FileExistsError:
+                continue
+    except OSError as e:
+        raise OutputError(f"{outdir}: cannot create the output directory: {e.strerror or e}") from e
+
+
+def remove_stale_staging(outdir: Path) -> list[Path]:
+    """Remove the staging directories for ``outdir`` whose writing process has gone."""
+    removed = []
+    for entry in outdir.parent.glob(f".{glob_escape(outdir.name)}.tokcheck-*.tmp"):
+        match = _STAGING.fullmatch(entry.name)
+        if match and match["name"] == outdir.name and not _running(int(match["pid"])):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def move_into_place(staging: Path, outdir: Path, force: bool) -> None:
+    """Rename ``staging`` to ``outdir``, replacing an existing ``outdir`` only with ``force``."""
+    check_outdir(outdir, force)
+    old: Path | None = None
+    try:
+        if outdir.exists():
+            old = Path(
+                tempfile.mkdtemp(prefix=f".{outdir.name}.", suffix=".old", dir=outdir.parent)
+            )
+            os.replace(outdir, old / outdir.name)
+        os.replace(staging, outdir)
+    except OSError as e:
+        if old is not None and (old / outdir.name).exists() and not outdir.exists():
+            os.replace(old / outdir.name, outdir)
+        raise OutputError(f"{outdir}: cannot move the written files into place: {e}") from e
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

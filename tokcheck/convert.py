@@ -1,0 +1,327 @@
+"""Convert a sentencepiece ModelProto into a ``tokenizers.Tokenizer`` that encodes like it.
+
+:class:`Converter` builds the tokenizer one component at a time, each from the raw proto alone:
+the model (Unigram or BPE pieces with sentencepiece's own scores, byte fallback), the
+normaliser (its precompiled charsmap, then ``remove_extra_whitespaces``, ``add_dummy_prefix``
+and ``escape_whitespaces`` in sentencepiece's order), the pre-tokeniser, the added tokens and a
+decoder that undoes all of it.
+
+Pieces that sentencepiece never matches in text (control, unknown, byte and unused pieces) sit
+in the ``tokenizers`` vocabulary too, where its Unigram model would match them; they get a score
+no segmentation can lose to, and characters that no matchable piece contains are split off
+before the model so such a name cannot be matched through them. Special tokens are therefore
+not extracted from text either (see :mod:`tokcheck.export` for the config that says so).
+
+This module converts; it neither verifies (:mod:`tokcheck.judge` does) nor writes files
+(:mod:`tokcheck.export`). It refuses model types ``word`` and ``char``,
+``treat_whitespace_as_suffix`` and models with a denormaliser.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tokcheck.errors import TokcheckError
+from tokcheck.judge import f32
+from tokcheck.proto import SentencePieceModel
+
+if TYPE_CHECKING:
+    from sentencepiece.sentencepiece_model_pb2 import ModelProto
+    from tokenizers import Tokenizer
+
+SPACE_SYMBOL = "\u2581"
+# What sentencepiece decodes the unknown piece to unless the trainer spec sets unk_surface.
+DEFAULT_UNK_SURFACE = " \u2047 "
+
+_NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED, _BYTE = 1, 2, 3, 4, 5, 6
+_UNIGRAM, _BPE = 1, 2
+_MATCHABLE = (_NORMAL, _USER_DEFINED)
+# Stand-ins for the unknown surface while decoding: noncharacters, absent from real vocabularies.
+_PLACEHOLDERS = ("\uffff", "\ufffe", "\U0010ffff", "\U0010fffe")
+# Strip everything: more leading spaces than any text has.
+_ALL = 1 << 30
+# sentencepiece's Unigram starts its maximum score at FLT_MIN, the smallest positive float.
+_FLT_MIN = 1.1754943508222875e-38
+
+
+class Converter:
+    """One ModelProto's tokenizer, component by component.
+
+    Raises TokcheckError for what cannot be expressed with tokenizers' components.
+    """
+
+    def __init__(self, model: SentencePieceModel) -> None:
+        _refuse_unsupported(model)
+        self.source = model
+        self.proto = model.proto
+        self.unigram = self.proto.trainer_spec.model_type == _UNIGRAM
+
+    def build(self) -> Tokenizer:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer(self.model())
+        tokenizer.normalizer = self.normalizer()
+        tokenizer.pre_tokenizer = self.pre_tokenizer()
+        tokenizer.add_tokens(self.added_tokens())
+        tokenizer.decoder = self.decoder()
+        return tokenizer
+
+    def model(self) -> Any:
+        return _unigram(self.proto) if self.unigram else _bpe(self.proto)
+
+    def normalizer(self) -> Any:
+        return _normalizer(self.source)
+
+    def pre_tokenizer(self) -> Any:
+        return _isolate_uncovered(self.proto) if self.unigram else None
+
+    def added_tokens(self) -> list[Any]:
+        return [] if self.unigram else _bpe_user_defined(self.proto)
+
+    def decoder(self) -> Any:
+        return _decoder(self.proto)
+
+
+def build_tokenizer(model: SentencePieceModel) -> Tokenizer:
+    """A ``tokenizers.Tokenizer`` that encodes and decodes like sentencepiece on ``model``."""
+    return Converter(model).build()
+
+
+def _refuse_unsupported(model: SentencePieceModel) -> None:
+    proto = model.proto
+    trainer = proto.trainer_spec
+    name = model.path
+    if trainer.model_type not in (_UNIGRAM, _BPE):
+        kind = {3: "word", 4: "char"}.get(trainer.model_type, f"type {trainer.model_type}")
+        raise TokcheckError(f"{name}: cannot export a {kind} model; only unigram and bpe")
+    if trainer.treat_whitespace_as_suffix:
+        raise TokcheckError(f"{name}: cannot export a model with treat_whitespace_as_suffix")
+    if proto.HasField("denormalizer_spec") and proto.denormalizer_spec.precompiled_charsmap:
+        raise TokcheckError(f"{name}: cannot export a model with a denormalizer")
+    if not 0 <= trainer.unk_id < len(proto.pieces):
+        raise TokcheckError(f"{name}: unk_id {trainer.unk_id} names no piece; cannot export")
+
+
+def _unigram(proto: ModelProto) -> Any:
+    from tokenizers.models import Unigram
+
+    pieces = proto.pieces
+    normal = [p.score for p in pieces if p.type == _NORMAL]
+    # As sentencepiece computes it: user-defined pieces score length * max_score - 0.1, with the
+    # maximum over normal pieces starting at FLT_MIN and the length in bytes.
+    max_score = max([f32(_FLT_MIN), *normal])
+    floor = min([0.0, *normal])
+    vocab: list[tuple[str, float]] = []
+    for p in pieces:
+        if p.type == _NORMAL:
+            score = float(p.score)
+        elif p.type == _USER_DEFINED:
+            score = f32(len(p.piece.encode()) * max_score) - 0.1
+        else:
+            # Never matched by sentencepiece: a score below any segmentation of the same span
+            # into matchable pieces (each scores at least `floor`), so the Viterbi never picks it.
+            score = len(p.piece) * floor - 1.0
+        vocab.append((p.piece, score))
+    return Unigram(vocab, proto.trainer_spec.unk_id, proto.trainer_spec.byte_fallback)
+
+
+def _bpe(proto: ModelProto) -> Any:
+    from tokenizers.models import BPE
+
+    pieces = proto.pieces
+    vocab = {p.piece: i for i, p in enumerate(pieces)}
+    # Merge parts: what sentencepiece may merge. User-defined symbols never merge with others.
+    parts = {p.piece for p in pieces if p.type == _NORMAL}
+    # sentencepiece merges the adjacent pair whose concatenation is the best-scoring piece;
+    # tokenizers merges by rank, so rank the pairs by that score (leftmost first on ties).
+    ranked = sorted(
+        (i for i, p in enumerate(pieces) if p.type == _NORMAL and len(p.piece) > 1),
+        key=lambda i: (-pieces[i].score, i),
+    )
+    merges = [
+        (text[:k], text[k:])
+        for i in ranked
+        for text in [pieces[i].piece]
+        for k in range(1, len(text))
+        if text[:k] in parts and text[k:] in parts
+    ]
+    unk = pieces[proto.trainer_spec.unk_id].piece
+    return BPE(
+        vocab,
+        merges,
+        unk_token=unk,
+        fuse_unk=True,
+        byte_fallback=proto.trainer_spec.byte_fallback,
+        dropout=None,
+        ignore_merges=False,
+    )
+
+
+def _bpe_user_defined(proto: ModelProto) -> list[Any]:
+    """Multi-character user-defined symbols, which BPE merges cannot build: added tokens."""
+    from tokenizers import AddedToken
+
+    return [
+        AddedToken(p.piece, special=False, normalized=False, single_word=False)
+        for p in proto.pieces
+        if p.type == _USER_DEFINED and len(p.piece) > 1
+    ]
+
+
+def _normalizer(model: SentencePieceModel) -> Any:
+    from tokenizers import Regex, normalizers
+
+    proto = model.proto
+    spec = proto.normalizer_spec
+    steps: list[Any] = _charsmap(model) if spec.precompiled_charsmap else []
+    if spec.remove_extra_whitespaces:
+        # Collapse runs of spaces, drop leading ones; trailing ones go after escaping, as
+        # sentencepiece strips trailing space symbols (a literal U+2581 among them).
+        steps.append(normalizers.Replace(Regex(" {2,}"), " "))
+        steps.append(normalizers.Replace(Regex(r"\A "), ""))
+    if spec.add_dummy_prefix:
+        # Prepend adds nothing to an empty string, as sentencepiece adds no prefix to empty text.
+        steps.append(normalizers.Prepend(" "))
+    if spec.escape_whitespaces:
+        steps.append(normalizers.Replace(" ", SPACE_SYMBOL))
+    if spec.remove_extra_whitespaces:
+        trailing = SPACE_SYMBOL if spec.escape_whitespaces else " "
+        steps.append(normalizers.Replace(Regex(f"{trailing}+\\z"), ""))
+    return normalizers.Sequence(steps)
+
+
+def _charsmap(model: SentencePieceModel) -> list[Any]:
+    """The proto's precompiled charsmap as tokenizers normalisers.
+
+    tokenizers' ``Precompiled`` maps every single character as sentencepiece does, but looks
+    multi-character keys up per grapheme cluster rather than by longest match. Half-width
+    katakana followed by a half-width (semi-)voiced mark (``ｶﾞ``), common in Japanese text,
+    is the case that matters: those pairs are replaced by sentencepiece's output first.
+    """
+    from tokenizers import normalizers
+
+    precompiled = normalizers.Precompiled(model.proto.normalizer_spec.precompiled_charsmap)
+    reference = _charsmap_only(model)
+    fixes: list[Any] = []
+    for base in range(0xFF66, 0xFF9E):
+        for mark in "\uff9e\uff9f":
+            pair = chr(base) + mark
+            want = reference.normalize(pair)
+            if precompiled.normalize_str(pair) != want == precompiled.normalize_str(want):
+                fixes.append(normalizers.Replace(pair, want))
+    # sentencepiece passes user-defined symbols through unnormalised (nmt_nfkc would turn a
+    # "\n" symbol into a space): hide those the charsmap changes behind noncharacters.
+    symbols = sorted(
+        (p.piece for p in model.proto.pieces if p.type == _USER_DEFINED),
+        key=len,
+        reverse=True,
+    )
+    changed = [s for s in symbols if precompiled.normalize_str(s) != s]
+    covered = {c for piece in model.pieces for c in piece}
+    free = [
+        c
+        for c in map(chr, range(0xFDD0, 0xFDF0))
+        if c not in covered and precompiled.normalize_str(c) == c
+    ]
+    hidden = list(zip(changed, free, strict=False))
+    return [
+        *(normalizers.Replace(s, c) for s, c in hidden),
+        *fixes,
+        precompiled,
+        *(normalizers.Replace(c, s) for s, c in hidden),
+    ]
+
+
+def _charsmap_only(model: SentencePieceModel) -> Any:
+    """A sentencepiece processor that applies the model's charsmap and nothing else."""
+    import sentencepiece
+    from sentencepiece.sentencepiece_model_pb2 import ModelProto
+
+    proto = ModelProto()
+    proto.CopyFrom(model.proto)
+    spec = proto.normalizer_spec
+    spec.add_dummy_prefix = spec.remove_extra_whitespaces = spec.escape_whitespaces = False
+    return sentencepiece.SentencePieceProcessor(model_proto=proto.SerializeToString())
+
+
+def _isolate_uncovered(proto: ModelProto) -> Any:
+    """Split off characters no normal piece contains, if an unmatchable name has one.
+
+    Every segmentation has a boundary around such a character anyway (sentencepiece covers it
+    with the unknown piece), so splitting there changes nothing, except that a name like
+    ``<0x41>`` can no longer be matched across it. Multi-character user-defined symbols, which
+    sentencepiece always selects, are split off whole first. With byte fallback only the
+    characters of those names need splitting off; without it, whole runs of uncovered
+    characters are, since sentencepiece fuses adjacent unknown characters into one piece.
+    """
+    from tokenizers import Regex, pre_tokenizers
+
+    covered = {c for p in proto.pieces if p.type == _NORMAL for c in p.piece}
+    symbols = [p.piece for p in proto.pieces if p.type == _USER_DEFINED]
+    covered |= {s for s in symbols if len(s) == 1}
+    in_names = {c for p in proto.pieces if p.type not in _MATCHABLE for c in p.piece} - covered
+    if not in_names:
+        return None
+    longer = sorted((s for s in symbols if len(s) > 1), key=len, reverse=True)
+    alternatives = "|".join("".join(f"\\x{{{ord(c):X}}}" for c in s) for s in longer)
+    if proto.trainer_spec.byte_fallback:
+        char = f"[{_char_class(in_names)}]"
+    else:
+        char = f"[^{_char_class(covered)}]"
+    if alternatives:
+        char = f"(?!{alternatives}){char}"
+    pattern = char if proto.trainer_spec.byte_fallback else f"(?:{char})+"
+    if alternatives:
+        pattern = f"{alternatives}|{pattern}"
+    return pre_tokenizers.Split(Regex(pattern), behavior="isolated")
+
+
+def _char_class(chars: set[str]) -> str:
+    """A regex character class body for ``chars``, as code point ranges."""
+    points = sorted(ord(c) for c in chars)
+    parts: list[str] = []
+    start = prev = points[0] if points else 0
+    for point in [*points[1:], -1]:
+        if point == prev + 1:
+            prev = point
+            continue
+        parts.append(f"\\x{{{start:X}}}" if start == prev else f"\\x{{{start:X}}}-\\x{{{prev:X}}}")
+        start = prev = point
+    return "".join(parts) if points else ""
+
+
+def _decoder(proto: ModelProto) -> Any:
+    from tokenizers import decoders
+
+    pieces = [p.piece for p in proto.pieces]
+    trainer, spec = proto.trainer_spec, proto.normalizer_spec
+    steps: list[Any] = []
+
+    def alone(name: str) -> bool:
+        # Replace works on substrings: only safe for a name no other piece contains.
+        return sum(name in other for other in pieces) == 1
+
+    for p in proto.pieces:
+        if p.type == _CONTROL and alone(p.piece):
+            steps.append(decoders.Replace(p.piece, ""))
+    unk = pieces[trainer.unk_id]
+    surface = trainer.unk_surface if trainer.HasField("unk_surface") else DEFAULT_UNK_SURFACE
+    # sentencepiece never strips the leading space of the unknown surface: without byte
+    # fallback (the only case where encoding yields the unknown piece) it becomes a
+    # character no piece contains, and the surface only after the leading spaces are stripped.
+    placeholder = None
+    if not trainer.byte_fallback:
+        covered = {c for piece in pieces for c in piece}
+        placeholder = next((c for c in _PLACEHOLDERS if c not in covered), None)
+    if alone(unk):
+        steps.append(decoders.Replace(unk, placeholder or surface))
+    steps += [decoders.Replace(SPACE_SYMBOL, " "), decoders.ByteFallback(), decoders.Fuse()]
+    if spec.remove_extra_whitespaces:
+        # Decoding drops one leading space symbol per piece for as long as the text is empty:
+        # after whitespace removal, every leading space of an encoding.
+        steps.append(decoders.Strip(" ", _ALL, 0))
+    elif spec.add_dummy_prefix:
+        steps.append(decoders.Strip(" ", 1, 0))
+    if placeholder and alone(unk):
+        steps.append(decoders.Replace(placeholder, surface))
+    return decoders.Sequence(steps)

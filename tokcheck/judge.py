@@ -1,0 +1,311 @@
+"""The one judge: how a candidate tokenizer's output on a line compares with sentencepiece's.
+
+Every command that compares a tokenizer with the reference (``compare``, ``export``'s
+verification, :mod:`tokcheck.testing`, the gate and the pytest plugin) classifies lines here,
+with one vocabulary:
+
+``mismatched``
+    the ids differ, and not by a tie;
+``tie``
+    the ids differ, but both are segmentations of the same normalised text whose piece scores
+    sum to the same value in exact arithmetic: sentencepiece keeps its Viterbi path scores in
+    float32, so which of two equal paths it picks comes from rounding, which a float64
+    implementation (tokenizers) cannot reproduce;
+``unk_introduced``
+    the candidate produced the unknown id more often than the reference did;
+``special_introduced``
+    the candidate produced a control or special id other than unk (``<s>``, ``</s>``, a
+    Hugging Face special token) more often than the reference did;
+``decode_mismatched``
+    the candidate's decode of its own ids differs from sentencepiece's decode of its own ids:
+    the text a user gets back differs;
+``whitespace_collapsed``
+    among those, the difference is in whitespace (leading, trailing, or the runs inside).
+
+A line with only a tie is never called exact. The tie policy is one for every command: ties
+pass with a warning and a count; ``strict`` makes them fail (:meth:`Tally.passed`).
+
+This module judges; :mod:`tokcheck.compare` feeds it lines and candidates' outputs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import re
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tokcheck.proto import SentencePieceModel
+
+KINDS = (
+    "mismatched",
+    "tie",
+    "unk_introduced",
+    "special_introduced",
+    "decode_mismatched",
+    "whitespace_collapsed",
+)
+# Ids shown before and after the first divergence of a counterexample.
+WINDOW = (4, 8)
+
+_NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED, _BYTE = 1, 2, 3, 4, 5, 6
+_UNIGRAM = 1
+# sentencepiece: the unknown piece scores the lowest normal score minus this penalty.
+_UNK_PENALTY = 10.0
+# sentencepiece's Unigram starts its maximum score at FLT_MIN, the smallest positive float.
+_FLT_MIN = 1.1754943508222875e-38
+_SPACES = re.compile(r"\s+")
+
+
+def f32(value: float) -> float:
+    """``value`` rounded to float32, as sentencepiece stores and adds scores."""
+    return float(struct.unpack("f", struct.pack("f", value))[0])
+
+
+@dataclass
+class Counterexample:
+    """One line on which a candidate differs, aligned at the first differing id."""
+
+    text: str
+    origin: str
+    kinds: list[str]
+    first_divergence: int
+    offset: int
+    reference_ids: list[int]
+    candidate_ids: list[int]
+    reference_pieces: list[str]
+    candidate_pieces: list[str]
+    reference_decoded: str
+    candidate_decoded: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Tally:
+    """What the judge found for one candidate over every line it saw."""
+
+    name: str
+    cls: str
+    same_as: str | None = None
+    lines: int = 0
+    # Lines with any difference at all.
+    differing: int = 0
+    mismatched: int = 0
+    tie: int = 0
+    unk_introduced: int = 0
+    special_introduced: int = 0
+    decode_mismatched: int = 0
+    whitespace_collapsed: int = 0
+    # The shortest lines that diverged, and separately the shortest ties.
+    counterexamples: list[Counterexample] = field(default_factory=list)
+    ties: list[Counterexample] = field(default_factory=list)
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.mismatched or self.decode_mismatched)
+
+    def passed(self, strict: bool = False) -> bool:
+        """No divergence; with ``strict``, no tie either."""
+        return not self.diverged and not (strict and self.tie)
+
+    @property
+    def status(self) -> str:
+        """``exact``, ``ties`` (exact but for ties) or ``diverged``: never exact with a tie."""
+        return "diverged" if self.diverged else "ties" if self.tie else "exact"
+
+    def counts(self) -> dict[str, int]:
+        return {kind: getattr(self, kind) for kind in KINDS}
+
+    def summary(self) -> str:
+        """One line: how many lines differ, and of which kinds."""
+        if not self.differing:
+            return f"exact on {self.lines} lines"
+        kinds = ", ".join(f"{k} {n}" for k, n in self.counts().items() if n)
+        return f"{self.status}: {self.differing} of {self.lines} lines differ ({kinds})"
+
+    def renamed(self, name: str, cls: str) -> Tally:
+        """The same findings under another candidate name that loaded the same tokenizer."""
+        twin = Tally(**{**self.__dict__, "name": name, "cls": cls})
+        twin.same_as = self.name
+        return twin
+
+    def to_dict(self, strict: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "class": self.cls, "same_as": self.same_as}
+        data.update(lines=self.lines, differing=self.differing, **self.counts())
+        data.update(status=self.status, diverged=self.diverged, passed=self.passed(strict))
+        data["counterexamples"] = [e.to_dict() for e in self.counterexamples]
+        data["ties"] = [e.to_dict() for e in self.ties]
+        return data
+
+
+class Judge:
+    """Classifies lines for one model; keeps per-candidate tallies and shortest examples."""
+
+    def __init__(self, model: SentencePieceModel, *, show: int = 5) -> None:
+        proto = model.proto
+        self.pieces = model.pieces
+        self.show = show
+        self.unk = proto.trainer_spec.unk_id
+        self.control = frozenset(i for i, p in enumerate(proto.pieces) if p.type == _CONTROL)
+        self.scores = _path_scores(model) if proto.trainer_spec.model_type == _UNIGRAM else None
+        self._serial = itertools.count()
+
+    def tally(self, name: str, cls: str) -> _Judged:
+        return _Judged(Tally(name, cls))
+
+    def judge_batch(
+        self,
+        judged: _Judged,
+        lines: Sequence[tuple[str, str]],
+        reference_ids: Sequence[list[int]],
+        reference_decoded: Sequence[str],
+        candidate_ids: Sequence[list[int]],
+        candidate_decoded: Sequence[str],
+        special_ids: frozenset[int] = frozenset(),
+    ) -> None:
+        """Classify each line of a batch; ``special_ids`` are the candidate's own specials."""
+        tally = judged.tally
+        tally.lines += len(lines)
+        special = (self.control | special_ids) - {self.unk}
+        # Runs once per line, so the common case (identical) is kept to C-level comparisons.
+        for r, c, rd, cd, (text, origin) in zip(
+            reference_ids, candidate_ids, reference_decoded, candidate_decoded, lines, strict=True
+        ):
+            same_ids = r == c
+            if same_ids and rd == cd:
+                continue
+            kinds = self.classify(r, c, rd, cd, special)
+            tally.differing += 1
+            for kind in kinds:
+                setattr(tally, kind, getattr(tally, kind) + 1)
+            keep = judged.ties if kinds == ["tie"] else judged.diverged
+            keep.offer(
+                len(text), next(self._serial), (text, origin, kinds, r, c, rd, cd), self.show
+            )
+
+    def classify(
+        self, r: list[int], c: list[int], rd: str, cd: str, special: frozenset[int]
+    ) -> list[str]:
+        """The kinds of difference on one line (empty when there is none)."""
+        kinds: list[str] = []
+        if r != c:
+            if self.is_tie(r, c):
+                kinds.append("tie")
+            else:
+                kinds.append("mismatched")
+                if c.count(self.unk) > r.count(self.unk):
+                    kinds.append("unk_introduced")
+                if not special.isdisjoint(c) and any(
+                    c.count(x) > r.count(x) for x in special.intersection(c)
+                ):
+                    kinds.append("special_introduced")
+        if rd != cd:
+            kinds.append("decode_mismatched")
+            if _whitespace(rd) != _whitespace(cd):
+                kinds.append("whitespace_collapsed")
+        return kinds
+
+    def is_tie(self, reference: list[int], candidate: list[int]) -> bool:
+        """Both id sequences spell the same pieces' text and score the same, exactly."""
+        scores, pieces = self.scores, self.pieces
+        if scores is None or not all(0 <= i < len(pieces) for i in candidate):
+            return False
+        if "".join(pieces[i] for i in reference) != "".join(pieces[i] for i in candidate):
+            return False
+        # Scores are float32 values, so their exact difference is a multiple of 2**-149 that a
+        # double holds exactly; fsum rounds it correctly, hence to 0.0 only when it is 0.
+        return math.fsum([*(scores[i] for i in reference), *(-scores[i] for i in candidate)]) == 0
+
+    def finish(self, judged: _Judged, pieces: Callable[[list[int]], list[str]]) -> Tally:
+        """The tally with its counterexamples spelled out; ``pieces`` names candidate ids."""
+        tally = judged.tally
+        tally.counterexamples = [self._example(item, pieces) for item in judged.diverged.items()]
+        tally.ties = [self._example(item, pieces) for item in judged.ties.items()]
+        return tally
+
+    def _example(self, item: _Line, pieces: Callable[[list[int]], list[str]]) -> Counterexample:
+        text, origin, kinds, r, c, rd, cd = item
+        first = next(
+            (i for i, (a, b) in enumerate(zip(r, c, strict=False)) if a != b), min(len(r), len(c))
+        )
+        lo, hi = max(0, first - WINDOW[0]), first + WINDOW[1]
+        return Counterexample(
+            text=text,
+            origin=origin,
+            kinds=kinds,
+            first_divergence=first,
+            offset=lo,
+            reference_ids=r[lo:hi],
+            candidate_ids=c[lo:hi],
+            reference_pieces=[self.pieces[i] for i in r[lo:hi]],
+            candidate_pieces=pieces(c[lo:hi]),
+            reference_decoded=rd,
+            candidate_decoded=cd,
+        )
+
+
+_Line = tuple[str, str, list[str], list[int], list[int], str, str]
+
+
+class _Shortest:
+    """The K shortest lines offered, first offered first among equals."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, _Line]] = []
+
+    def offer(self, length: int, serial: int, line: _Line, k: int) -> None:
+        heap = self._heap
+        if not k:
+            return
+        item = (-length, -serial, line)
+        if len(heap) < k:
+            heapq.heappush(heap, item)
+        elif item > heap[0]:
+            heapq.heapreplace(heap, item)
+
+    def items(self) -> list[_Line]:
+        return [line for _, _, line in sorted(self._heap, reverse=True)]
+
+
+@dataclass
+class _Judged:
+    """A tally being filled, with the lines kept for its counterexamples."""
+
+    tally: Tally
+    diverged: _Shortest = field(default_factory=_Shortest)
+    ties: _Shortest = field(default_factory=_Shortest)
+
+
+def _path_scores(model: SentencePieceModel) -> list[float]:
+    """Each piece's score as sentencepiece's Unigram Viterbi adds it (float32 values).
+
+    Normal pieces score as stored; user-defined ones ``length * max_score - 0.1`` with the
+    length in bytes and the maximum over normal pieces starting at FLT_MIN; the unknown piece
+    the lowest normal score minus 10. Byte pieces stand in for an unknown character on both
+    sides alike, so they add nothing to the comparison.
+    """
+    pieces = model.proto.pieces
+    normal = [p.score for p in pieces if p.type == _NORMAL]
+    max_score = max([f32(_FLT_MIN), *normal])
+    unk_score = f32(min(normal, default=0.0) - _UNK_PENALTY)
+    scores: list[float] = []
+    for p in pieces:
+        if p.type == _USER_DEFINED:
+            scores.append(f32(f32(len(p.piece.encode()) * max_score) - 0.1))
+        elif p.type == _UNKNOWN:
+            scores.append(unk_score)
+        elif p.type == _BYTE:
+            scores.append(0.0)
+        else:
+            scores.append(float(p.score))
+    return scores
+
+
+def _whitespace(text: str) -> tuple[Any, ...]:
+    return (text[:1].isspace(), text[-1:].isspace(), *_SPACES.findall(text))

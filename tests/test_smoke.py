@@ -52,6 +52,7 @@ def test_tiny_cpu_smoke_passes(fixture: str, profile: Profile) -> None:
     assert [s.name for s in report.skipped] == ["parameters"]
     assert (report.weights, report.device, report.dtype) == ("random-tiny", "cpu", "float32")
     assert report.prompt_format == profile.prompt_format
+    assert report.directory == str(FIXTURES / fixture)
     # Random weights sample no eos, so the run always has max_new_tokens to time.
     assert report.new_tokens == 8
     assert report.tokens_per_s > 0
@@ -61,6 +62,8 @@ def test_tiny_cpu_smoke_passes(fixture: str, profile: Profile) -> None:
     data = json.loads(json.dumps(report.to_dict(), ensure_ascii=False))
     assert data["passed"] is True
     assert data["checks"][0]["name"] == "device"
+    assert data["directory"] == report.directory
+    assert "source" not in data
 
 
 def test_tiny_smoke_is_seeded() -> None:

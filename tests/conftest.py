@@ -1,23 +1,55 @@
 """Shared pytest fixtures: the committed model fixtures, ../shared, and an offline hub cache.
 
 Paths are computed from this file, never from the working directory, so the suite runs from
-anywhere; tests write only under ``tmp_path``.
+anywhere; tests write only under ``tmp_path``, Hypothesis included (see below).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# No example database: tests must not write .hypothesis/examples into the directory the suite
+# runs from; a failure still prints its shrunk example. No deadline: tokenizer calls (a first
+# transformers load especially) vary far more than Hypothesis's 200 ms allows.
+settings.register_profile("tokcheck", database=None, deadline=None)
+settings.load_profile("tokcheck")
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 # The broken/ scenarios, each a Hugging Face-layout directory with one defect.
 BROKEN = sorted(p.name for p in (FIXTURES / "broken").iterdir() if p.is_dir())
 
+_HYPOTHESIS_HOME = pytest.StashKey[tuple[Path, pytest.MonkeyPatch]]()
 _HF_ENV = ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE", "XDG_CACHE_HOME")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hypothesis's caches (source constants, unicode tables) go to a directory removed at exit.
+
+    Even without a database Hypothesis writes them to ./.hypothesis, from collection on (its
+    plugin gathers constants then), so a fixture would come too late. The environment variable
+    carries the same place to subprocesses the tests start.
+    """
+    home = Path(tempfile.mkdtemp(prefix="tokcheck-hypothesis-"))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HYPOTHESIS_STORAGE_DIRECTORY", str(home))
+    set_hypothesis_home_dir(home)
+    config.stash[_HYPOTHESIS_HOME] = (home, patch)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home, patch = config.stash[_HYPOTHESIS_HOME]
+    set_hypothesis_home_dir(None)
+    patch.undo()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

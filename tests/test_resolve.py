@@ -124,12 +124,18 @@ def test_is_not_hub_id(reference: str) -> None:
 def test_is_hub_id_agrees_with_huggingface_hub(reference: str) -> None:
     # huggingface_hub's own validator is the reference: tokcheck must not call an id it rejects
     # a hub id, or the rejection escapes as a traceback instead of one line and exit 2.
-    # (The converse need not hold: tokcheck insists on owner/name, so "gpt2" is no hub id here.)
+    from huggingface_hub.errors import HFValidationError
+
     # Exported lazily, so mypy does not see it as public.
     from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]
 
-    if is_hub_id(reference):
+    try:
         validate_repo_id(reference)
+        accepted = True
+    except HFValidationError:
+        accepted = False
+    # The one difference: tokcheck insists on owner/name, so a bare "gpt2" is no hub id here.
+    assert accepted is (is_hub_id(reference) or reference == "gpt2")
 
 
 @pytest.mark.parametrize(

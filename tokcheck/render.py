@@ -282,7 +282,9 @@ def smoke(report: SmokeReport) -> str:
         ("tokens/s", report.tokens_per_s),
         ("peak GPU memory bytes", report.peak_gpu_memory_bytes),
     ]
-    title = f"smoke {report.source} — profile: {report.profile or 'none'} ({report.prompt_format})"
+    title = (
+        f"smoke {report.directory} — profile: {report.profile or 'none'} ({report.prompt_format})"
+    )
     out = [table(("figure", "value"), figures, title=title)]
     out.append(f"\nprompt: {report.prompt!r}\noutput: {report.output!r}\n")
     if report.losses is not None:

@@ -172,7 +172,6 @@ class Judge:
         """Classify each line of a batch; ``special_ids`` are the candidate's own specials."""
         tally = judged.tally
         tally.lines += len(lines)
-        special = (self.control | special_ids) - {self.unk}
         # Runs once per line, so the common case (identical) is kept to C-level comparisons.
         for r, c, rd, cd, (text, origin) in zip(
             reference_ids, candidate_ids, reference_decoded, candidate_decoded, lines, strict=True
@@ -180,7 +179,7 @@ class Judge:
             same_ids = r == c
             if same_ids and rd == cd:
                 continue
-            kinds = self.classify(r, c, rd, cd, special)
+            kinds = self.classify(r, c, rd, cd, special_ids)
             tally.differing += 1
             for kind in kinds:
                 setattr(tally, kind, getattr(tally, kind) + 1)
@@ -190,10 +189,12 @@ class Judge:
             )
 
     def classify(
-        self, r: list[int], c: list[int], rd: str, cd: str, special: frozenset[int]
+        self, r: list[int], c: list[int], rd: str, cd: str, special_ids: frozenset[int]
     ) -> list[str]:
-        """The kinds of difference on one line (empty when there is none)."""
+        """The kinds of difference on one line (empty when there is none); ``special_ids`` are
+        the candidate's own special ids, counted with the reference's control pieces."""
         kinds: list[str] = []
+        special = (self.control | special_ids) - {self.unk}
         if r != c:
             if self.is_tie(r, c):
                 kinds.append("tie")

@@ -1,0 +1,194 @@
+"""tokcheck.judge: one classification of every line, the same verdict from every command.
+
+The acceptance case is a 65,536-piece model with rinna's flags (fixtures/bilingual-4b), where
+runs of one character are ties: ``jjjjj`` is ``jj jj j`` to sentencepiece and ``j jj jj`` to
+the exported tokenizer, the same pieces in another order. export, ``compare --candidate
+exported``, ``compare`` of the exported directory and ``assert_matches_reference`` must all
+call those lines ties, count them, pass them, and fail them under strict.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tokcheck.candidates import from_tokenizers
+from tokcheck.cli import main
+from tokcheck.compare import judge_lines
+from tokcheck.convert import build_tokenizer
+from tokcheck.export import export
+from tokcheck.judge import KINDS, Judge
+from tokcheck.proto import SentencePieceModel
+from tokcheck.resolve import resolve
+from tokcheck.testing import assert_matches_reference
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+BILINGUAL = FIXTURES / "bilingual-4b"
+TIE_LINES = ["jjjjj", "ごごごごご"]
+LINES = [*TIE_LINES, "吾輩は猫である。", "plain text"]
+
+
+@pytest.fixture(scope="module")
+def model() -> SentencePieceModel:
+    return SentencePieceModel.load(BILINGUAL / "spiece.model")
+
+
+@pytest.fixture(scope="module")
+def exported_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    resolved = resolve(str(BILINGUAL))
+    model = SentencePieceModel.load(resolved.model_file)
+    out = tmp_path_factory.mktemp("export") / "out"
+    result = export(resolved, model, out, texts=LINES, examples=0)
+    assert result.written
+    return out
+
+
+def _ids(model: SentencePieceModel, *pieces: str) -> list[int]:
+    return [model.pieces.index(p) for p in pieces]
+
+
+# -- classification ------------------------------------------------------------------------
+
+
+def test_a_permutation_of_the_same_pieces_is_a_tie(model: SentencePieceModel) -> None:
+    judge = Judge(model)
+    reference = model.processor.encode("jjjjj")
+    assert [model.pieces[i] for i in reference] == ["jj", "jj", "j"]
+    permuted = _ids(model, "j", "jj", "jj")
+    assert judge.is_tie(reference, permuted)
+    assert judge.classify(reference, permuted, "jjjjj", "jjjjj", frozenset()) == ["tie"]
+
+
+def test_same_text_with_another_score_is_not_a_tie(model: SentencePieceModel) -> None:
+    judge = Judge(model)
+    reference = model.processor.encode("jjjjj")
+    singles = _ids(model, "j", "j", "j", "j", "j")
+    assert not judge.is_tie(reference, singles)
+    assert judge.classify(reference, singles, "jjjjj", "jjjjj", frozenset()) == ["mismatched"]
+
+
+def test_unk_and_other_specials_are_counted_apart(model: SentencePieceModel) -> None:
+    judge = Judge(model)
+    unk, bos = model.proto.trainer_spec.unk_id, model.proto.trainer_spec.bos_id
+    reference = model.processor.encode("x")
+    assert judge.classify(reference, [unk], "x", " \u2047 ", frozenset()) == [
+        "mismatched",
+        "unk_introduced",
+        "decode_mismatched",
+        "whitespace_collapsed",
+    ]
+    assert judge.classify(reference, [bos], "x", "", frozenset()) == [
+        "mismatched",
+        "special_introduced",
+        "decode_mismatched",
+    ]
+    # A special id of the candidate's own (not a control piece of the reference) counts too.
+    extra = len(model.pieces) - 1
+    kinds = judge.classify(reference, [extra], "x", "x", frozenset({extra}))
+    assert kinds == ["mismatched", "special_introduced"]
+
+
+def test_counterexamples_are_the_shortest_aligned_at_the_first_divergence(
+    model: SentencePieceModel,
+) -> None:
+    tokenizer = build_tokenizer(model)
+    candidate = from_tokenizers("exported", tokenizer, "tokenizers.Tokenizer")
+    lines = [("吾輩は猫である。ごごごごご", "long"), ("jjjjj", "short"), ("ごごごごご", "kana")]
+    (tally,) = judge_lines(model, [candidate], lines, show=2)
+    assert (tally.lines, tally.differing, tally.tie, tally.mismatched) == (3, 3, 3, 0)
+    assert [e.origin for e in tally.ties] == ["short", "kana"]
+    long_line = judge_lines(model, [candidate], lines[:1], show=1)[0].ties[0]
+    assert long_line.first_divergence > 4
+    assert long_line.offset == long_line.first_divergence - 4
+    assert long_line.reference_pieces[-3:] == ["ごご", "ご", "ごご"]
+    assert long_line.candidate_pieces[-3:] == ["ご", "ごご", "ごご"]
+    assert long_line.reference_ids[4] != long_line.candidate_ids[4]
+    assert tally.counterexamples == []
+    assert set(tally.counts()) == set(KINDS)
+
+
+# -- the same verdict everywhere -----------------------------------------------------------
+
+
+def test_export_counts_ties_passes_them_and_records_them(exported_dir: Path) -> None:
+    record = json.loads((exported_dir / "tokcheck_export.json").read_text(encoding="utf-8"))
+    assert record["status"] == "ties"
+    assert record["verified"]["tokenizers"]["tie"] == len(TIE_LINES)
+    assert record["verified"]["tokenizers"]["mismatched"] == 0
+
+
+def _compare_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model: str, *extra: str
+) -> tuple[int, dict[str, object]]:
+    corpus = tmp_path / "lines.txt"
+    corpus.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    code = main(["compare", model, "--corpus", str(corpus), "--examples", "0", "--json", *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
+def test_compare_of_the_exported_tokenizer_gives_the_same_verdict(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, exported_dir: Path, strict: bool
+) -> None:
+    flags = ["--strict"] if strict else []
+    code, data = _compare_json(
+        capsys, tmp_path, str(exported_dir), "--candidate", "exported", *flags
+    )
+    (tally,) = data["candidates"]  # type: ignore[misc]
+    assert (tally["tie"], tally["mismatched"], tally["status"]) == (len(TIE_LINES), 0, "ties")
+    assert data["exported_directory"] is True
+    if strict:
+        assert (code, data["passed"]) == (1, False)
+        assert "ties fail under --strict" in str(data["next_step"])
+    else:
+        assert (code, data["passed"], data["next_step"]) == (0, True, None)
+        assert any("ties" in w for w in data["warnings"])  # type: ignore[attr-defined]
+    assert "tokcheck export MODEL" not in json.dumps(data)
+
+
+def test_compare_of_the_exported_directory_never_advises_export(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, exported_dir: Path
+) -> None:
+    from tokcheck.candidates import load_candidates
+
+    resolved = resolve(str(exported_dir))
+    _, unavailable = load_candidates(resolved, SentencePieceModel.load(resolved.model_file))
+    if [u for u in unavailable if u.name == "default"]:
+        pytest.skip(f"transformers cannot load the export here: {unavailable[0].reason}")
+    code, data = _compare_json(capsys, tmp_path, str(exported_dir), "--strict")
+    default = next(c for c in data["candidates"] if c["name"] == "default")  # type: ignore[attr-defined]
+    assert (default["tie"], default["mismatched"]) == (len(TIE_LINES), 0)
+    assert code == 1
+    assert "tokcheck export MODEL" not in str(data["next_step"])
+    assert "not exact here" in str(data["next_step"])
+
+
+def test_assert_matches_reference_gives_the_same_verdict(model: SentencePieceModel) -> None:
+    tokenizer = build_tokenizer(model)
+    tally = assert_matches_reference(tokenizer, BILINGUAL, LINES)
+    assert (tally.tie, tally.mismatched, tally.status) == (len(TIE_LINES), 0, "ties")
+    with pytest.raises(AssertionError, match=r"ties: 2 of 4 lines differ \(tie 2\)") as failed:
+        assert_matches_reference(tokenizer, BILINGUAL, LINES, strict=True)
+    message = str(failed.value)
+    assert "sentencepiece: " in message
+    assert "['jj', 'jj', 'j']" in message
+
+
+def test_gate_strict_fails_ties_and_says_why(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, exported_dir: Path
+) -> None:
+    corpus = tmp_path / "lines.txt"
+    corpus.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    argv = ["gate", str(exported_dir), "--corpus", str(corpus), "--examples", "5", "--json"]
+    lenient = main(argv)
+    lenient_report = json.loads(capsys.readouterr().out)
+    strict = main([*argv, "--strict"])
+    strict_report = json.loads(capsys.readouterr().out)
+    if lenient_report["compare"]["load_failures"]:
+        pytest.skip("transformers cannot load the export here")
+    assert lenient_report["verdicts"]["compare"] is True
+    assert strict_report["verdicts"]["compare"] is False
+    assert (lenient, strict) == (0 if lenient_report["passed"] else 1, 1)
+    assert not any("tokcheck export MODEL" in s for s in strict_report["next_steps"])

@@ -122,7 +122,15 @@ def generation_alphabet(model: SentencePieceModel) -> str | None:
     unknown and cannot round-trip."""
     if model.proto.trainer_spec.byte_fallback:
         return None
-    chars = {c for p in model.proto.pieces if p.type in (1, 4) for c in p.piece if c != "\u2581"}
+    # A name that is not UTF-8 (bytes, see tokcheck.proto) spells no characters.
+    bad = set(model.invalid_utf8_pieces)
+    chars = {
+        c
+        for i, p in enumerate(model.proto.pieces)
+        if p.type in (1, 4) and i not in bad
+        for c in p.piece
+        if c != "\u2581"
+    }
     return "".join(sorted(chars | {" "}))
 
 

@@ -11,19 +11,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tokcheck.hfconfig import SPECIAL_TOKEN_KEYS
 from tokcheck.profiles import Profile
 from tokcheck.proto import ModelSummary, SentencePieceModel, proto_text
 from tokcheck.resolve import ResolvedModel
-
-_SPECIAL_TOKEN_KEYS = (
-    "bos_token",
-    "eos_token",
-    "unk_token",
-    "pad_token",
-    "sep_token",
-    "cls_token",
-    "mask_token",
-)
 
 
 @dataclass(frozen=True)
@@ -258,7 +249,7 @@ def _named_special_tokens(r: ResolvedModel) -> dict[str, str]:
     for source in (r.special_tokens_map, r.tokenizer_config):
         if not source:
             continue
-        for key in _SPECIAL_TOKEN_KEYS:
+        for key in SPECIAL_TOKEN_KEYS:
             content = _token_content(source.get(key))
             if content is not None:
                 named.setdefault(key, content)

@@ -23,7 +23,8 @@ import sentencepiece as spm
 from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
 from tokcheck.checks import run_checks
-from tokcheck.errors import ModelFileError
+from tokcheck.errors import CorpusError, ModelFileError
+from tokcheck.probes import check_corpora
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel, proto_text
 from tokcheck.resolve import resolve
@@ -299,3 +300,26 @@ def test_summary_dict_is_plain_text(broken_dir: Callable[[str], Path]) -> None:
                 walk(v)
 
     walk(data)
+
+
+# --- corpus paths ----------------------------------------------------------------------------
+
+
+def test_corpus_paths(tmp_path: Path) -> None:
+    good = tmp_path / "corpus.txt"
+    good.write_text("吾輩は猫である\n", encoding="utf-8")
+    assert check_corpora([good]) == [good]
+    (tmp_path / "corpora").mkdir()
+    with pytest.raises(CorpusError, match=r"corpora: is a directory, not a corpus file$"):
+        check_corpora([good, tmp_path / "corpora"])
+    with pytest.raises(CorpusError, match=r"missing\.txt: no such corpus file$"):
+        check_corpora([tmp_path / "missing.txt"])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_fifo_corpus_is_refused_without_opening_it(tmp_path: Path) -> None:
+    # Opening a FIFO with no writer would block this test forever.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(CorpusError, match=r"pipe: is not a regular file; a corpus must be a text"):
+        check_corpora([fifo])

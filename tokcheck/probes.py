@@ -7,6 +7,7 @@ line by line; a line that is not UTF-8 is recorded by number and skipped.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,8 +111,17 @@ def check_corpora(paths: Iterable[Path]) -> list[Path]:
     """Fail early, before any long work starts, if a corpus path is unusable."""
     checked = []
     for path in paths:
-        if not path.is_file():
-            raise CorpusError(f"{path}: no such corpus file")
+        # stat, never open: opening a FIFO would block until something writes to it.
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError as e:
+            raise CorpusError(f"{path}: no such corpus file") from e
+        except OSError as e:
+            raise CorpusError(f"{path}: cannot read corpus: {e.strerror or e}") from e
+        if stat.S_ISDIR(mode):
+            raise CorpusError(f"{path}: is a directory, not a corpus file")
+        if not stat.S_ISREG(mode):
+            raise CorpusError(f"{path}: is not a regular file; a corpus must be a text file")
         checked.append(path)
     return checked
 

@@ -9,10 +9,15 @@ and replaced in the serialized bytes).
 
 from __future__ import annotations
 
+import io
+import json
+import math
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ from tokcheck.errors import CorpusError, ModelFileError
 from tokcheck.probes import check_corpora
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel, proto_text
+from tokcheck.render import print_json
 from tokcheck.resolve import resolve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -323,3 +329,96 @@ def test_fifo_corpus_is_refused_without_opening_it(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(CorpusError, match=r"pipe: is not a regular file; a corpus must be a text"):
         check_corpora([fifo])
+
+
+# --- JSON output is strict RFC 8259 ----------------------------------------------------------
+
+
+def _strict_loads(text: str) -> Any:
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"{name} in output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _printed(data: Any) -> str:
+    stream = io.StringIO()
+    print_json(data, stream)
+    text = stream.getvalue()
+    text.encode("utf-8")  # what a UTF-8 stdout would have to write
+    return text
+
+
+@dataclass(frozen=True)
+class _Report:
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": self.score}
+
+
+def test_print_json_known_answers() -> None:
+    data = {
+        "scores": [1.5, math.nan, math.inf, -math.inf],
+        "piece": "a\udcffb",
+        "raw": b"Q\xffQ",
+        "ok": "吾輩",
+        "report": _Report(math.nan),
+        "ids": (1, 2),
+        math.inf: None,
+    }
+    assert _strict_loads(_printed(data)) == {
+        "scores": [1.5, "NaN", "Infinity", "-Infinity"],
+        "piece": "a\\udcffb",
+        "raw": "Q\\xffQ",
+        "ok": "吾輩",
+        "report": {"score": "NaN"},
+        "ids": [1, 2],
+        "Infinity": None,
+    }
+
+
+def test_print_json_leaves_plain_data_alone() -> None:
+    data = {"text": "吾輩は猫である\n", "n": [0, -1, 2.5], "none": None, "yes": True}
+    assert _printed(data) == json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def test_bytes_default_uses_the_proto_escape() -> None:
+    assert _strict_loads(_printed([b"\xe8\x80\x92\xe7\x86"])) == ["耒\\xe7\\x86"]
+
+
+def _random_value(r: random.Random, depth: int = 0) -> Any:
+    """Anything tokcheck might hand to print_json, awkward values weighted up."""
+    leaves: list[Callable[[], Any]] = [
+        lambda: None,
+        lambda: r.random() < 0.5,
+        lambda: r.randint(-(2**70), 2**70),
+        lambda: r.choice([math.nan, math.inf, -math.inf, -0.0, 1e308, r.random()]),
+        lambda: "".join(chr(r.choice([r.randrange(0x110000), 0xD800, 0xDFFF])) for _ in range(4)),
+        lambda: r.randbytes(r.randrange(6)),
+    ]
+    if depth < 3 and r.random() < 0.4:
+        items = [_random_value(r, depth + 1) for _ in range(r.randrange(4))]
+        if r.random() < 0.5:
+            return items
+        return {_random_value(r, 3) if r.random() < 0.3 else str(i): v for i, v in enumerate(items)}
+    return r.choice(leaves)()
+
+
+def test_print_json_output_always_parses() -> None:
+    # Seeded rather than Hypothesis, whose example database would be written to the cwd.
+    r = random.Random(20261129)
+    for _ in range(500):
+        _strict_loads(_printed(_random_value(r)))
+
+
+def test_inspect_of_invalid_utf8_model_is_strict_json(
+    broken_dir: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tokcheck.inspection import inspect_model
+
+    resolved = resolve(str(broken_dir("invalid-utf8-user-symbol")))
+    report = inspect_model(resolved, SentencePieceModel.load(resolved.model_file))
+    text = _printed(report)
+    assert "b'" not in text
+    assert _strict_loads(text)["user_defined_symbols"] == ["<\\xff>"]

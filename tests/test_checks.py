@@ -110,6 +110,10 @@ BROKEN_GENERIC = {
     "missing-byte-pieces": {"byte_pieces", "sentencepiece_loads"},
     "config-eos-mismatch": {"config_eos_id"},
     "wrong-vocab-size": set(),
+    # sentencepiece loads these; only text-based consumers choke.
+    "invalid-utf8-piece": {"pieces_utf8"},
+    "invalid-utf8-user-symbol": {"pieces_utf8"},
+    "invalid-utf8-unk-surface": {"pieces_utf8"},
 }
 
 
@@ -147,6 +151,45 @@ def test_missing_byte_pieces_values(broken_dir: Callable[[str], Path]) -> None:
     assert actual.startswith("240 BYTE pieces")
 
 
+@pytest.mark.parametrize(
+    ("name", "actual", "says"),
+    [
+        (
+            "invalid-utf8-piece",
+            {"invalid_utf8_pieces": [899], "unk_surface_invalid_utf8": False},
+            "1 piece(s) (ids [899]) not valid UTF-8",
+        ),
+        (
+            "invalid-utf8-user-symbol",
+            {"invalid_utf8_pieces": [999], "unk_surface_invalid_utf8": False},
+            "1 piece(s) (ids [999]) not valid UTF-8",
+        ),
+        (
+            "invalid-utf8-unk-surface",
+            {"invalid_utf8_pieces": [], "unk_surface_invalid_utf8": True},
+            "trainer_spec.unk_surface not valid UTF-8",
+        ),
+    ],
+    ids=["piece", "user-symbol", "unk-surface"],
+)
+def test_pieces_utf8_values(
+    broken_dir: Callable[[str], Path], name: str, actual: dict[str, object], says: str
+) -> None:
+    report = _check(broken_dir(name), None)
+    (check,) = [c for c in report.checks if c.name == "pieces_utf8"]
+    assert (check.passed, check.actual) == (False, actual)
+    assert check.message.startswith(says)
+    assert "Hugging Face converters and sentencepiece's Python API" in check.message
+
+
+def test_pieces_utf8_passes_on_conformant(tiny_neox_dir: Path) -> None:
+    assert _result(_check(tiny_neox_dir, None), "pieces_utf8") == (
+        True,
+        "every piece name and unk_surface is valid UTF-8",
+        {"invalid_utf8_pieces": [], "unk_surface_invalid_utf8": False},
+    )
+
+
 def test_bare_model_file_skips_metadata_checks(neox_dir: Path) -> None:
     report = _check(neox_dir / "spiece.model", NEOX)
     assert report.passed
@@ -162,7 +205,7 @@ def test_bare_model_file_skips_metadata_checks(neox_dir: Path) -> None:
 
 
 def test_check_names_are_unique_and_messages_are_one_line() -> None:
-    for fixture in ("legacy-1b", "broken/missing-byte-pieces"):
+    for fixture in ("legacy-1b", "broken/missing-byte-pieces", "broken/invalid-utf8-piece"):
         report = _check(FIXTURES / fixture, BILINGUAL)
         names = [c.name for c in report.checks]
         assert len(names) == len(set(names))

@@ -8,6 +8,7 @@ cannot silently carry a second defect.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -28,13 +29,27 @@ FIXTURE_DIRS = [
     "legacy-1b",
     "broken/config-eos-mismatch",
     "broken/corrupt",
+    "broken/deep-json",
     "broken/dummy-prefix-on",
+    "broken/huge-int-json",
+    "broken/invalid-utf8-piece",
+    "broken/invalid-utf8-unk-surface",
+    "broken/invalid-utf8-user-symbol",
     "broken/missing-byte-pieces",
+    "broken/nan-json",
     "broken/no-byte-fallback",
+    "broken/string-max-length",
     "broken/truncated",
     "broken/whitespace-removal-on",
+    "broken/wrong-type-special-tokens",
     "broken/wrong-vocab-size",
 ]
+# Files that are deliberately not JSON an ordinary parser accepts; their own tests read them.
+NOT_JSON = {
+    "broken/deep-json": "tokenizer_config.json",
+    "broken/huge-int-json": "config.json",
+    "broken/nan-json": "config.json",
+}
 TRAINER_FIELDS = (
     "model_type",
     "vocab_size",
@@ -78,7 +93,7 @@ def test_fixture_set_is_complete() -> None:
 def test_fixture_is_hf_layout(name: str) -> None:
     directory = FIXTURES / name
     assert {p.name for p in directory.iterdir()} == HF_FILES
-    for json_file in HF_FILES - {"spiece.model"}:
+    for json_file in HF_FILES - {"spiece.model", NOT_JSON.get(name)}:
         assert isinstance(json.loads((directory / json_file).read_text(encoding="utf-8")), dict)
 
 
@@ -197,3 +212,107 @@ def test_damaged_fixtures_are_cut_from_tiny_neox() -> None:
     assert len(corrupt) == len(tiny)
     assert corrupt[64:] == tiny[64:]
     assert corrupt[:64] != tiny[:64]
+
+
+# --- the bad-input fixtures: tiny-neox with one string or JSON value broken -------------------
+
+
+def _tiny() -> ModelProto:
+    return _proto(FIXTURES / "tiny-neox" / "spiece.model")
+
+
+def _raw_piece(proto: ModelProto, index: int) -> str | bytes:
+    # upb returns bytes for a string field that is not valid UTF-8.
+    value: str | bytes = proto.pieces[index].piece
+    return value
+
+
+@pytest.mark.parametrize(
+    ("name", "index", "raw", "kind"),
+    [
+        ("invalid-utf8-piece", 899, "耒藧熝".encode()[:-1], ModelProto.SentencePiece.NORMAL),
+        ("invalid-utf8-user-symbol", 999, b"<\xff>", ModelProto.SentencePiece.USER_DEFINED),
+    ],
+    ids=["invalid-utf8-piece", "invalid-utf8-user-symbol"],
+)
+def test_invalid_utf8_piece_is_the_only_change(
+    name: str, index: int, raw: bytes, kind: int
+) -> None:
+    broken, source = _broken(name), _tiny()
+    assert _raw_piece(broken, index) == raw
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    assert broken.pieces[index].type == kind
+    assert [
+        i for i in range(len(source.pieces)) if _raw_piece(broken, i) != _raw_piece(source, i)
+    ] == [index]
+    del broken.pieces[index]
+    del source.pieces[index]
+    assert broken == source
+
+
+def test_invalid_utf8_unk_surface_is_the_only_change() -> None:
+    broken, source = _broken("invalid-utf8-unk-surface"), _tiny()
+    surface: str | bytes = broken.trainer_spec.unk_surface
+    assert surface == " ¿ ".encode("latin-1")
+    broken.trainer_spec.ClearField("unk_surface")
+    assert broken == source
+
+
+def _tiny_text(name: str) -> str:
+    return (FIXTURES / "tiny-neox" / name).read_text(encoding="utf-8")
+
+
+def _text(fixture: str, name: str) -> str:
+    return (FIXTURES / "broken" / fixture / name).read_text(encoding="utf-8")
+
+
+JSON_FIXTURES = [
+    "deep-json",
+    "huge-int-json",
+    "nan-json",
+    "wrong-type-special-tokens",
+    "string-max-length",
+]
+
+
+@pytest.mark.parametrize("name", JSON_FIXTURES, ids=JSON_FIXTURES)
+def test_json_fixture_keeps_tiny_neox_model(name: str) -> None:
+    model = (FIXTURES / "broken" / name / "spiece.model").read_bytes()
+    assert model == (FIXTURES / "tiny-neox" / "spiece.model").read_bytes()
+
+
+def test_deep_json_is_nested_100000_deep() -> None:
+    depth = 100_000
+    assert _text("deep-json", "tokenizer_config.json") == (
+        '{"nested": ' + "[" * depth + "]" * depth + "}\n"
+    )
+
+
+def test_huge_int_json_changes_only_vocab_size() -> None:
+    text = _text("huge-int-json", "config.json")
+    assert text.replace("9" * 5000, "1000") == _tiny_text("config.json")
+
+
+def test_nan_json_changes_only_layer_norm_eps() -> None:
+    # Python's json reads NaN, which is not JSON; tokcheck refuses it.
+    config = json.loads(_text("nan-json", "config.json"))
+    assert math.isnan(config.pop("layer_norm_eps"))
+    expected = json.loads(_tiny_text("config.json"))
+    del expected["layer_norm_eps"]
+    assert config == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "value"),
+    [
+        ("wrong-type-special-tokens", "additional_special_tokens", 5),
+        ("string-max-length", "model_max_length", "big"),
+    ],
+    ids=["wrong-type-special-tokens", "string-max-length"],
+)
+def test_tokenizer_config_changes_one_value(name: str, key: str, value: object) -> None:
+    config = json.loads(_text(name, "tokenizer_config.json"))
+    expected = json.loads(_tiny_text("tokenizer_config.json"))
+    assert config == {**expected, key: value}
+    assert _text(name, "config.json") == _tiny_text("config.json")

@@ -78,6 +78,8 @@ NEOX_FLAGS = {
     "duplicate_pieces": (),
     "nonfinite_scores": (),
     "processor_error": None,
+    "invalid_utf8_pieces": (),
+    "unk_surface_invalid_utf8": False,
     **NEOX_IDS,
 }
 LEGACY_FLAGS = {
@@ -93,6 +95,8 @@ LEGACY_FLAGS = {
     "unknown_pieces": 1,
     "user_defined_symbols": (),
     "processor_error": None,
+    "invalid_utf8_pieces": (),
+    "unk_surface_invalid_utf8": False,
     **NEOX_IDS,
 }
 GOOGLE_TEST_MODEL = {
@@ -114,6 +118,8 @@ GOOGLE_TEST_MODEL = {
     "control_symbols": ("<s>", "</s>"),
     "user_defined_symbols": (),
     "processor_error": None,
+    "invalid_utf8_pieces": (),
+    "unk_surface_invalid_utf8": False,
 }
 
 KNOWN: dict[str, dict[str, Any]] = {
@@ -214,7 +220,8 @@ def _reference(path: Path) -> dict[str, Any]:
         ),
         "duplicate_pieces": tuple(sorted(p for p, k in Counter(pieces).items() if k > 1)),
         "nonfinite_scores": tuple(i for i in range(n) if not math.isfinite(sp.get_score(i))),
-        "whitespace_encodings": {s: sp.encode(s, out_type=str) for s in ("\n", "\t", "  ")},
+        # By id: for an unknown character out_type=str would show the input, not the unk piece.
+        "whitespace_encodings": {s: [pieces[i] for i in sp.encode(s)] for s in ("\n", "\t", "  ")},
         "processor_error": None,
     }
 
@@ -259,9 +266,10 @@ def test_whitespace_encodings(fixture: str) -> None:
 
 
 def test_whitespace_encodings_shared_ja(shared_ja_model: Path) -> None:
-    # NFKC (not the NMT variant) keeps "\n" and "\t"; the dummy prefix adds "▁" in front.
+    # NFKC (not the NMT variant) keeps "\n" and "\t"; the dummy prefix adds "▁" in front; the
+    # vocab has "\t" but no "\n".
     assert _summary(shared_ja_model).whitespace_encodings == {
-        "\n": ["▁", "\n"],
+        "\n": ["▁", "<unk>"],
         "\t": ["▁", "\t"],
         "  ": [],
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,153 @@ def test_bad_metadata_json(tmp_path: Path, tiny_neox_dir: Path, content: str, wh
     (directory / "tokenizer_config.json").write_text(content, encoding="utf-8")
     with pytest.raises(TokcheckError, match=why):
         resolve(str(directory))
+
+
+# The fixtures/broken/ directories whose JSON is malformed, and the one line each gets.
+BAD_JSON = {
+    "deep-json": "tokenizer_config.json: JSON nested too deeply to read",
+    "huge-int-json": (
+        "config.json: JSON holds an integer of more than 4300 digits, more than Python reads"
+    ),
+    "nan-json": "config.json: not valid JSON (NaN is not a JSON number)",
+    "wrong-type-special-tokens": (
+        "tokenizer_config.json: field additional_special_tokens must be null or a list of "
+        'strings or objects with a string "content", got 5 (a number)'
+    ),
+    "string-max-length": (
+        'tokenizer_config.json: field model_max_length must be a number, got "big" (a string)'
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_JSON), ids=list(BAD_JSON))
+def test_bad_json_fixture(broken_dir: Callable[[str], Path], name: str) -> None:
+    directory = broken_dir(name)
+    with pytest.raises(TokcheckError) as info:
+        resolve(str(directory))
+    assert str(info.value) == f"{directory}/{BAD_JSON[name]}"
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ('{"model_max_length": Infinity}', r"not valid JSON \(Infinity is not a JSON number\)"),
+        ('{"model_max_length": -Infinity}', r"not valid JSON \(-Infinity is not a JSON number\)"),
+        ('{"model_max_length": 1e999}', r"not valid JSON \(1e999 is too large for a double\)"),
+        ("[" * 5000 + "]" * 5000, "nested too deeply"),
+        (b"\xff{}".decode("latin-1"), "not valid JSON"),
+    ],
+    ids=["infinity", "minus-infinity", "overflow", "deep-array", "not-utf8"],
+)
+def test_json_python_reads_but_tokcheck_refuses(
+    tmp_path: Path, tiny_neox_dir: Path, content: str, why: str
+) -> None:
+    directory = _hf_dir(tmp_path, tiny_neox_dir, "spiece.model")
+    (directory / "tokenizer_config.json").write_text(content, encoding="utf-8")
+    with pytest.raises(TokcheckError, match=why):
+        resolve(str(directory))
+
+
+def test_sentinel_max_length_is_accepted(tmp_path: Path, tiny_neox_dir: Path) -> None:
+    # transformers' "no limit", int(1e30), as it writes it; and as a float.
+    directory = _hf_dir(tmp_path, tiny_neox_dir, "spiece.model")
+    for value in ("1000000000000000019884624838656", "1e30"):
+        (directory / "tokenizer_config.json").write_text(
+            f'{{"model_max_length": {value}, "legacy": null, "bos_token": null}}',
+            encoding="utf-8",
+        )
+        config = resolve(str(directory)).tokenizer_config
+        assert config is not None
+        assert config["model_max_length"] == int(1e30)
+
+
+WRONG_TYPES = [
+    ("tokenizer_config.json", "bos_token", 1, "bos_token must be a string, null", "1 (a number)"),
+    ("tokenizer_config.json", "pad_token", {"id": 0}, "pad_token must be", "an object"),
+    ("special_tokens_map.json", "eos_token", {"content": 3}, "eos_token must be", "an object"),
+    (
+        "tokenizer_config.json",
+        "additional_special_tokens",
+        ["<a>", 2],
+        "null or a list",
+        "an array",
+    ),
+    ("tokenizer_config.json", "model_max_length", True, "must be a number", "true (a boolean)"),
+    ("tokenizer_config.json", "tokenizer_class", ["T5"], "a string or null", "an array"),
+    ("tokenizer_config.json", "legacy", "false", "true, false or null", '"false" (a string)'),
+    ("tokenizer_config.json", "add_bos_token", 1, "true, false or null", "1 (a number)"),
+    ("config.json", "vocab_size", "1000", "an integer or null", '"1000" (a string)'),
+    ("config.json", "vocab_size", True, "an integer or null", "true (a boolean)"),
+    ("config.json", "vocab_size", 1000.0, "an integer or null", "1000.0 (a number)"),
+    ("config.json", "bos_token_id", [2], "an integer or null", "an array"),
+    ("config.json", "eos_token_id", [3, "x"], "a list of integers", "an array"),
+    ("config.json", "pad_token_id", "0", "an integer or null", '"0" (a string)'),
+    ("config.json", "model_type", 5, "a string or null", "5 (a number)"),
+    (
+        "config.json",
+        "architectures",
+        "GPTNeoXForCausalLM",
+        "a list of strings",
+        '"GPTNeoXForCausalLM" (a string)',
+    ),
+    ("config.json", "architectures", [None], "a list of strings", "an array"),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "key", "value", "wanted", "got"),
+    WRONG_TYPES,
+    ids=[f"{f}:{k}={json.dumps(v)}" for f, k, v, _, _ in WRONG_TYPES],
+)
+def test_field_of_wrong_type(
+    tmp_path: Path, tiny_neox_dir: Path, file: str, key: str, value: object, wanted: str, got: str
+) -> None:
+    directory = _hf_dir(tmp_path, tiny_neox_dir, "spiece.model")
+    data = json.loads((directory / file).read_text(encoding="utf-8"))
+    (directory / file).write_text(json.dumps({**data, key: value}), encoding="utf-8")
+    with pytest.raises(TokcheckError) as info:
+        resolve(str(directory))
+    message = str(info.value)
+    assert message.startswith(f"{directory / file}: field {key} must be ")
+    assert wanted in message
+    assert message.endswith(f", got {got}")
+
+
+RIGHT_TYPES = [
+    ("tokenizer_config.json", "bos_token", {"content": "<s>", "lstrip": False}),
+    ("tokenizer_config.json", "unk_token", None),
+    ("tokenizer_config.json", "additional_special_tokens", ["<a>", {"content": "<b>"}]),
+    ("tokenizer_config.json", "additional_special_tokens", None),
+    ("config.json", "eos_token_id", [3, 0]),
+    ("config.json", "pad_token_id", None),
+    ("config.json", "architectures", None),
+    # Fields outside the schema are not judged.
+    ("config.json", "torch_dtype", 5),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "key", "value"),
+    RIGHT_TYPES,
+    ids=[f"{f}:{k}={json.dumps(v)}" for f, k, v in RIGHT_TYPES],
+)
+def test_field_of_right_type(
+    tmp_path: Path, tiny_neox_dir: Path, file: str, key: str, value: object
+) -> None:
+    directory = _hf_dir(tmp_path, tiny_neox_dir, "spiece.model")
+    data = json.loads((directory / file).read_text(encoding="utf-8"))
+    (directory / file).write_text(json.dumps({**data, key: value}), encoding="utf-8")
+    resolve(str(directory))
+
+
+def test_wrong_type_message_escapes_the_value(tmp_path: Path, tiny_neox_dir: Path) -> None:
+    directory = _hf_dir(tmp_path, tiny_neox_dir, "spiece.model")
+    (directory / "config.json").write_text('{"model_type": 0.5, "vocab_size": "a\\n\\ud800"}')
+    with pytest.raises(TokcheckError) as info:
+        resolve(str(directory))
+    assert str(info.value).endswith(
+        'field vocab_size must be an integer or null, got "a\\n\\ud800" (a string)'
+    )
 
 
 HUB_IDS = ["rinna/japanese-gpt-neox-3.6b", PPO, "google/t5_v1.1-small", "a/b"]

@@ -11,19 +11,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tokcheck.hfconfig import SPECIAL_TOKEN_KEYS
 from tokcheck.profiles import Profile
-from tokcheck.proto import ModelSummary, SentencePieceModel
+from tokcheck.proto import ModelSummary, SentencePieceModel, proto_text
 from tokcheck.resolve import ResolvedModel
-
-_SPECIAL_TOKEN_KEYS = (
-    "bos_token",
-    "eos_token",
-    "unk_token",
-    "pad_token",
-    "sep_token",
-    "cls_token",
-    "mask_token",
-)
 
 
 @dataclass(frozen=True)
@@ -156,13 +147,14 @@ def _representable(model: SentencePieceModel, s: ModelSummary, text: str) -> Che
         return CheckResult(name, False, f"{text!r} encodes", None, s.processor_error)
     sp = model.processor
     ids = sp.encode(text)
-    back = sp.decode(ids)
+    # As bytes and ids: asked for text, sentencepiece raises on pieces that are not UTF-8.
+    back = proto_text(sp.decode(ids, out_type=bytes))
     passed = s.unk_id not in ids and back == text
     return CheckResult(
         name,
         passed,
         f"{text!r} encodes without unk and decodes back",
-        {"pieces": sp.encode(text, out_type=str), "decoded": back},
+        {"pieces": [model.pieces[i] for i in ids], "decoded": back},
         f"{text!r} survives encode and decode"
         if passed
         else f"{text!r} is lost by this tokenizer; the family's models were trained with it representable",
@@ -202,6 +194,24 @@ def _generic_checks(
         if not s.duplicate_pieces
         else f"{len(s.duplicate_pieces)} piece(s) appear twice, so piece->id is ambiguous; rebuild the vocab",
     )
+    invalid = s.invalid_utf8_pieces
+    utf8_ok = not invalid and not s.unk_surface_invalid_utf8
+    culprits = [f"{len(invalid)} piece(s) (ids {list(invalid[:5])})"] if invalid else []
+    if s.unk_surface_invalid_utf8:
+        culprits.append("trainer_spec.unk_surface")
+    yield CheckResult(
+        "pieces_utf8",
+        utf8_ok,
+        "every piece name and unk_surface is valid UTF-8",
+        {
+            "invalid_utf8_pieces": list(invalid[:10]),
+            "unk_surface_invalid_utf8": s.unk_surface_invalid_utf8,
+        },
+        "every piece is valid UTF-8"
+        if utf8_ok
+        else f"{' and '.join(culprits)} not valid UTF-8: Hugging Face converters and "
+        "sentencepiece's Python API cannot return such a piece as text; rebuild the vocab",
+    )
     yield CheckResult(
         "finite_scores",
         not s.nonfinite_scores,
@@ -239,7 +249,7 @@ def _named_special_tokens(r: ResolvedModel) -> dict[str, str]:
     for source in (r.special_tokens_map, r.tokenizer_config):
         if not source:
             continue
-        for key in _SPECIAL_TOKEN_KEYS:
+        for key in SPECIAL_TOKEN_KEYS:
             content = _token_content(source.get(key))
             if content is not None:
                 named.setdefault(key, content)

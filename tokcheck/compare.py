@@ -162,6 +162,7 @@ def compare(
 
     ``progress`` is called with the number of input bytes consumed after each batch.
     """
+    model.require_text("compare tokenizers on it")
     corpora = check_corpora(corpora)
     loaded, unavailable = load_candidates(resolved, model, candidates)
     judged = ["default"] if candidates is None or "default" in candidates else list(candidates)
@@ -217,6 +218,7 @@ def judge_lines(
 
     One tally per candidate, in the order given; candidates with the same ``key`` are run once.
     """
+    model.require_text("judge a tokenizer against it")
     runner = _Runner(model, list(candidates), show)
     for _ in runner.run(_batches(lines, BATCH_LINES)):
         pass

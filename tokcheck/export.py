@@ -107,6 +107,7 @@ def export(
     built beside ``outdir`` and renamed into place, so it is never left half-written.
     """
     outdir = Path(outdir)
+    model.require_text("export it")
     atomic.check_outdir(outdir, force)
     tokenizer = build_tokenizer(model)
     lines = [*texts, *sample_texts(model, examples, seed)] if verify else []

@@ -8,6 +8,7 @@ line by line; a line that is not UTF-8 is recorded by number and skipped.
 from __future__ import annotations
 
 import random
+import stat
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -112,8 +113,17 @@ def check_corpora(paths: Iterable[Path]) -> list[Path]:
     """Fail early, before any long work starts, if a corpus path is unusable."""
     checked = []
     for path in paths:
-        if not path.is_file():
-            raise CorpusError(f"{path}: no such corpus file")
+        # stat, never open: opening a FIFO would block until something writes to it.
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError as e:
+            raise CorpusError(f"{path}: no such corpus file") from e
+        except OSError as e:
+            raise CorpusError(f"{path}: cannot read corpus: {e.strerror or e}") from e
+        if stat.S_ISDIR(mode):
+            raise CorpusError(f"{path}: is a directory, not a corpus file")
+        if not stat.S_ISREG(mode):
+            raise CorpusError(f"{path}: is not a regular file; a corpus must be a text file")
         checked.append(path)
     return checked
 
@@ -124,7 +134,15 @@ def generation_alphabet(model: SentencePieceModel) -> str | None:
     unknown and cannot round-trip."""
     if model.proto.trainer_spec.byte_fallback:
         return None
-    chars = {c for p in model.proto.pieces if p.type in (1, 4) for c in p.piece if c != "\u2581"}
+    # A name that is not UTF-8 (bytes, see tokcheck.proto) spells no characters.
+    bad = set(model.invalid_utf8_pieces)
+    chars = {
+        c
+        for i, p in enumerate(model.proto.pieces)
+        if p.type in (1, 4) and i not in bad
+        for c in p.piece
+        if c != "\u2581"
+    }
     return "".join(sorted(chars | {" "}))
 
 

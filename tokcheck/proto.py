@@ -4,6 +4,14 @@ The proto is parsed with protobuf (the ``sentencepiece_model_pb2`` module shippe
 sentencepiece wheel), not through ``SentencePieceProcessor``, so that every flag is read as
 written in the file. The processor is used only for what only it can tell: how a few strings
 actually encode. This module does not judge the values; :mod:`tokcheck.checks` does.
+
+Piece names are text only by convention: sentencepiece loads a model whose pieces (or
+``unk_surface``) are not valid UTF-8, and for such a string field protobuf (upb) returns
+``bytes`` instead of ``str``. Every proto string tokcheck reads goes through
+:func:`proto_text`, which shows each byte that is not part of valid UTF-8 as ``\\xNN`` (Python's
+``backslashreplace``): ``b"Q\\xffQ"`` reads as the 6 characters ``Q\\xffQ``. The escape is for
+display only and can collide with a piece literally spelled that way, so the ids of such pieces
+are listed in :attr:`ModelSummary.invalid_utf8_pieces`.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tokcheck.errors import ModelFileError
 
@@ -26,6 +34,10 @@ if TYPE_CHECKING:
 BYTE_PIECES = tuple(f"<0x{b:02X}>" for b in range(256))
 # Strings whose encoding tells at a glance how whitespace is treated.
 WHITESPACE_PROBES = ("\n", "\t", "  ")
+
+# sentencepiece's log lines would precede tokcheck's own one-line error on stderr; what they say
+# also reaches us as the load's error status. 3 is absl's FATAL, which aborts anyway.
+_SPM_MIN_LOG_LEVEL = 3
 
 _PIECE_TYPES = {1: "normal", 2: "unknown", 3: "control", 4: "user_defined", 5: "unused", 6: "byte"}
 _MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
@@ -65,6 +77,10 @@ class ModelSummary:
     piece_types: dict[str, int]
     duplicate_pieces: tuple[str, ...]
     nonfinite_scores: tuple[int, ...]
+    # Ids of pieces whose name is not valid UTF-8 (shown escaped, see proto_text).
+    invalid_utf8_pieces: tuple[int, ...]
+    # Whether trainer_spec.unk_surface, what unk decodes to, is not valid UTF-8.
+    unk_surface_invalid_utf8: bool
     # None when sentencepiece itself refuses the model; processor_error then says why.
     whitespace_encodings: dict[str, list[str]] | None
     processor_error: str | None
@@ -108,22 +124,92 @@ class SentencePieceModel:
         loader, self._loader = self._loader, None
         try:
             return loader.result() if loader else _load_processor(self.data)
-        except (RuntimeError, OSError) as e:
+        except Exception as e:
+            # Not only RuntimeError: see _load_error_text.
             raise ModelFileError(
-                f"{self.path}: sentencepiece refuses to load the model: {str(e).strip()}"
+                f"{self.path}: sentencepiece refuses to load the model: {_load_error_text(e)}"
             ) from e
 
     @cached_property
     def pieces(self) -> list[str]:
+        """Every piece name by id, as text (see :func:`proto_text`)."""
+        names = self._raw_pieces
+        if not self.invalid_utf8_pieces:
+            return cast(list[str], names)
+        return list(map(proto_text, names))
+
+    @cached_property
+    def _raw_pieces(self) -> list[str | bytes]:
         return list(map(attrgetter("piece"), self.proto.pieces))
+
+    @cached_property
+    def invalid_utf8_pieces(self) -> tuple[int, ...]:
+        """Ids of the pieces whose name is not valid UTF-8."""
+        names = self._raw_pieces
+        # One C-level pass in the usual case, where every name is a str.
+        if set(map(type, names)) == {str}:
+            return ()
+        return tuple(i for i, name in enumerate(names) if isinstance(name, bytes))
+
+    @property
+    def unk_surface_invalid_utf8(self) -> bool:
+        surface: str | bytes = self.proto.trainer_spec.unk_surface
+        return isinstance(surface, bytes)
+
+    def require_text(self, purpose: str) -> None:
+        """Raise ModelFileError unless sentencepiece can return every piece and unk as text.
+
+        ``purpose`` completes "cannot <purpose>" in the message, e.g. "compare tokenizers".
+        sentencepiece's Python API raises UnicodeDecodeError when asked for such a piece as text
+        (``id_to_piece``, ``decode``), and Hugging Face converters cannot hold it either.
+        """
+        bad = self.invalid_utf8_pieces
+        if bad:
+            shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+            raise ModelFileError(
+                f"{self.path}: cannot {purpose}: {len(bad)} piece(s) are not valid UTF-8 "
+                f"(ids {shown}); sentencepiece's Python API and Hugging Face cannot return them "
+                "as text"
+            )
+        if self.unk_surface_invalid_utf8:
+            raise ModelFileError(
+                f"{self.path}: cannot {purpose}: trainer_spec.unk_surface is not valid UTF-8; "
+                "sentencepiece's Python API cannot decode unknown text"
+            )
 
     def summary(self) -> ModelSummary:
         return summarize(self)
 
 
+def proto_text(value: str | bytes) -> str:
+    """A proto string field as text: bytes that are not valid UTF-8 become ``\\xNN``.
+
+    upb returns ``bytes`` for a string field that is not valid UTF-8 and ``str`` otherwise.
+    """
+    return value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _load_error_text(error: Exception) -> str:
+    """sentencepiece's load error as one line.
+
+    When its message quotes a piece that is not UTF-8, sentencepiece raises UnicodeDecodeError
+    while turning the message into str; the message itself is the error's ``object``.
+    """
+    if isinstance(error, UnicodeDecodeError) and isinstance(error.object, bytes):
+        text = proto_text(error.object)
+    else:
+        text = str(error)
+    return _one_line(text) or type(error).__name__
+
+
 def _load_processor(data: bytes) -> sentencepiece.SentencePieceProcessor:
     import sentencepiece
 
+    sentencepiece.set_min_log_level(_SPM_MIN_LOG_LEVEL)
     sp = sentencepiece.SentencePieceProcessor()
     sp.LoadFromSerializedProto(data)
     return sp
@@ -168,6 +254,13 @@ def parse_model_proto(data: bytes, name: str) -> ModelProto:
             f"{name}: not a sentencepiece model (protobuf parse failed: {e}); "
             "the file may be truncated or corrupt"
         ) from e
+    except UnicodeDecodeError as e:
+        # Only protobuf's pure-Python implementation refuses to parse such a string; upb
+        # returns it as bytes, which proto_text escapes.
+        raise ModelFileError(
+            f"{name}: a string in the model is not valid UTF-8 and this protobuf implementation "
+            f"cannot read it ({_one_line(str(e))}); use protobuf's default (upb) implementation"
+        ) from e
     # Protobuf happily parses many byte strings as unknown fields: insist on the shape of a model.
     if not proto.pieces or not proto.HasField("trainer_spec"):
         raise ModelFileError(
@@ -200,12 +293,16 @@ def summarize(model: SentencePieceModel) -> ModelSummary:
         else tuple(i for i, p in enumerate(proto.pieces) if not math.isfinite(p.score))
     )
     duplicates: tuple[str, ...] = ()
-    if len(set(pieces)) != len(pieces):
-        duplicates = tuple(sorted(p for p, n in Counter(pieces).items() if n > 1))
+    # Counted on the names as stored, so that an escaped name never equals a literal one.
+    raw = model._raw_pieces
+    if len(set(raw)) != len(raw):
+        duplicates = tuple(sorted(proto_text(p) for p, n in Counter(raw).items() if n > 1))
     try:
         sp = model.processor
+        # Ids, not out_type=str: that raises on a piece that is not UTF-8, and for an unknown
+        # character it shows the input text rather than the unk piece.
         encodings: dict[str, list[str]] | None = {
-            s: sp.encode(s, out_type=str) for s in WHITESPACE_PROBES
+            s: [pieces[i] for i in sp.encode(s)] for s in WHITESPACE_PROBES
         }
         processor_error = None
     except ModelFileError as e:
@@ -220,7 +317,7 @@ def summarize(model: SentencePieceModel) -> ModelSummary:
         add_dummy_prefix=norm.add_dummy_prefix,
         remove_extra_whitespaces=norm.remove_extra_whitespaces,
         escape_whitespaces=norm.escape_whitespaces,
-        normalization_rule_name=norm.name,
+        normalization_rule_name=proto_text(norm.name),
         precompiled_charsmap=bool(norm.precompiled_charsmap),
         split_by_whitespace=trainer.split_by_whitespace,
         split_by_unicode_script=trainer.split_by_unicode_script,
@@ -241,6 +338,8 @@ def summarize(model: SentencePieceModel) -> ModelSummary:
         piece_types=dict(sorted(type_counts.items())),
         duplicate_pieces=duplicates,
         nonfinite_scores=nonfinite,
+        invalid_utf8_pieces=model.invalid_utf8_pieces,
+        unk_surface_invalid_utf8=model.unk_surface_invalid_utf8,
         whitespace_encodings=encodings,
         processor_error=processor_error,
     )

@@ -63,8 +63,47 @@ def table(
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:
+    """Write ``data`` as strict RFC 8259 JSON, which jq and JSON.parse always accept.
+
+    What JSON cannot hold is written as documented text instead: a NaN or infinite float as the
+    string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``; a lone surrogate in a string (which
+    UTF-8 cannot encode) as the six characters ``\\udXXX``; ``bytes`` as text with each byte that
+    is not valid UTF-8 shown as ``\\xNN``, as :func:`tokcheck.proto.proto_text` shows piece names.
+    """
     stream = stream or sys.stdout
-    json.dump(data, stream, ensure_ascii=False, indent=2, default=_json_default)
+
+    def dumps(value: Any) -> str:
+        return json.dumps(
+            value, ensure_ascii=False, indent=2, allow_nan=False, default=_json_default
+        )
+
+    def strict(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+            return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, dict):
+            return {key(k): strict(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [strict(v) for v in value]
+        return strict(_json_default(value))
+
+    def key(value: Any) -> Any:
+        if value is None or isinstance(value, bool | int):
+            return value
+        text = strict(value)
+        return text if isinstance(text, str | float) else str(text)
+
+    try:
+        # The usual case costs one pass; only output that needs it is rewritten.
+        text = dumps(data)
+        text.encode("utf-8")
+    # A non-finite float, UnicodeEncodeError on a lone surrogate, or a key json cannot write.
+    except (ValueError, TypeError):
+        text = dumps(strict(data))
+    stream.write(text)
     stream.write("\n")
 
 
@@ -73,6 +112,10 @@ def _json_default(value: Any) -> Any:
         return list(value)
     if hasattr(value, "to_dict"):
         return value.to_dict()
+    if isinstance(value, bytes | bytearray):
+        from tokcheck.proto import proto_text
+
+        return proto_text(bytes(value))
     return str(value)
 
 

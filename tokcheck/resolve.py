@@ -10,12 +10,15 @@ weights. This module finds files; it does not parse the model (see :mod:`tokchec
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tokcheck import hfconfig
 from tokcheck.errors import ModelNotFoundError, TokcheckError
 
 MODEL_FILENAMES = ("spiece.model", "tokenizer.model", "sentencepiece.bpe.model")
@@ -117,15 +120,44 @@ def _from_directory(reference: str, directory: Path, *, hub_id: str | None) -> R
     )
 
 
+class _NotJson(ValueError):
+    """A value Python's json module would read but that is not a JSON number."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"{text} is too large for a double")
+    return value
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (None if there is no such file), its field types validated."""
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = json.loads(
+            path.read_text(encoding="utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+        )
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, _NotJson) as e:
         raise TokcheckError(f"{path}: not valid JSON ({e})") from e
+    except RecursionError as e:
+        raise TokcheckError(f"{path}: JSON nested too deeply to read") from e
+    except ValueError as e:
+        # The one ValueError left: an integer past Python's digit limit (sys.int_info).
+        raise TokcheckError(
+            f"{path}: JSON holds an integer of more than {sys.get_int_max_str_digits()} digits, "
+            "more than Python reads"
+        ) from e
     if not isinstance(data, dict):
         raise TokcheckError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    hfconfig.validate(path, data)
     return data
 
 

@@ -67,6 +67,7 @@ def roundtrip(
     model: SentencePieceModel, *, examples: int = 1000, seed: int = 0, replay_hint: str = ""
 ) -> RoundtripReport:
     """Run every property that applies to the model; ``replay_hint`` is the command to rerun."""
+    model.require_text("run round-trip properties on it")
     start = time.perf_counter()
     sp = model.processor
     unk = sp.unk_id()

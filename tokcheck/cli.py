@@ -154,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    _hypothesis_storage()
     try:
         return int(_COMMANDS[args.command](args))
     except TokcheckError as e:
@@ -172,6 +173,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("TOKCHECK_DEBUG"):
             raise
         return _error(f"unexpected {type(e).__name__}: {e} (a tokcheck bug: please report it)")
+
+
+def _hypothesis_storage() -> None:
+    """Point Hypothesis's caches at tokcheck's user cache instead of ./.hypothesis.
+
+    compare and roundtrip draw strings with Hypothesis, which otherwise writes its Unicode
+    tables into the current directory, i.e. into the repository a user runs tokcheck in. Only
+    the command line does this; as a library tokcheck leaves the caller's Hypothesis alone.
+    """
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(base / "tokcheck" / "hypothesis"))
 
 
 def _error(message: str) -> int:

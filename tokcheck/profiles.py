@@ -155,6 +155,15 @@ def _profile_from_toml(path: Path) -> Profile:
         raise ProfileError(f"{path}: cannot read profile: {e}") from e
     except tomllib.TOMLDecodeError as e:
         raise ProfileError(f"{path}: invalid TOML: {e}") from e
+    _validate(path, data)
+    data.setdefault("name", str(path))
+    for key in ("members", "representable"):
+        if key in data:
+            data[key] = tuple(data[key])
+    return Profile(**data)
+
+
+def _validate(path: Path, data: dict[str, Any]) -> None:
     known = {f.name for f in fields(Profile)}
     if unknown := sorted(set(data) - known):
         raise ProfileError(
@@ -174,11 +183,6 @@ def _profile_from_toml(path: Path) -> Profile:
             f"{path}: prompt_format must be one of {', '.join(PROMPT_FORMATS)}, "
             f"got {data['prompt_format']!r}"
         )
-    data.setdefault("name", str(path))
-    for key in ("members", "representable"):
-        if key in data:
-            data[key] = tuple(data[key])
-    return Profile(**data)
 
 
 def _type_name(t: type) -> str:

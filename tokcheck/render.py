@@ -77,34 +77,36 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
             value, ensure_ascii=False, indent=2, allow_nan=False, default=_json_default
         )
 
-    def strict(value: Any) -> Any:
-        if isinstance(value, str):
-            return value.encode("utf-8", "backslashreplace").decode("utf-8")
-        if isinstance(value, float) and (value != value or abs(value) == float("inf")):
-            return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
-        if value is None or isinstance(value, bool | int | float):
-            return value
-        if isinstance(value, dict):
-            return {key(k): strict(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [strict(v) for v in value]
-        return strict(_json_default(value))
-
-    def key(value: Any) -> Any:
-        if value is None or isinstance(value, bool | int):
-            return value
-        text = strict(value)
-        return text if isinstance(text, str | float) else str(text)
-
     try:
         # The usual case costs one pass; only output that needs it is rewritten.
         text = dumps(data)
         text.encode("utf-8")
     # A non-finite float, UnicodeEncodeError on a lone surrogate, or a key json cannot write.
     except (ValueError, TypeError):
-        text = dumps(strict(data))
+        text = dumps(_strict(data))
     stream.write(text)
     stream.write("\n")
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {_key(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return _strict(_json_default(value))
+
+
+def _key(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int):
+        return value
+    text = _strict(value)
+    return text if isinstance(text, str | float) else str(text)
 
 
 def _json_default(value: Any) -> Any:

@@ -322,6 +322,11 @@ BAD_USAGE: dict[str, list[str]] = {
     "unknown-option": ["check", str(FIXTURES / "tiny-neox"), "--bogus"],
     "profile-missing-value": ["check", str(FIXTURES / "tiny-neox"), "--profile"],
     "profiles-extra-argument": ["profiles", "extra"],
+    "roundtrip-zero-examples": ["roundtrip", str(FIXTURES / "tiny-neox"), "--examples", "0"],
+    "gate-zero-examples": ["gate", str(FIXTURES / "tiny-neox"), "--examples", "0"],
+    "compare-negative-examples": ["compare", str(FIXTURES / "tiny-neox"), "--examples", "-1"],
+    "compare-huge-seed": ["compare", str(FIXTURES / "tiny-neox"), "--seed", "9" * 30],
+    "export-negative-show": ["export", str(FIXTURES / "tiny-neox"), "out", "--show", "-2"],
 }
 
 
@@ -332,7 +337,65 @@ def test_bad_usage(cli: CLI, argv: list[str]) -> None:
     assert "--help" in run.err
 
 
+def test_junit_path_is_checked_before_the_gate_runs(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tokcheck.gate
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the gate ran although its JUnit path is unusable")
+
+    monkeypatch.setattr(tokcheck.gate, "run_gate", never)
+    model = str(FIXTURES / "tiny-neox")
+    out = tmp_path / "out"
+    out.mkdir()
+    for target, message in (
+        (out, "is a directory"),
+        (out / "missing" / "junit.xml", "does not exist"),
+    ):
+        run = cli(["gate", model, "--junit", str(target)])
+        _assert_one_line_error(run)
+        assert message in run.err
+    assert list(out.iterdir()) == []  # no temporary file left behind either
+
+
+def test_an_unanticipated_error_is_one_line_not_a_traceback(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tokcheck.inspection
+
+    def broken(*args: object) -> None:
+        raise KeyError("surprise\nsecond line")
+
+    monkeypatch.setattr(tokcheck.inspection, "inspect_model", broken)
+    run = cli(["inspect", str(FIXTURES / "tiny-neox")])
+    _assert_one_line_error(run)
+    assert "unexpected KeyError" in run.err
+    assert "please report it" in run.err
+    monkeypatch.setenv("TOKCHECK_DEBUG", "1")
+    with pytest.raises(KeyError):
+        cli(["inspect", str(FIXTURES / "tiny-neox")])
+
+
 # --- the real console script ------------------------------------------------------------------
+
+
+def test_console_script_keeps_hypothesis_out_of_the_working_directory(tmp_path: Path) -> None:
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"}
+    done = subprocess.run(
+        [_console_script(), "roundtrip", str(FIXTURES / "tiny-neox"), "--examples", "5"],
+        capture_output=True,
+        text=True,
+        env={**env, "XDG_CACHE_HOME": str(cache)},
+        cwd=work,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert list(work.iterdir()) == []
+    assert (cache / "tokcheck" / "hypothesis").is_dir()
 
 
 def _console_script() -> str:

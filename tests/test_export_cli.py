@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,51 @@ def test_existing_outdir_is_refused_and_untouched(
     assert capsys.readouterr().err.count("\n") == 1
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["exported"]
+
+
+def test_refusal_prints_the_report_and_json_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stray combining mark after a full-width letter: a known charsmap gap (README).
+    from tokcheck import probes
+
+    monkeypatch.setattr(probes, "BUILTIN_PROBES", ("\uff21\u0301",))
+    out = tmp_path / "exported"
+    argv = ["export", str(FIXTURES / "tiny-legacy"), str(out), "--examples", "0", "--json"]
+    assert main(argv) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert (report["passed"], report["written"], report["status"]) == (False, False, "diverged")
+    (example,) = report["tallies"][0]["counterexamples"]
+    assert example["text"] == "\uff21\u0301"
+    assert example["reference_ids"] != example["candidate_ids"]
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refusal_table_shows_the_counterexample_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tokcheck import probes
+
+    monkeypatch.setattr(probes, "BUILTIN_PROBES", ("\uff21\u0301",))
+    out = tmp_path / "exported"
+    assert main(["export", str(FIXTURES / "tiny-legacy"), str(out), "--examples", "0"]) == 1
+    text = capsys.readouterr().out
+    assert "tokenizers: 1 shortest counterexample(s)" in text
+    assert "sentencepiece:" in text
+    assert "first divergence at token 1" in text
+    assert "    tokenizers:    ['▁', 'A'] [4, 902]" in text
+    assert "refused: diverged; nothing written" in text
+    assert not out.exists()
+
+
+def test_stale_staging_from_a_killed_export_is_removed(tmp_path: Path) -> None:
+    # What `kill -9` mid-export leaves: a staging directory of a process that no longer runs.
+    stale = tmp_path / ".exported.tokcheck-999999999-abcd.tmp"
+    stale.mkdir()
+    (stale / "tokenizer.json").write_text("{", encoding="utf-8")
+    other = tmp_path / ".other.tokcheck-999999999-abcd.tmp"
+    other.mkdir()
+    out = tmp_path / "exported"
+    assert main(["export", str(FIXTURES / "tiny-neox"), str(out), "--examples", "5"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "exported"]

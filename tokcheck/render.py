@@ -192,10 +192,11 @@ def counterexample(example: Counterexample, name: str) -> list[str]:
     where = f"first divergence at token {example.first_divergence}"
     if example.offset:
         where += f", shown from token {example.offset}"
+    pad = max(len("sentencepiece:"), len(name) + 1)
     out = [
         f"  {example.origin}: {example.text[:_TEXT]!r} [{', '.join(example.kinds)}] ({where})",
-        f"    {'sentencepiece:':15} {example.reference_pieces} {example.reference_ids}",
-        f"    {name + ':':15} {example.candidate_pieces} {example.candidate_ids}",
+        f"    {'sentencepiece:':{pad}} {example.reference_pieces} {example.reference_ids}",
+        f"    {name + ':':{pad}} {example.candidate_pieces} {example.candidate_ids}",
     ]
     if example.reference_decoded != example.candidate_decoded:
         out.append(

@@ -123,11 +123,35 @@ def quiet_transformers() -> Iterator[Any]:
             logging.set_verbosity(before)
 
 
+@contextmanager
+def native_stdout_silenced() -> Iterator[None]:
+    """File descriptor 1 pointed at /dev/null: tokenizers' Rust code prints some warnings
+    (an unknown key in a special token's definition, say) straight to stdout, where they
+    would corrupt ``--json`` output. Used only around loading, never while tokcheck prints."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all: nothing to protect
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _auto(
     name: str, **kwargs: Any
 ) -> Callable[[Path, ResolvedModel, SentencePieceModel], Candidate]:
     def load(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
-        with quiet_transformers() as transformers:
+        with quiet_transformers() as transformers, native_stdout_silenced():
             if "backend" in kwargs and int(transformers.__version__.split(".")[0]) < 5:
                 raise _NotApplicable(f"transformers {transformers.__version__} has no backend=")
             tok = transformers.AutoTokenizer.from_pretrained(str(directory), **kwargs)

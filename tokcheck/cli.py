@@ -24,9 +24,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(
-            EXIT_USAGE, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n"
-        )
+        self.exit(EXIT_USAGE, f"tokcheck: error: {_one_line(message)} (see {self.prog} --help)\n")
 
 
 def _count(minimum: int) -> Callable[[str], int]:

@@ -57,13 +57,28 @@ class Converter:
         self.unigram = self.proto.trainer_spec.model_type == _UNIGRAM
 
     def build(self) -> Tokenizer:
+        """The whole tokenizer; what sentencepiece accepts but tokenizers cannot hold (a
+        charsmap it cannot parse, say) raises TokcheckError naming the component."""
         from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer(self.model())
-        tokenizer.normalizer = self.normalizer()
-        tokenizer.pre_tokenizer = self.pre_tokenizer()
-        tokenizer.add_tokens(self.added_tokens())
-        tokenizer.decoder = self.decoder()
+        component = "model"
+        try:
+            tokenizer = Tokenizer(self.model())
+            component = "normalizer"
+            tokenizer.normalizer = self.normalizer()
+            component = "pre-tokenizer"
+            tokenizer.pre_tokenizer = self.pre_tokenizer()
+            component = "added tokens"
+            tokenizer.add_tokens(self.added_tokens())
+            component = "decoder"
+            tokenizer.decoder = self.decoder()
+        except TokcheckError:
+            raise
+        except Exception as e:  # tokenizers raises plain Exception for what it cannot build
+            raise TokcheckError(
+                f"{self.source.path}: cannot export: tokenizers cannot build the {component} "
+                f"({type(e).__name__}: {e})"
+            ) from e
         return tokenizer
 
     def model(self) -> Any:

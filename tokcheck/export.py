@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tokcheck import atomic
-from tokcheck.candidates import from_tokenizers, from_transformers, quiet_transformers
+from tokcheck.candidates import (
+    from_tokenizers,
+    from_transformers,
+    native_stdout_silenced,
+    quiet_transformers,
+)
 from tokcheck.compare import EXPORT_RECORD, judge_lines
 from tokcheck.convert import build_tokenizer
 from tokcheck.errors import ExportRefusedError, TokcheckError
@@ -108,6 +113,7 @@ def export(
     """
     outdir = Path(outdir)
     model.require_text("export it")
+    model.processor  # noqa: B018  (the reference must load: a refusal is one line, exit 2)
     atomic.check_outdir(outdir, force)
     tokenizer = build_tokenizer(model)
     lines = [*texts, *sample_texts(model, examples, seed)] if verify else []
@@ -147,7 +153,7 @@ def _verify(
 ) -> tuple[Tally, ...]:
     """The judge's tallies for the built tokenizer and for transformers on the written files."""
     try:
-        with quiet_transformers() as transformers:
+        with quiet_transformers() as transformers, native_stdout_silenced():
             loaded = transformers.AutoTokenizer.from_pretrained(str(directory))
     except Exception as e:
         message = " ".join(str(e).split())

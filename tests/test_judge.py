@@ -193,3 +193,23 @@ def test_gate_strict_fails_ties_and_says_why(
     assert strict_report["verdicts"]["compare"] is False
     assert (lenient, strict) == (0 if lenient_report["passed"] else 1, 1)
     assert not any("tokcheck export MODEL" in s for s in strict_report["next_steps"])
+
+
+def test_a_difference_float32_cannot_resolve_is_a_tie_and_a_larger_one_is_not(
+    model: SentencePieceModel,
+) -> None:
+    # Two stretches scoring 0.002 apart (the wagahaiwa_nekodearu.txt line where the exported
+    # tokenizer and sentencepiece part), after a running path score beyond -50,000 (one float32
+    # step there is 0.004 or more) and after none: only the second tells them apart.
+    from tokcheck.judge import _indistinguishable
+
+    a, b = _ids(model, "ゆ", "うよ"), _ids(model, "ゆう", "よ")
+    scores = Judge(model).scores
+    assert scores is not None
+    difference = abs(sum(scores[i] for i in a) - sum(scores[i] for i in b))
+    assert 0.002 < difference < 0.0022
+    heavy = [i for i, s in enumerate(scores) if s < -10][:1] * 5000
+    assert abs(sum(scores[i] for i in heavy)) > 50_000
+    assert _indistinguishable(scores, heavy, a, b)
+    assert not _indistinguishable(scores, [], a, b)
+    assert not _indistinguishable(scores, heavy, a, _ids(model, "ゆ", "う", "よ"))

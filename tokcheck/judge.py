@@ -7,10 +7,12 @@ with one vocabulary:
 ``mismatched``
     the ids differ, and not by a tie;
 ``tie``
-    the ids differ, but both are segmentations of the same normalised text whose piece scores
-    sum to the same value in exact arithmetic: sentencepiece keeps its Viterbi path scores in
-    float32, so which of two equal paths it picks comes from rounding, which a float64
-    implementation (tokenizers) cannot reproduce;
+    the ids differ, but both are segmentations of the same normalised text, and wherever they
+    part the two stretches score the same to sentencepiece: equal in exact arithmetic (the
+    same pieces in another order, the common case), or closer than the float32 running path
+    score that sentencepiece's Viterbi keeps can resolve there. Which of two such paths it
+    picks comes from float32 rounding, which a float64 implementation (tokenizers) cannot
+    reproduce;
 ``unk_introduced``
     the candidate produced the unknown id more often than the reference did;
 ``special_introduced``
@@ -35,7 +37,7 @@ import itertools
 import math
 import re
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -213,15 +215,18 @@ class Judge:
         return kinds
 
     def is_tie(self, reference: list[int], candidate: list[int]) -> bool:
-        """Both id sequences spell the same pieces' text and score the same, exactly."""
+        """Both id sequences spell the same text, and wherever they part, sentencepiece's own
+        float32 arithmetic cannot tell the two stretches apart (see :func:`_indistinguishable`).
+        """
         scores, pieces = self.scores, self.pieces
         if scores is None or not all(0 <= i < len(pieces) for i in candidate):
             return False
         if "".join(pieces[i] for i in reference) != "".join(pieces[i] for i in candidate):
             return False
-        # Scores are float32 values, so their exact difference is a multiple of 2**-149 that a
-        # double holds exactly; fsum rounds it correctly, hence to 0.0 only when it is 0.
-        return math.fsum([*(scores[i] for i in reference), *(-scores[i] for i in candidate)]) == 0
+        return all(
+            _indistinguishable(scores, prefix, a, b)
+            for prefix, a, b in _stretches(pieces, reference, candidate)
+        )
 
     def finish(self, judged: _Judged, pieces: Callable[[list[int]], list[str]]) -> Tally:
         """The tally with its counterexamples spelled out; ``pieces`` names candidate ids."""
@@ -306,6 +311,55 @@ def _path_scores(model: SentencePieceModel) -> list[float]:
         else:
             scores.append(float(p.score))
     return scores
+
+
+def _stretches(
+    pieces: list[str], reference: list[int], candidate: list[int]
+) -> Iterator[tuple[list[int], list[int], list[int]]]:
+    """The stretches where two segmentations of one text part: (reference ids before the
+    stretch, the reference's ids in it, the candidate's ids in it).
+
+    Both sides are walked by character offset; a stretch ends where both reach the same offset.
+    """
+    i = j = ri = cj = 0
+    while i < len(reference) or j < len(candidate):
+        if i < len(reference) and j < len(candidate) and reference[i] == candidate[j]:
+            step = len(pieces[reference[i]])
+            i, j, ri, cj = i + 1, j + 1, ri + step, cj + step
+            continue
+        start_i, start_j = i, j
+        while True:
+            if ri <= cj and i < len(reference):
+                ri += len(pieces[reference[i]])
+                i += 1
+            elif j < len(candidate):
+                cj += len(pieces[candidate[j]])
+                j += 1
+            else:  # the reference spells more text: not reached, as both spell the same
+                i = len(reference)
+            if ri == cj or (i == len(reference) and j == len(candidate)):
+                break
+        yield reference[:start_i], reference[start_i:i], candidate[start_j:j]
+
+
+def _indistinguishable(scores: list[float], prefix: list[int], a: list[int], b: list[int]) -> bool:
+    """Whether sentencepiece, adding the scores of ``a`` or of ``b`` to a running float32 path
+    score of ``prefix``, can tell the two stretches apart.
+
+    Equal in exact arithmetic (a permutation, the common case) is a tie. Otherwise the
+    difference must be below the rounding of one float32 addition per piece at the magnitude
+    of the running score: at a path score of -54,000 one float32 step is 0.004, so stretches
+    scoring 0.002 apart are the same to sentencepiece, and which it keeps is rounding.
+    """
+    # Scores are float32 values, so their exact difference is a multiple of 2**-149 that a
+    # double holds exactly; fsum rounds it correctly, hence to 0.0 only when it is 0.
+    difference = math.fsum([*(scores[i] for i in a), *(-scores[i] for i in b)])
+    if difference == 0:
+        return True
+    running = abs(math.fsum(scores[i] for i in (*prefix, *a)))
+    _, exponent = math.frexp(running or 1.0)
+    # Half a unit in the last place per rounded addition, on either side.
+    return abs(difference) <= (len(a) + len(b)) * math.ldexp(1.0, exponent - 25)
 
 
 def _whitespace(text: str) -> tuple[Any, ...]:

@@ -1,10 +1,11 @@
 """The CLI contract under mutated models and Hugging Face files: a CI-sized fuzzing batch.
 
-Every case (see ``fuzzing.make_case``) runs once, in worker processes, with one fresh directory
-under ``tmp_path`` per case; each command's test then asserts that none of its cases broke the
-contract, and prints the violations grouped by class, each with its smallest reproducer.
+Every case (see ``fuzz.cases.make_case``) runs once, in worker processes, with one fresh
+directory under ``tmp_path`` per case; each command's test then asserts that none of its cases
+broke the contract, and prints the violations grouped by class, each with its smallest
+reproducer.
 ``TOKCHECK_FUZZ_CASES`` (default 400) sets the batch size and ``TOKCHECK_FUZZ_SEED`` (default 0)
-the seed; ``python -m tests.fuzzing`` runs long batches and replays single cases.
+the seed; ``python -m tests.fuzz`` runs long batches and replays single cases.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-from fuzzing import COMMANDS, Result, format_report, run_cases
+from fuzz import COMMANDS, Result, format_report, run_cases
 
 CASES = int(os.environ.get("TOKCHECK_FUZZ_CASES", "400"))
 SEED = int(os.environ.get("TOKCHECK_FUZZ_SEED", "0"))

@@ -1,0 +1,144 @@
+"""The CLI contract: the ways one run's outcome breaks it, each a "KIND: detail" string.
+
+Judges exit codes, escaped exceptions and hangs, stderr's one-line error rule, tracebacks and
+last-resort messages, strict JSON on stdout, and what a failed export leaves behind. It judges
+only the contract, never whether a verdict is right, and runs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .runner import Outcome, one_line
+
+EXIT_CODES = (0, 1, 2)
+# Words of a last-resort handler in tokcheck's own lines; a library's warning that happens to
+# use them ("may result in unexpected behavior") is not one.
+_INTERNAL_MARKERS = ("unexpected", "internal error")
+# Wording that contains a marker but is a precise message about the input, not a last resort:
+# Python's json module says this of a file that starts with a byte order mark.
+_NOT_INTERNAL = ("unexpected utf-8 bom",)
+
+
+def check_contract(outcome: Outcome) -> list[str]:
+    """The ways ``outcome`` breaks the CLI contract, each "KIND: detail"; empty when it keeps it.
+
+    KIND (before the first ": ") names the class a violation is grouped under.
+    """
+    stderr = outcome.stderr.decode("utf-8", "backslashreplace")
+    lines = stderr.splitlines()
+    violations = _ending_violations(outcome)
+    violations += _stderr_violations(outcome.code, stderr, lines)
+    violations += _json_violations(outcome)
+    violations += _export_violations(outcome)
+    return violations
+
+
+def _ending_violations(outcome: Outcome) -> list[str]:
+    """How the run ended, when it did not end with an exit code of the contract."""
+    if outcome.timed_out:
+        return [f"hang: {outcome.exception}"]
+    if outcome.exception is not None:
+        kind, _, message = outcome.exception.partition(": ")
+        return [f"exception {kind}: {message}"]
+    if outcome.code not in EXIT_CODES:
+        return [f"exit code not 0/1/2: {outcome.code}"]
+    return []
+
+
+def _stderr_violations(code: int | None, stderr: str, lines: list[str]) -> list[str]:
+    """Exit 2's one prefixed line, no traceback, and no last-resort message on stderr."""
+    violations = []
+    if code == 2 and len(lines) != 1:
+        extra = next((ln for ln in lines if not ln.startswith("tokcheck: error: ")), "")
+        violations.append(
+            f"exit 2 with {'no' if not lines else 'more than one'} line on stderr: "
+            f"{len(lines)} lines, e.g. {one_line(extra or stderr, 120)!r}"
+        )
+    elif code == 2 and not lines[0].startswith("tokcheck: error: "):
+        violations.append(
+            f"exit 2 line without tokcheck's error prefix: {one_line(lines[0], 120)!r}"
+        )
+    if "Traceback" in stderr:
+        violations.append("traceback on stderr: " + one_line(stderr[-200:]))
+    if internal := _internal_error_line(lines):
+        violations.append(f"internal-error line on stderr: {one_line(internal, 120)!r}")
+    return violations
+
+
+def _internal_error_line(lines: list[str]) -> str | None:
+    """The first of tokcheck's own lines that reads like a last-resort handler's, if any."""
+    for line in lines:
+        if not line.startswith("tokcheck"):
+            continue
+        low = line.lower()
+        for benign in _NOT_INTERNAL:
+            low = low.replace(benign, "")
+        if any(marker in low for marker in _INTERNAL_MARKERS):
+            return line
+    return None
+
+
+def _json_violations(outcome: Outcome) -> list[str]:
+    # An escaped exception or an exit 2 is judged on its own; neither promises JSON.
+    json_expected = outcome.case.json and outcome.code in (0, 1) and outcome.exception is None
+    if json_expected and (problem := _json_problem(outcome.stdout)):
+        return [problem]
+    return []
+
+
+def _export_violations(outcome: Outcome) -> list[str]:
+    """What an export that did not succeed left behind."""
+    code = outcome.code
+    if outcome.case.outdir is None or code == 0:
+        return []
+    violations = []
+    if outcome.outdir_left:
+        violations.append(f"export left a partial OUTDIR on exit {code}: {outcome.outdir_left}")
+    if outcome.staging_left:
+        violations.append(f"export left staging directories on exit {code}: {outcome.staging_left}")
+    return violations
+
+
+def _json_problem(stdout: bytes) -> str | None:
+    """Why ``stdout`` is not one strict RFC 8259 JSON document, or None when it is."""
+    if not stdout.strip():
+        return "--json printed no JSON: stdout is empty"
+    try:
+        text = stdout.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"--json output not UTF-8: {e.reason} at byte {e.start}"
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"non-standard constant {constant}")
+
+    try:
+        data = json.loads(text, parse_constant=refuse)
+    except ValueError as e:  # JSONDecodeError included
+        kind = "NaN/Infinity" if "constant" in str(e) else "invalid JSON"
+        return f"--json output {kind}: {one_line(str(e), 120)}"
+    except RecursionError:
+        return "--json output invalid JSON: nested too deeply to parse"
+    if surrogate := _lone_surrogate(data):
+        return f"--json output has a lone surrogate: {surrogate!r}"
+    return None
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= c <= "\udfff" for c in item):
+                return item[:40]
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def violation_class(violation: str) -> str:
+    return violation.split(": ", 1)[0]

@@ -208,7 +208,7 @@ def test_representable_decodes_invalid_unk_surface(tmp_path: Path) -> None:
 
     path = _write(tmp_path, _not_utf8(legacy, (b" \xbf ", surface)))
     model = SentencePieceModel.load(path)
-    report = run_checks(model, resolve(str(path)), Profile("unseen", representable=("\U000f0000",)))
+    report = run_checks(resolve(str(path)), model, Profile("unseen", representable=("\U000f0000",)))
     (check,) = [c for c in report.checks if c.name == "representable['\\U000f0000']"]
     assert not check.passed
     assert isinstance(check.actual, dict)

@@ -23,7 +23,7 @@ LEGACY_VS_NEOX = {"byte_fallback", "byte_pieces", "add_dummy_prefix", "remove_ex
 def _check(reference: Path, profile: str | None) -> CheckReport:
     resolved = resolve(str(reference))
     model = SentencePieceModel.load(resolved.model_file)
-    return run_checks(model, resolved, load_profile(profile) if profile else None)
+    return run_checks(resolved, model, load_profile(profile) if profile else None)
 
 
 def _failed(report: CheckReport) -> set[str]:

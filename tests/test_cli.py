@@ -161,7 +161,7 @@ def test_inspect_json(cli: CLI) -> None:
     run = cli(["inspect", str(FIXTURES / "neox-3.6b"), "--json"])
     assert run.code == 0
     report = json.loads(run.out)
-    assert report["reference"] == str(FIXTURES / "neox-3.6b")
+    assert report["model"] == str(FIXTURES / "neox-3.6b")
     assert report["hub_id"] is None
     assert (report["vocab_size"], report["byte_fallback"], report["add_dummy_prefix"]) == (
         32_000,

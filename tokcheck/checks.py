@@ -67,7 +67,7 @@ class CheckReport(Verdicts):
 
 
 def run_checks(
-    model: SentencePieceModel, resolved: ResolvedModel, profile: Profile | None
+    resolved: ResolvedModel, model: SentencePieceModel, profile: Profile | None
 ) -> CheckReport:
     summary = model.summary()
     checks: list[CheckResult] = []

@@ -233,7 +233,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from tokcheck.checks import run_checks
 
     resolved, model = _load(args)
-    report = run_checks(model, resolved, _profile(args, resolved))
+    report = run_checks(resolved, model, _profile(args, resolved))
     title = f"{report.source} — profile: {report.profile or 'none (generic checks only)'}"
     _show(args, report, lambda r: render.checks(r, title=title))
     return _exit(report.passed)

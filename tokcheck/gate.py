@@ -77,7 +77,7 @@ def run_gate(
     """
     report = GateReport(
         model=resolved.name,
-        check=run_checks(model, resolved, profile),
+        check=run_checks(resolved, model, profile),
         compare=compare(
             resolved,
             model,

@@ -36,7 +36,7 @@ _CONFIG_KEYS = (
 
 def inspect_model(resolved: ResolvedModel, model: SentencePieceModel) -> dict[str, Any]:
     """The inspect report as one JSON-ready dict."""
-    report: dict[str, Any] = {"reference": resolved.name, "hub_id": resolved.hub_id}
+    report: dict[str, Any] = {"model": resolved.name, "hub_id": resolved.hub_id}
     report.update(model.summary().to_dict())
     report["tokenizer_config"] = _pick(resolved.tokenizer_config, _TOKENIZER_CONFIG_KEYS)
     report["special_tokens_map"] = resolved.special_tokens_map

@@ -62,12 +62,12 @@ def assert_matches_reference(
 def assert_profile(model: str | Path, profile: str | Profile | None = None) -> CheckReport:
     """Assert every check passes against ``profile`` (a name, a TOML path, a Profile, or None
     to select it from the hub id); returns the report."""
-    resolved, reference = load(model)
+    resolved, loaded = load(model)
     if isinstance(profile, str):
         profile = load_profile(profile)
     elif profile is None and resolved.hub_id:
         profile = profile_for_hub_id(resolved.hub_id)
-    report = run_checks(reference, resolved, profile)
+    report = run_checks(resolved, loaded, profile)
     if not report.passed:
         lines = "\n  ".join(f"{c.name}: {c.message}" for c in report.checks if not c.passed)
         raise AssertionError(f"{resolved.name} fails profile {report.profile}:\n  {lines}")

@@ -357,6 +357,15 @@ def test_junit_path_is_checked_before_the_gate_runs(
         _assert_one_line_error(run)
         assert message in run.err
     assert list(out.iterdir()) == []  # no temporary file left behind either
+    fifo = out / "fifo"
+    os.mkfifo(fifo)
+    link = out / "link.xml"
+    link.symlink_to(tmp_path / "elsewhere.xml")
+    for target in (fifo, link):
+        run = cli(["gate", model, "--junit", str(target)])
+        _assert_one_line_error(run)
+        assert "give the path of a regular file" in run.err
+    assert sorted(p.name for p in out.iterdir()) == ["fifo", "link.xml"]
 
 
 def test_an_unanticipated_error_is_one_line_not_a_traceback(

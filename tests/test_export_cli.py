@@ -94,11 +94,41 @@ def test_refusal_table_shows_the_counterexample_side_by_side(
 
 def test_stale_staging_from_a_killed_export_is_removed(tmp_path: Path) -> None:
     # What `kill -9` mid-export leaves: a staging directory of a process that no longer runs.
-    stale = tmp_path / ".exported.tokcheck-999999999-abcd.tmp"
+    from tokcheck.atomic import _host
+
+    stale = tmp_path / f".exported.tokcheck-{_host()}-999999999-abcd.tmp"
     stale.mkdir()
     (stale / "tokenizer.json").write_text("{", encoding="utf-8")
-    other = tmp_path / ".other.tokcheck-999999999-abcd.tmp"
-    other.mkdir()
+    # Left alone: another OUTDIR's, another machine's, and one whose PID is not a PID.
+    kept = [
+        tmp_path / f".other.tokcheck-{_host()}-999999999-abcd.tmp",
+        tmp_path / ".exported.tokcheck-elsewhere-999999999-abcd.tmp",
+        tmp_path / f".exported.tokcheck-{_host()}-99999999999999999999-ab.tmp",
+    ]
+    for path in kept:
+        path.mkdir()
     out = tmp_path / "exported"
     assert main(["export", str(FIXTURES / "tiny-neox"), str(out), "--examples", "5"]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "exported"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*(p.name for p in kept), "exported"]
+    )
+
+
+def test_export_never_replaces_the_directory_it_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    source = tmp_path / "parent" / "model"
+    shutil.copytree(FIXTURES / "tiny-neox", source)
+    (source / "model.safetensors").write_bytes(b"weights")
+    (tmp_path / "parent" / "other.txt").write_text("mine", encoding="utf-8")
+    for outdir in (source, tmp_path / "parent"):
+        for model in (source, source / "spiece.model"):
+            code = main(["export", str(model), str(outdir), "--force", "--examples", "0"])
+            err = capsys.readouterr().err
+            assert code == 2
+            assert "holds the model being exported" in err
+            assert err.count("\n") == 1
+    assert (source / "model.safetensors").read_bytes() == b"weights"
+    assert (tmp_path / "parent" / "other.txt").is_file()

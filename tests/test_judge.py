@@ -23,7 +23,7 @@ from tokcheck.export import export
 from tokcheck.judge import KINDS, Judge
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import resolve
-from tokcheck.testing import assert_matches_reference
+from tokcheck.testing import TieWarning, assert_matches_reference
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BILINGUAL = FIXTURES / "bilingual-4b"
@@ -74,9 +74,14 @@ def test_unk_and_other_specials_are_counted_apart(model: SentencePieceModel) -> 
     judge = Judge(model)
     unk, bos = model.proto.trainer_spec.unk_id, model.proto.trainer_spec.bos_id
     reference = model.processor.encode("x")
+    # The spaces around the unknown surface " \u2047 " are a marker, not collapsed whitespace.
     assert judge.classify(reference, [unk], "x", " \u2047 ", frozenset()) == [
         "mismatched",
         "unk_introduced",
+        "decode_mismatched",
+    ]
+    spaced = model.processor.encode("a  b")
+    assert judge.classify(spaced, spaced, "a  b", "a b", frozenset()) == [
         "decode_mismatched",
         "whitespace_collapsed",
     ]
@@ -168,7 +173,8 @@ def test_compare_of_the_exported_directory_never_advises_export(
 
 def test_assert_matches_reference_gives_the_same_verdict(model: SentencePieceModel) -> None:
     tokenizer = build_tokenizer(model)
-    tally = assert_matches_reference(tokenizer, BILINGUAL, LINES)
+    with pytest.warns(TieWarning, match="2 of 4 lines are ties"):
+        tally = assert_matches_reference(tokenizer, BILINGUAL, LINES)
     assert (tally.tie, tally.mismatched, tally.status) == (len(TIE_LINES), 0, "ties")
     with pytest.raises(AssertionError, match=r"ties: 2 of 4 lines differ \(tie 2\)") as failed:
         assert_matches_reference(tokenizer, BILINGUAL, LINES, strict=True)
@@ -213,3 +219,74 @@ def test_a_difference_float32_cannot_resolve_is_a_tie_and_a_larger_one_is_not(
     assert _indistinguishable(scores, heavy, a, b)
     assert not _indistinguishable(scores, [], a, b)
     assert not _indistinguishable(scores, heavy, a, _ids(model, "ゆ", "う", "よ"))
+
+
+def test_gate_shows_the_counterexamples_its_advice_points_to(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, exported_dir: Path
+) -> None:
+    corpus = tmp_path / "lines.txt"
+    corpus.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    junit = tmp_path / "junit.xml"
+    argv = ["gate", str(exported_dir), "--corpus", str(corpus), "--examples", "5", "--strict"]
+    assert main([*argv, "--junit", str(junit)]) == 1
+    out = capsys.readouterr().out
+    assert "shortest tie(s)" in out
+    assert "['jj', 'jj', 'j']" in out
+    assert "['jj', 'jj', 'j']" in junit.read_text(encoding="utf-8")
+
+
+def test_every_named_candidate_is_judged_and_twins_are_named_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    corpus = tmp_path / "lines.txt"
+    corpus.write_text("\uff21\u0301\n", encoding="utf-8")  # exported differs on legacy
+    legacy = str(FIXTURES / "tiny-legacy")
+    argv = ["compare", legacy, "--corpus", str(corpus), "--examples", "0", "--json"]
+    assert main([*argv, "--candidate", "exported", "--candidate", "default"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["judged"] == ["exported", "default"]
+    exported = next(c for c in data["candidates"] if c["name"] == "exported")
+    assert exported["passed"] is False
+    assert (
+        main(
+            [
+                "compare",
+                str(FIXTURES / "tiny-neox"),
+                "--json",
+                "--examples",
+                "0",
+                "--candidate",
+                "fast",
+                "--candidate",
+                "default",
+            ]
+        )
+        == 1
+    )
+    data = json.loads(capsys.readouterr().out)
+    if data["load_failures"]:
+        pytest.skip("transformers cannot load the fixture here")
+    assert "()" not in data["next_step"]
+    assert data["next_step"].count("diverged:") == 1
+
+
+def test_no_export_advice_for_a_model_export_cannot_convert(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tokcheck.proto import parse_model_proto
+
+    data = (FIXTURES / "tiny-neox" / "spiece.model").read_bytes()
+    proto = parse_model_proto(data, "tiny-neox")
+    proto.trainer_spec.treat_whitespace_as_suffix = True
+    model = tmp_path / "suffix.model"
+    model.write_bytes(proto.SerializeToString())
+    assert (
+        main(["compare", str(model), "--examples", "0", "--json", "--candidate", "exported"]) == 1
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert "tokcheck export MODEL" not in report["next_step"]
+    assert "treat_whitespace_as_suffix" in report["next_step"]
+    assert main(["compare", str(model), "--examples", "0", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["unexportable"] == "a model with treat_whitespace_as_suffix"
+    assert "tokcheck export cannot fix it either" in report["next_step"]

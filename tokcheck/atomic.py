@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from tokcheck.errors import OutputError
 
-_STAGING = re.compile(r"\.(?P<name>.+)\.tokcheck-(?P<pid>\d+)-[0-9a-f]+\.tmp")
+_STAGING = re.compile(r"\.(?P<name>.+)\.tokcheck-(?P<host>[^.]*)-(?P<pid>\d{1,9})-[0-9a-f]+\.tmp")
 
 
 def check_outdir(outdir: Path, force: bool) -> None:
@@ -35,14 +35,27 @@ def check_outdir(outdir: Path, force: bool) -> None:
 
 
 def check_file_target(path: Path) -> None:
-    """Raise OutputError now, before any long work, if ``path`` cannot be written later."""
+    """Raise OutputError now, before any long work, if ``path`` cannot be written later.
+
+    Only a regular file (or nothing) is replaced: a symlink, a pipe or a device at ``path`` is
+    refused rather than swapped for a file. Writability is tried, not guessed from modes.
+    """
     directory = path.parent
-    if path.is_dir():
-        raise OutputError(f"{path}: is a directory; give a file name")
+    if not str(path) or path.name in ("", ".", ".."):
+        raise OutputError(f"{str(path)!r}: give a file name")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise OutputError(
+            f"{path}: is a {'directory' if path.is_dir() else 'link or special file'}; "
+            "give the path of a regular file"
+        )
     if not directory.is_dir():
         raise OutputError(f"{path}: directory {directory} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise OutputError(f"{path}: directory {directory} is not writable")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write in {directory}: {e.strerror or e}") from e
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
@@ -68,7 +81,7 @@ def staging_dir(outdir: Path) -> Path:
         outdir.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_staging(outdir)
         while True:
-            name = f".{outdir.name}.tokcheck-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+            name = f".{outdir.name}.tokcheck-{_host()}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
             staging = outdir.parent / name
             try:
                 staging.mkdir()
@@ -80,14 +93,30 @@ def staging_dir(outdir: Path) -> Path:
 
 
 def remove_stale_staging(outdir: Path) -> list[Path]:
-    """Remove the staging directories for ``outdir`` whose writing process has gone."""
+    """Remove the staging directories for ``outdir`` whose writing process has gone.
+
+    Only directories (never links) named by this host are considered: a process id says
+    nothing about another machine sharing the file system.
+    """
     removed = []
     for entry in outdir.parent.glob(f".{glob_escape(outdir.name)}.tokcheck-*.tmp"):
         match = _STAGING.fullmatch(entry.name)
-        if match and match["name"] == outdir.name and not _running(int(match["pid"])):
+        if (
+            match
+            and match["name"] == outdir.name
+            and match["host"] == _host()
+            and entry.is_dir()
+            and not entry.is_symlink()
+            and not _running(int(match["pid"]))
+        ):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
+
+
+def _host() -> str:
+    """This machine's name as it may appear in a file name (no dots, dashes or slashes)."""
+    return re.sub(r"[^A-Za-z0-9]", "", os.uname().nodename)[:32]
 
 
 def glob_escape(name: str) -> str:
@@ -122,5 +151,7 @@ def move_into_place(staging: Path, outdir: Path, force: bool) -> None:
             os.replace(old / outdir.name, outdir)
         raise OutputError(f"{outdir}: cannot move the written files into place: {e}") from e
     finally:
-        if old is not None:
+        # The set-aside copy goes only once something is back at outdir; otherwise it stays,
+        # the user's only copy, in the .old directory beside it.
+        if old is not None and outdir.exists():
             shutil.rmtree(old, ignore_errors=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tokcheck.errors import TokcheckError
+from tokcheck.errors import TokcheckError, one_line
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
 
@@ -76,8 +76,7 @@ def load_candidates(
             except _NotApplicable as e:
                 missing.append(Unavailable(name, str(e)))
             except Exception as e:
-                message = " ".join(str(e).split())  # one line, however transformers wraps it
-                reason = f"failed to load: {type(e).__name__}: {message}"
+                reason = f"failed to load: {type(e).__name__}: {one_line(str(e))}"
                 missing.append(Unavailable(name, reason, failed=True))
     return loaded, missing
 

@@ -268,7 +268,7 @@ def _token_content(value: Any) -> str | None:
     return None
 
 
-def tokenizer_special_id(model: SentencePieceModel, r: ResolvedModel, which: str) -> int:
+def tokenizer_special_id(r: ResolvedModel, model: SentencePieceModel, which: str) -> int:
     """The id a Hugging Face user gets for ``bos``/``eos``: the named token's, else the proto's."""
     token = _named_special_tokens(r).get(f"{which}_token")
     if token is not None:
@@ -332,7 +332,7 @@ def _metadata_checks(
         if not isinstance(configured, int):
             yield Skipped(name, f"config.json has no integer {which}_token_id")
             continue
-        tokenizer_id = tokenizer_special_id(model, r, which)
+        tokenizer_id = tokenizer_special_id(r, model, which)
         yield _equal(
             name,
             tokenizer_id,

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from tokcheck import render
 from tokcheck.candidates import CANDIDATE_NAMES
-from tokcheck.errors import ExportRefusedError, TokcheckError
+from tokcheck.errors import ExportRefusedError, TokcheckError, one_line
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -24,7 +24,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"tokcheck: error: {_one_line(message)} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"tokcheck: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def _count(minimum: int) -> Callable[[str], int]:
@@ -186,12 +186,8 @@ def _hypothesis_storage() -> None:
 
 
 def _error(message: str) -> int:
-    print(f"tokcheck: error: {_one_line(message)}", file=sys.stderr)
+    print(f"tokcheck: error: {one_line(message)}", file=sys.stderr)
     return EXIT_USAGE
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
 
 
 def _exit(passed: bool) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tokcheck.candidates import Candidate, Unavailable, load_candidates, transformers_version
+from tokcheck.convert import unsupported
 from tokcheck.errors import TokcheckError
 from tokcheck.judge import Judge, Tally
 from tokcheck.probes import (
@@ -51,6 +52,8 @@ class CompareReport:
     strict: bool = False
     # The directory was written by `tokcheck export`: advice never says to export it again.
     exported: bool = False
+    # Why tokcheck export cannot convert the model (see tokcheck.convert.unsupported), if so.
+    unexportable: str | None = None
 
     @property
     def load_failures(self) -> list[Unavailable]:
@@ -69,21 +72,15 @@ class CompareReport:
     def warnings(self) -> list[str]:
         out = [
             f"candidate {c.name} ({c.cls}) diverges from sentencepiece: {c.summary()}"
-            for c in self.candidates
-            if c.diverged and c.name not in self.judged and not c.same_as
+            for c in _distinct(self.candidates)
+            if c.diverged and c.name not in self.judged
         ]
         out += [
             f"candidate {u.name} {u.reason}"
             for u in self.unavailable
             if u.failed and u.name not in self.judged
         ]
-        if not self.strict:
-            out += [
-                f"{c.name}: {c.tie} line(s) are ties (same pieces' text, equal scores; "
-                "sentencepiece's float32 rounding picked its order): passed, --strict fails them"
-                for c in self.judged_tallies
-                if c.tie and not c.same_as
-            ]
+        out += [w for c in _distinct(self.judged_tallies) if (w := c.tie_warning(self.strict))]
         return out
 
     @property
@@ -99,6 +96,7 @@ class CompareReport:
             "reference": "sentencepiece",
             "judged": self.judged,
             "exported_directory": self.exported,
+            "unexportable": self.unexportable,
             "versions": self.versions,
             "candidates": [c.to_dict(self.strict) for c in self.candidates],
             "unavailable": [u.__dict__ for u in self.unavailable],
@@ -122,26 +120,42 @@ def export_advice(model: str = "MODEL") -> str:
 def advice(report: CompareReport, model: str = "MODEL") -> str:
     """The next step for a failed compare; export is advised only where it is the fix.
 
-    It is not when the directory is already tokcheck's export, nor when the candidate that
-    failed is tokcheck's own ``exported`` tokenizer: then the remaining differences are named.
+    It is not when the failure is tokcheck's own ``exported`` tokenizer, or the directory is
+    already tokcheck's export (then the remaining differences are named), nor when tokcheck
+    export cannot convert the model at all (then that is said).
     """
-    if report.load_failures:
-        reasons = "; ".join(f"{u.name} {u.reason}" for u in report.load_failures)
-        if report.exported:
-            return f"this directory was written by tokcheck export, but {reasons}"
-        return f"the Hugging Face loading path raises ({reasons}): {export_advice(model)}"
+    own = [u for u in report.load_failures if u.name == "exported"]
+    raised = [u for u in report.load_failures if u.name != "exported"]
     failed = [c for c in report.judged_tallies if not c.passed(report.strict)]
-    found = "; ".join(f"{c.name}: {c.summary()}" for c in failed if not c.same_as)
-    if report.exported or all(c.name == "exported" for c in failed):
-        only_ties = all(not c.diverged for c in failed)
+    hf_failed = [c for c in failed if c.name != "exported"]
+    if own or (not raised and not hf_failed) or report.exported:
+        found = "; ".join(
+            [f"{u.name} {u.reason}" for u in [*own, *raised]]
+            + [f"{c.name}: {c.summary()}" for c in _distinct(failed)]
+        )
+        only_ties = not own and not raised and all(not c.diverged for c in failed)
         what = "ties fail under --strict" if only_ties else "differences remain"
         return (
             f"tokcheck export's tokenizer is not exact here and {what} ({found}); the "
             "counterexamples show where; export itself refuses a tokenizer that diverges"
         )
-    return f"the Hugging Face loading path diverges from sentencepiece ({found}): " + export_advice(
-        model
+    found = "; ".join(
+        [f"{u.name} {u.reason}" for u in raised]
+        + [f"{c.name}: {c.summary()}" for c in _distinct(hf_failed)]
     )
+    verb = "raises" if raised else "diverges from sentencepiece"
+    fix = (
+        f"tokcheck export cannot fix it either: it cannot convert {report.unexportable}"
+        if report.unexportable
+        else export_advice(model)
+    )
+    return f"the Hugging Face loading path {verb} ({found}): {fix}"
+
+
+def _distinct(tallies: Sequence[Tally]) -> list[Tally]:
+    """Tallies without the twins of one already listed (same tokenizer, same findings)."""
+    names = {t.name for t in tallies}
+    return [t for t in tallies if t.same_as is None or t.same_as not in names]
 
 
 def compare(
@@ -165,7 +179,7 @@ def compare(
     model.require_text("compare tokenizers on it")
     corpora = check_corpora(corpora)
     loaded, unavailable = load_candidates(resolved, model, candidates)
-    judged = ["default"] if candidates is None or "default" in candidates else list(candidates)
+    judged = list(candidates) if candidates else ["default"]
     if candidates and (absent := [u for u in unavailable if not u.failed]):
         raise TokcheckError(
             "; ".join(f"candidate {u.name} does not apply here: {u.reason}" for u in absent)
@@ -204,6 +218,7 @@ def compare(
         },
         strict=strict,
         exported=resolved.directory is not None and (resolved.directory / EXPORT_RECORD).is_file(),
+        unexportable=unsupported(model),
     )
 
 

@@ -102,19 +102,25 @@ def build_tokenizer(model: SentencePieceModel) -> Tokenizer:
     return Converter(model).build()
 
 
-def _refuse_unsupported(model: SentencePieceModel) -> None:
+def unsupported(model: SentencePieceModel) -> str | None:
+    """Why :class:`Converter` refuses ``model`` ("a char model", ...), or None if it does not."""
     proto = model.proto
     trainer = proto.trainer_spec
-    name = model.path
     if trainer.model_type not in (_UNIGRAM, _BPE):
         kind = {3: "word", 4: "char"}.get(trainer.model_type, f"type {trainer.model_type}")
-        raise TokcheckError(f"{name}: cannot export a {kind} model; only unigram and bpe")
+        return f"a {kind} model; only unigram and bpe"
     if trainer.treat_whitespace_as_suffix:
-        raise TokcheckError(f"{name}: cannot export a model with treat_whitespace_as_suffix")
+        return "a model with treat_whitespace_as_suffix"
     if proto.HasField("denormalizer_spec") and proto.denormalizer_spec.precompiled_charsmap:
-        raise TokcheckError(f"{name}: cannot export a model with a denormalizer")
+        return "a model with a denormalizer"
     if not 0 <= trainer.unk_id < len(proto.pieces):
-        raise TokcheckError(f"{name}: unk_id {trainer.unk_id} names no piece; cannot export")
+        return f"a model whose unk_id {trainer.unk_id} names no piece"
+    return None
+
+
+def _refuse_unsupported(model: SentencePieceModel) -> None:
+    if reason := unsupported(model):
+        raise TokcheckError(f"{model.path}: cannot export {reason}")
 
 
 def _unigram(proto: ModelProto) -> Any:

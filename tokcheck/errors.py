@@ -10,6 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line, as the CLI prints every error: runs of whitespace, newlines
+    included (a library's multi-line text), become one space."""
+    return " ".join(message.split())
+
+
 class TokcheckError(Exception):
     """Unusable input or usage: the CLI prints the message on one line and exits 2."""
 
@@ -19,7 +25,7 @@ class ModelFileError(TokcheckError):
 
 
 class ModelNotFoundError(TokcheckError):
-    """A model reference names no file, no model directory and no resolvable hub id."""
+    """A MODEL argument names no file, no model directory and no resolvable hub id."""
 
 
 class ProfileError(TokcheckError):

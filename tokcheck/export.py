@@ -29,9 +29,9 @@ from tokcheck.candidates import (
 )
 from tokcheck.compare import EXPORT_RECORD, judge_lines
 from tokcheck.convert import build_tokenizer
-from tokcheck.errors import ExportRefusedError, TokcheckError
+from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError, one_line
 from tokcheck.judge import Tally
-from tokcheck.probes import sample_texts
+from tokcheck.probes import numbered, sample_texts
 from tokcheck.proto import SentencePieceModel
 
 if TYPE_CHECKING:
@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 
     from tokcheck.resolve import ResolvedModel
 
-# Generated strings checked by export() besides the caller's texts.
-DEFAULT_EXAMPLES = 300
+# Generated strings checked by export() besides the caller's texts (the CLI's default too).
+DEFAULT_EXAMPLES = 2000
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ def export(
     built beside ``outdir`` and renamed into place, so it is never left half-written.
     """
     outdir = Path(outdir)
+    _refuse_own_sources(outdir, model, resolved)
     model.require_text("export it")
     model.processor  # noqa: B018  (the reference must load: a refusal is one line, exit 2)
     atomic.check_outdir(outdir, force)
@@ -148,6 +149,22 @@ def export(
     return ExportResult(**{**result.__dict__, "written": True})
 
 
+def _refuse_own_sources(outdir: Path, model: SentencePieceModel, resolved: ResolvedModel) -> None:
+    """Refuse an OUTDIR that is, or holds, what is being exported: replacing it would delete
+    the model (and whatever lies beside it, weights included)."""
+    target = outdir.resolve()
+    sources = [
+        model.path.resolve(),
+        *([resolved.directory.resolve()] if resolved.directory else []),
+    ]
+    for source in sources:
+        if source == target or source.is_relative_to(target):
+            raise OutputError(
+                f"{outdir}: holds the model being exported ({model.path}); write the export to "
+                "a new directory"
+            )
+
+
 def _verify(
     model: SentencePieceModel, tokenizer: Tokenizer, directory: Path, lines: list[str], show: int
 ) -> tuple[Tally, ...]:
@@ -156,18 +173,16 @@ def _verify(
         with quiet_transformers() as transformers, native_stdout_silenced():
             loaded = transformers.AutoTokenizer.from_pretrained(str(directory))
     except Exception as e:
-        message = " ".join(str(e).split())
         raise TokcheckError(
             f"{model.path}: transformers cannot load the exported files ({type(e).__name__}: "
-            f"{message}); is config.json beside the model valid?"
+            f"{one_line(str(e))}); is config.json beside the model valid?"
         ) from e
     candidates = [
         from_tokenizers("tokenizers", tokenizer, "tokenizers.Tokenizer (tokcheck export)"),
         from_transformers("transformers", loaded),
         from_transformers("transformers+special", loaded, add_special_tokens=True),
     ]
-    numbered = [(text, f"line[{i}]") for i, text in enumerate(lines)]
-    return tuple(judge_lines(model, candidates, numbered, show=show))
+    return tuple(judge_lines(model, candidates, numbered(lines), show=show))
 
 
 _SPECIALS = (

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tokcheck import atomic
+from tokcheck import atomic, render
 from tokcheck.checks import CheckReport, run_checks
 from tokcheck.compare import CompareReport, advice, compare
 from tokcheck.profiles import Profile
@@ -127,7 +127,7 @@ def junit_xml(report: GateReport) -> ET.ElementTree:
             (
                 c.name,
                 c.passed(report.compare.strict) or c.name not in report.compare.judged,
-                f"{c.cls}: {c.summary()}",
+                "\n".join([f"{c.cls}: {c.summary()}", *render.counterexamples(c)]),
             )
             for c in report.compare.candidates
         ]

@@ -51,6 +51,8 @@ KINDS = (
     "decode_mismatched",
     "whitespace_collapsed",
 )
+# What a tie is, in the words every report uses.
+TIES = "other ids for the same text, scoring the same to sentencepiece's float32 arithmetic"
 # Ids shown before and after the first divergence of a counterexample.
 WINDOW = (4, 8)
 
@@ -131,6 +133,13 @@ class Tally:
         kinds = ", ".join(f"{k} {n}" for k, n in self.counts().items() if n)
         return f"{self.status}: {self.differing} of {self.lines} lines differ ({kinds})"
 
+    def tie_warning(self, strict: bool = False) -> str | None:
+        """The one wording of a tally's ties, for every command; None when there are none."""
+        if not self.tie:
+            return None
+        verdict = "they fail under strict" if strict else "they pass; strict fails them"
+        return f"{self.name}: {self.tie} of {self.lines} lines are ties ({TIES}): {verdict}"
+
     def renamed(self, name: str, cls: str) -> Tally:
         """The same findings under another candidate name that loaded the same tokenizer."""
         twin = Tally(**{**self.__dict__, "name": name, "cls": cls})
@@ -155,6 +164,10 @@ class Judge:
         self.show = show
         self.unk = proto.trainer_spec.unk_id
         self.control = frozenset(i for i, p in enumerate(proto.pieces) if p.type == _CONTROL)
+        trainer = proto.trainer_spec
+        # What the unknown piece decodes to (" \u2047 " unless set): its spaces are a marker,
+        # not whitespace a candidate could have collapsed.
+        self.unk_surface = trainer.unk_surface if trainer.HasField("unk_surface") else " \u2047 "
         self.scores = _path_scores(model) if proto.trainer_spec.model_type == _UNIGRAM else None
         self._serial = itertools.count()
 
@@ -210,7 +223,10 @@ class Judge:
                     kinds.append("special_introduced")
         if rd != cd:
             kinds.append("decode_mismatched")
-            if _whitespace(rd) != _whitespace(cd):
+            surface = self.unk_surface
+            if _whitespace(rd.replace(surface, "\u2047")) != _whitespace(
+                cd.replace(surface, "\u2047")
+            ):
                 kinds.append("whitespace_collapsed")
         return kinds
 

@@ -79,6 +79,11 @@ BUILTIN_PROBES: tuple[str, ...] = (
 )
 
 
+def numbered(texts: Iterable[str]) -> list[tuple[str, str]]:
+    """``texts`` as judged lines: (text, origin), the origin ``line[i]``."""
+    return [(text, f"line[{i}]") for i, text in enumerate(texts)]
+
+
 @dataclass
 class CorpusStats:
     lines: int = 0

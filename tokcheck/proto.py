@@ -25,7 +25,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from tokcheck.errors import ModelFileError
+from tokcheck.errors import ModelFileError, one_line
 
 if TYPE_CHECKING:
     import sentencepiece
@@ -189,10 +189,6 @@ def proto_text(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _load_error_text(error: Exception) -> str:
     """sentencepiece's load error as one line.
 
@@ -203,7 +199,7 @@ def _load_error_text(error: Exception) -> str:
         text = proto_text(error.object)
     else:
         text = str(error)
-    return _one_line(text) or type(error).__name__
+    return one_line(text) or type(error).__name__
 
 
 def _load_processor(data: bytes) -> sentencepiece.SentencePieceProcessor:
@@ -259,7 +255,7 @@ def parse_model_proto(data: bytes, name: str) -> ModelProto:
         # returns it as bytes, which proto_text escapes.
         raise ModelFileError(
             f"{name}: a string in the model is not valid UTF-8 and this protobuf implementation "
-            f"cannot read it ({_one_line(str(e))}); use protobuf's default (upb) implementation"
+            f"cannot read it ({one_line(str(e))}); use protobuf's default (upb) implementation"
         ) from e
     # Protobuf happily parses many byte strings as unknown fields: insist on the shape of a model.
     if not proto.pieces or not proto.HasField("trainer_spec"):

@@ -33,7 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--tokcheck-strict",
         action="store_true",
-        help="fail compare on ties too (same pieces' text and score, another order)",
+        help="fail compare on ties too (other ids for the same text, scoring the same)",
     )
     group.addoption(
         "--tokcheck-examples",
@@ -155,6 +155,12 @@ def _candidate(report: Any, name: str) -> tuple[bool, str]:
     c = next(c for c in compare.candidates if c.name == name)
     ok = c.passed(compare.strict) or name not in compare.judged
     lines = [f"{name} ({c.cls}) {c.summary()}", *render.counterexamples(c)]
+    if ok and name in compare.judged and (warning := c.tie_warning()):
+        import warnings
+
+        from tokcheck.testing import TieWarning
+
+        warnings.warn(TieWarning(warning), stacklevel=1)
     if not ok:
         lines.append(f"next: {advice(compare, report.model)}")
     return ok, "\n".join(lines)

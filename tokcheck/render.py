@@ -189,9 +189,12 @@ def tallies(items: Sequence[Tally], *, title: str | None = None) -> str:
 
 def counterexample(example: Counterexample, name: str) -> list[str]:
     """The line, then both sides' pieces and ids from just before the first divergence."""
-    where = f"first divergence at token {example.first_divergence}"
-    if example.offset:
-        where += f", shown from token {example.offset}"
+    if example.reference_ids == example.candidate_ids:
+        where = "the same ids; the decoded text differs"
+    else:
+        where = f"first divergence at token {example.first_divergence}"
+        if example.offset:
+            where += f", shown from token {example.offset}"
     pad = max(len("sentencepiece:"), len(name) + 1)
     out = [
         f"  {example.origin}: {example.text[:_TEXT]!r} [{', '.join(example.kinds)}] ({where})",
@@ -278,16 +281,13 @@ def exported(result: ExportResult) -> str:
         if t.counterexamples or t.ties:
             out.append("")
             out += counterexamples(t)
-    ties = f" but for {result.tie} tie line(s)" if result.status == "ties" else ""
+    out += [f"warning: {w}" for t in result.tallies if (w := t.tie_warning(result.strict))]
     if result.written:
         note = " (written with --force)" if not result.passed else ""
         out.append(f"wrote {result.outdir}{note}: {', '.join(result.files)}")
-        out.append(
-            f"{result.status}{ties}"
-            + ("; --strict would refuse it" if ties and not result.strict else "")
-        )
+        out.append(result.status)
     else:
-        out.append(f"refused: {result.status}{ties}; nothing written (--force writes it anyway)")
+        out.append(f"refused: {result.status}; nothing written (--force writes it anyway)")
     return "\n".join(out)
 
 
@@ -308,6 +308,9 @@ def gate(report: GateReport) -> str:
         details["smoke"] = ", ".join(c.name for c in report.smoke.checks if not c.passed) or "ok"
     rows = [("PASS" if ok else "FAIL", step, details[step]) for step, ok in report.verdicts.items()]
     out = [table(("", "step", "detail"), rows, title=f"tokcheck gate {report.model}")]
+    for t in compare.judged_tallies:
+        if not t.passed(compare.strict) and not t.same_as:
+            out += counterexamples(t)
     out += [f"warning: {w}" for w in compare.warnings]
     out += [f"next: {step}" for step in report.next_steps]
     out.append("gate passed" if report.passed else "gate failed")

@@ -1,6 +1,6 @@
-"""Turn a MODEL reference into files on disk.
+"""Turn a MODEL argument into files on disk.
 
-A reference is one of: a sentencepiece ``.model`` file; a directory in Hugging Face layout; or a
+A MODEL argument is one of: a sentencepiece ``.model`` file; a directory in Hugging Face layout; or a
 hub id such as ``rinna/japanese-gpt-neox-3.6b-instruction-ppo``. Hub ids are resolved with
 huggingface_hub, local cache first (``HF_HOME``, ``HF_HUB_CACHE`` and ``HF_HUB_OFFLINE`` are read
 when resolving, not at import), and only tokenizer and config files are ever downloaded, never
@@ -56,16 +56,11 @@ class ResolvedModel:
         return path if path.is_file() else None
 
 
-def is_hub_id(reference: str) -> bool:
-    """Whether ``reference`` is shaped like a hub repo id (the hub's own naming rules)."""
-    if (
-        not _HUB_ID.match(reference)
-        or ".." in reference
-        or "--" in reference
-        or reference.endswith(".git")
-    ):
+def is_hub_id(name: str) -> bool:
+    """Whether ``name`` is shaped like a hub repo id (the hub's own naming rules)."""
+    if not _HUB_ID.match(name) or ".." in name or "--" in name or name.endswith(".git"):
         return False
-    return not any(part.endswith((".", "-")) for part in reference.split("/"))
+    return not any(part.endswith((".", "-")) for part in name.split("/"))
 
 
 def hub_offline() -> bool:
@@ -83,40 +78,40 @@ def hub_cache_dir() -> Path:
     return base / "huggingface" / "hub"
 
 
-def resolve(reference: str, *, revision: str | None = None) -> ResolvedModel:
-    """Resolve a MODEL reference, or raise a TokcheckError whose message says what to do."""
-    if not reference.strip():
+def resolve(name: str, *, revision: str | None = None) -> ResolvedModel:
+    """Resolve a MODEL argument, or raise a TokcheckError whose message says what to do."""
+    if not name.strip():
         raise ModelNotFoundError(
-            "empty MODEL reference: give a .model file, a directory or a hub id"
+            "empty MODEL argument: give a .model file, a directory or a hub id"
         )
-    path = Path(reference).expanduser()
+    path = Path(name).expanduser()
     if path.is_file():
-        return ResolvedModel(reference, path, None, None, None, None, None)
+        return ResolvedModel(name, path, None, None, None, None, None)
     if path.is_dir():
-        return _from_directory(reference, path, hub_id=None)
+        return _from_directory(name, path, hub_id=None)
     if path.exists():
-        raise ModelNotFoundError(f"{reference}: neither a regular file nor a directory")
-    if is_hub_id(reference) and not reference.endswith(".model"):
-        return _from_directory(reference, _hub_snapshot(reference, revision), hub_id=reference)
-    if "/" in reference.strip("/") or reference.startswith((".", "/", "~")) or "." in reference:
-        raise ModelNotFoundError(f"{reference}: no such file or directory")
+        raise ModelNotFoundError(f"{name}: neither a regular file nor a directory")
+    if is_hub_id(name) and not name.endswith(".model"):
+        return _from_directory(name, _hub_snapshot(name, revision), hub_id=name)
+    if "/" in name.strip("/") or name.startswith((".", "/", "~")) or "." in name:
+        raise ModelNotFoundError(f"{name}: no such file or directory")
     raise ModelNotFoundError(
-        f"{reference}: not a file, a directory or a hub id (hub ids look like 'owner/name')"
+        f"{name}: not a file, a directory or a hub id (hub ids look like 'owner/name')"
     )
 
 
-def _from_directory(reference: str, directory: Path, *, hub_id: str | None) -> ResolvedModel:
+def _from_directory(name: str, directory: Path, *, hub_id: str | None) -> ResolvedModel:
     model_file = next((directory / n for n in MODEL_FILENAMES if (directory / n).is_file()), None)
     if model_file is None:
         raise ModelNotFoundError(
-            f"{reference}: no sentencepiece model in {directory} "
+            f"{name}: no sentencepiece model in {directory} "
             f"(looked for {', '.join(MODEL_FILENAMES)})"
         )
     tokenizer_config, special_tokens_map, config = (
         _read_json(directory / n) for n in METADATA_FILENAMES
     )
     return ResolvedModel(
-        reference, model_file, directory, hub_id, tokenizer_config, special_tokens_map, config
+        name, model_file, directory, hub_id, tokenizer_config, special_tokens_map, config
     )
 
 

@@ -161,13 +161,13 @@ def run_smoke(
     loaded = _load(resolved, device, dtype, random_weights=random_weights, tiny=tiny, seed=seed)
     fmt = (profile.prompt_format if profile else None) or DEFAULT_PROMPT_FORMAT
     # unk as the reference produces it; bos/eos/pad as a transformers user gets them.
-    special = {w: tokenizer_special_id(model, resolved, w) for w in ("bos", "eos", "pad")}
+    special = {w: tokenizer_special_id(resolved, model, w) for w in ("bos", "eos", "pad")}
     special["unk"] = model.processor.unk_id()
     generation = _generate(
         loaded, model, special, fmt, max_new_tokens, random_weights=random_weights, seed=seed
     )
     peak = _peak_gpu_memory(loaded.device)
-    checks, skipped = smoke_checks.judge(
+    checks, skipped = smoke_checks.evaluate(
         loaded, generation, model, special, profile, random_weights=random_weights, tiny=tiny
     )
     losses = None

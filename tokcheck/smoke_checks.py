@@ -1,6 +1,6 @@
 """The checks of the generation smoke test: which apply to a run, and what each one judges.
 
-:func:`judge` picks the checks for a run (and the ones skipped, with why); each check
+:func:`evaluate` picks the checks for a run (and the ones skipped, with why); each check
 takes plain values (ids, sizes, devices, the loaded model's configs) and returns one
 :class:`~tokcheck.checks.CheckResult`. Nothing here loads a model or generates; that is
 :mod:`tokcheck.smoke`, whose run records this module reads.
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 PARAMETER_TOLERANCE = 0.01
 
 
-def judge(
+def evaluate(
     loaded: LoadedModel,
     generation: Generation,
     model: SentencePieceModel,

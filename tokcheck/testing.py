@@ -10,6 +10,7 @@ first divergence as ``tokcheck compare`` shows them; neither prints.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from tokcheck import render
 from tokcheck.checks import CheckReport, run_checks
 from tokcheck.judge import Tally
-from tokcheck.probes import BUILTIN_PROBES, hypothesis_strings
+from tokcheck.probes import BUILTIN_PROBES, generation_alphabet, hypothesis_strings, numbered
 from tokcheck.profiles import Profile, load_profile, profile_for_hub_id
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel, resolve
@@ -26,6 +27,10 @@ from tokcheck.resolve import ResolvedModel, resolve
 def load(model: str | Path) -> tuple[ResolvedModel, SentencePieceModel]:
     resolved = resolve(str(model))
     return resolved, SentencePieceModel.load(resolved.model_file)
+
+
+class TieWarning(UserWarning):
+    """A tokenizer matched sentencepiece but for ties, which pass unless ``strict``."""
 
 
 def assert_matches_reference(
@@ -40,17 +45,18 @@ def assert_matches_reference(
 ) -> Tally:
     """Assert ``tokenizer`` (a transformers tokenizer or a ``tokenizers.Tokenizer``) encodes and
     decodes like sentencepiece on ``model``, judged as ``tokcheck compare`` judges: by default on
-    the built-in probes plus ``examples`` Hypothesis strings. Ties pass unless ``strict``;
-    returns the tally (``tally.tie`` counts them)."""
+    the built-in probes plus ``examples`` Hypothesis strings. Ties pass unless ``strict``, with a
+    :class:`TieWarning`; returns the tally (``tally.tie`` counts them)."""
     from tokcheck.candidates import as_candidate
     from tokcheck.compare import judge_lines
 
     _, reference = load(model)
-    lines = (
-        list(texts) if texts is not None else [*BUILTIN_PROBES, *hypothesis_strings(examples, seed)]
-    )
-    numbered = [(text, f"line[{i}]") for i, text in enumerate(lines)]
-    (tally,) = judge_lines(reference, [as_candidate(tokenizer)], numbered, show=show)
+    if texts is None:
+        generated = hypothesis_strings(examples, seed, generation_alphabet(reference))
+        texts = [*BUILTIN_PROBES, *generated]
+    (tally,) = judge_lines(reference, [as_candidate(tokenizer)], numbered(texts), show=show)
+    if not strict and (warning := tally.tie_warning()):
+        warnings.warn(TieWarning(warning), stacklevel=2)
     if not tally.passed(strict):
         shown = "\n".join(render.counterexamples(tally))
         raise AssertionError(

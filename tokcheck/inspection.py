@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tokcheck.hfconfig import SPECIAL_TOKEN_KEYS
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
 
 _TOKENIZER_CONFIG_KEYS = (
     "tokenizer_class",
-    "bos_token",
-    "eos_token",
-    "unk_token",
-    "pad_token",
-    "sep_token",
-    "cls_token",
-    "mask_token",
+    *SPECIAL_TOKEN_KEYS,
     "additional_special_tokens",
     "do_lower_case",
     "legacy",

@@ -162,29 +162,21 @@ def profiles(items: Sequence[Any]) -> str:
     return table((*headers, "model card"), rows)
 
 
-_TALLY_HEADERS = (
-    "mismatched",
-    "tie",
-    "unk_introduced",
-    "special_introduced",
-    "decode_mismatched",
-    "whitespace_collapsed",
-)
-
-
 def tallies(items: Sequence[Tally], *, title: str | None = None) -> str:
     """One row per candidate: its class, lines, and the count of each kind of difference."""
+    from tokcheck.judge import KINDS
+
     rows = [
         (
             t.name,
             t.cls + (f" (= {t.same_as})" if t.same_as else ""),
             t.lines,
-            *(getattr(t, k) for k in _TALLY_HEADERS),
+            *(getattr(t, k) for k in KINDS),
             t.status,
         )
         for t in items
     ]
-    return table(("candidate", "class", "lines", *_TALLY_HEADERS, "status"), rows, title=title)
+    return table(("candidate", "class", "lines", *KINDS, "status"), rows, title=title)
 
 
 def counterexample(example: Counterexample, name: str) -> list[str]:

@@ -235,9 +235,11 @@ class Judge:
         float32 arithmetic cannot tell the two stretches apart (see :func:`_indistinguishable`).
         """
         scores, pieces = self.scores, self.pieces
-        if scores is None or not all(0 <= i < len(pieces) for i in candidate):
+        # Called for nearly every line of a diverging candidate: C-level checks first.
+        if scores is None or not candidate or min(candidate) < 0 or max(candidate) >= len(pieces):
             return False
-        if "".join(pieces[i] for i in reference) != "".join(pieces[i] for i in candidate):
+        piece = pieces.__getitem__
+        if "".join(map(piece, reference)) != "".join(map(piece, candidate)):
             return False
         return all(
             _indistinguishable(scores, prefix, a, b)

@@ -238,6 +238,8 @@ class Judge:
         # Called for nearly every line of a diverging candidate: C-level checks first.
         if scores is None or not candidate or min(candidate) < 0 or max(candidate) >= len(pieces):
             return False
+        if not reference or _ends_differ(pieces, reference, candidate):
+            return False
         piece = pieces.__getitem__
         if "".join(map(piece, reference)) != "".join(map(piece, candidate)):
             return False
@@ -329,6 +331,17 @@ def _path_scores(model: SentencePieceModel) -> list[float]:
         else:
             scores.append(float(p.score))
     return scores
+
+
+def _ends_differ(pieces: list[str], reference: list[int], candidate: list[int]) -> bool:
+    """Whether the two spell texts that begin or end with different characters: a check in
+    constant time that settles most lines of a diverging candidate without joining pieces."""
+    head_r, head_c = pieces[reference[0]], pieces[candidate[0]]
+    tail_r, tail_c = pieces[reference[-1]], pieces[candidate[-1]]
+    return bool(
+        (head_r and head_c and head_r[0] != head_c[0])
+        or (tail_r and tail_c and tail_r[-1] != tail_c[-1])
+    )
 
 
 def _stretches(

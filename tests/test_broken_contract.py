@@ -8,6 +8,7 @@ The check is the fuzz test's own (:func:`fuzz.contract.check_contract`).
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ EXPECTED_EXIT: dict[str, tuple[int, ...]] = {
     "invalid-utf8-user-symbol": (0, 1, 2, 2, 2),
     "invalid-utf8-unk-surface": (0, 1, 2, 2, 2),
     "unparsable-charsmap": (0, 1, 2, 2, 2),
-    "unknown-dtype": (0, 0, 0, 1, 2),
+    # transformers resolves torch_dtype through torch, so only with torch does the export's
+    # AutoTokenizer check of the written files fail (in one line, as bad input).
+    "unknown-dtype": (0, 0, 0, 1, 2 if find_spec("torch") else 0),
     "special-token-extra-key": (0, 0, 0, 1, 0),
     "truncated": (2, 2, 2, 2, 2),
     "corrupt": (2, 2, 2, 2, 2),

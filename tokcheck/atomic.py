@@ -8,6 +8,7 @@ no longer running) is removed by the next run that writes NAME.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import secrets
@@ -99,7 +100,7 @@ def remove_stale_staging(outdir: Path) -> list[Path]:
     nothing about another machine sharing the file system.
     """
     removed = []
-    for entry in outdir.parent.glob(f".{glob_escape(outdir.name)}.tokcheck-*.tmp"):
+    for entry in outdir.parent.glob(f".{glob.escape(outdir.name)}.tokcheck-*.tmp"):
         match = _STAGING.fullmatch(entry.name)
         if (
             match
@@ -117,10 +118,6 @@ def remove_stale_staging(outdir: Path) -> list[Path]:
 def _host() -> str:
     """This machine's name as it may appear in a file name (no dots, dashes or slashes)."""
     return re.sub(r"[^A-Za-z0-9]", "", os.uname().nodename)[:32]
-
-
-def glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)
 
 
 def _running(pid: int) -> bool:

@@ -180,9 +180,10 @@ def _hypothesis_storage() -> None:
     tables into the current directory, i.e. into the repository a user runs tokcheck in. Only
     the command line does this; as a library tokcheck leaves the caller's Hypothesis alone.
     """
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(base / "tokcheck" / "hypothesis"))
+    from tokcheck.resolve import user_cache_dir
+
+    cache = user_cache_dir() / "tokcheck" / "hypothesis"
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache))
 
 
 def _error(message: str) -> int:
@@ -257,7 +258,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     resolved, model = _load(args)
     corpora = _corpora(args)
-    with render.Progress(sum(p.stat().st_size for p in corpora), enabled=not args.json) as bar:
+    with render.Progress(corpora, enabled=not args.json) as bar:
         report = compare(
             resolved,
             model,
@@ -339,7 +340,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     resolved, model = _load(args)
     profile = _profile(args, resolved)
     corpora = _corpora(args)
-    with render.Progress(sum(p.stat().st_size for p in corpora), enabled=not args.json) as bar:
+    with render.Progress(corpora, enabled=not args.json) as bar:
         report = run_gate(
             resolved,
             model,

@@ -13,6 +13,7 @@ the result and the record. Any other difference refuses the export unless ``forc
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -146,7 +147,7 @@ def export(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return ExportResult(**{**result.__dict__, "written": True})
+    return dataclasses.replace(result, written=True)
 
 
 def _refuse_own_sources(outdir: Path, model: SentencePieceModel, resolved: ResolvedModel) -> None:

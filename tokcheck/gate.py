@@ -126,7 +126,7 @@ def junit_xml(report: GateReport) -> ET.ElementTree:
         "compare": [
             (
                 c.name,
-                c.passed(report.compare.strict) or c.name not in report.compare.judged,
+                report.compare.accepts(c),
                 "\n".join([f"{c.cls}: {c.summary()}", *render.counterexamples(c)]),
             )
             for c in report.compare.candidates

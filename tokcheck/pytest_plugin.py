@@ -153,7 +153,7 @@ def _candidate(report: Any, name: str) -> tuple[bool, str]:
 
     compare = report.compare
     c = next(c for c in compare.candidates if c.name == name)
-    ok = c.passed(compare.strict) or name not in compare.judged
+    ok = compare.accepts(c)
     lines = [f"{name} ({c.cls}) {c.summary()}", *render.counterexamples(c)]
     if ok and name in compare.judged and (warning := c.tie_warning()):
         import warnings

@@ -13,6 +13,7 @@ import os
 import sys
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -345,9 +346,9 @@ def smoke(report: SmokeReport) -> str:
 class Progress:
     """A progress bar on stderr for long runs; silent under --json, in CI, or off a terminal."""
 
-    def __init__(self, total_bytes: int, *, enabled: bool) -> None:
+    def __init__(self, corpora: Sequence[Path], *, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty() and not os.environ.get("CI")
-        self.total = total_bytes
+        self.total = sum(p.stat().st_size for p in corpora)
         self._bar: Any = None
 
     def __enter__(self) -> Progress:

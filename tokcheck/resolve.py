@@ -73,9 +73,13 @@ def hub_cache_dir() -> Path:
         return Path(cache).expanduser()
     if home := os.environ.get("HF_HOME"):
         return Path(home).expanduser() / "hub"
+    return user_cache_dir() / "huggingface" / "hub"
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME``, else ``~/.cache``, read from the environment now."""
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "huggingface" / "hub"
+    return Path(xdg).expanduser() if xdg else Path.home() / ".cache"
 
 
 def resolve(name: str, *, revision: str | None = None) -> ResolvedModel:

@@ -19,7 +19,9 @@ This module converts; it neither verifies (:mod:`tokcheck.judge` does) nor write
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tokcheck.errors import TokcheckError
 from tokcheck.judge import f32
@@ -82,16 +84,24 @@ class Converter:
         return tokenizer
 
     def model(self) -> Any:
-        return _unigram(self.proto) if self.unigram else _bpe(self.proto)
+        return _unigram(self.proto) if self.unigram else _bpe(self.proto, self.hazards)
 
     def normalizer(self) -> Any:
         return _normalizer(self.source)
 
     def pre_tokenizer(self) -> Any:
-        return _isolate_uncovered(self.proto) if self.unigram else None
+        if self.unigram:
+            return _isolate_uncovered(self.proto)
+        return _bpe_pre_tokenizer(self.proto, self.hazards.split)
 
     def added_tokens(self) -> list[Any]:
-        return [] if self.unigram else _bpe_user_defined(self.proto)
+        return []
+
+    @cached_property
+    def hazards(self) -> Hazards:
+        """For BPE: the names a whole pre-token could be looked up as wrongly (see
+        :class:`Hazards`); for unigram, none."""
+        return Hazards((), ()) if self.unigram else _bpe_hazards(self.source)
 
     def decoder(self) -> Any:
         return _decoder(self.proto)
@@ -146,7 +156,25 @@ def _unigram(proto: ModelProto) -> Any:
     return Unigram(vocab, proto.trainer_spec.unk_id, proto.trainer_spec.byte_fallback)
 
 
-def _bpe(proto: ModelProto) -> Any:
+class Hazards(NamedTuple):
+    """What a BPE model with multi-character user-defined symbols must keep from matching.
+
+    sentencepiece freezes every user-defined symbol it finds in the normalised text and merges
+    the rest around it; the exported tokenizer isolates those symbols in its pre-tokeniser and
+    emits a pre-token that is a whole vocabulary entry as that entry (``ignore_merges``), which
+    is how a symbol becomes its one id. A pre-token that spells a name sentencepiece never
+    produces from that text (a control symbol such as ``</s>``, a byte piece, the unknown
+    piece, a normal piece its own merges do not reach) would be looked up the same way, so the
+    pre-tokeniser also splits between two characters inside each such name that no piece spans:
+    a boundary no merge crosses, so it changes nothing else. ``split`` holds those character
+    pairs; ``residual`` the names that have none (and so are left to verification).
+    """
+
+    split: tuple[tuple[str, str], ...]
+    residual: tuple[str, ...]
+
+
+def _bpe(proto: ModelProto, hazards: Hazards) -> Any:
     from tokenizers.models import BPE
 
     pieces = proto.pieces
@@ -174,19 +202,90 @@ def _bpe(proto: ModelProto) -> Any:
         fuse_unk=True,
         byte_fallback=proto.trainer_spec.byte_fallback,
         dropout=None,
-        ignore_merges=False,
+        # Whole pre-tokens that are vocabulary entries: how user-defined symbols come out whole.
+        ignore_merges=bool(_longer_symbols(proto)),
     )
 
 
-def _bpe_user_defined(proto: ModelProto) -> list[Any]:
-    """Multi-character user-defined symbols, which BPE merges cannot build: added tokens."""
-    from tokenizers import AddedToken
+def _longer_symbols(proto: ModelProto) -> list[str]:
+    """Multi-character user-defined symbols, longest first (so a regex alternation of them
+    matches leftmost-longest, as sentencepiece's prefix matcher does)."""
+    symbols = {p.piece for p in proto.pieces if p.type == _USER_DEFINED and len(p.piece) > 1}
+    return sorted(symbols, key=lambda s: (-len(s), s))
 
-    return [
-        AddedToken(p.piece, special=False, normalized=False, single_word=False)
+
+def _bpe_hazards(model: SentencePieceModel) -> Hazards:
+    """The :class:`Hazards` of a BPE model (none without multi-character user-defined symbols)."""
+    proto = model.proto
+    if not _longer_symbols(proto):
+        return Hazards((), ())
+    spans = {
+        text[k - 1 : k + 1]
         for p in proto.pieces
-        if p.type == _USER_DEFINED and len(p.piece) > 1
-    ]
+        if p.type in (_NORMAL, _USER_DEFINED, _UNUSED)
+        for text in [p.piece]
+        for k in range(1, len(text))
+    }
+    # Without byte fallback sentencepiece fuses adjacent unknown characters into one piece, and
+    # tokenizers only within a pre-token: never split between two of them.
+    known = {p.piece for p in proto.pieces if p.type in _MATCHABLE and len(p.piece) == 1}
+    fuses = not proto.trainer_spec.byte_fallback
+    names = [p.piece for p in proto.pieces if p.type not in _MATCHABLE]
+    names += _unreachable(model)
+    split: set[tuple[str, str]] = set()
+    residual: list[str] = []
+    for name in names:
+        free = [
+            (a, b)
+            for a, b in pairwise(name)
+            if a + b not in spans and not (fuses and a not in known and b not in known)
+        ]
+        if not free:
+            residual.append(name)
+        elif not split.intersection(free):
+            split.add(free[0])
+    return Hazards(tuple(sorted(split)), tuple(residual))
+
+
+def _unreachable(model: SentencePieceModel) -> list[str]:
+    """Normal pieces that sentencepiece's merges do not produce from their own text."""
+    import sentencepiece
+    from sentencepiece.sentencepiece_model_pb2 import ModelProto
+
+    proto = ModelProto()
+    proto.CopyFrom(model.proto)
+    spec = proto.normalizer_spec
+    spec.add_dummy_prefix = spec.remove_extra_whitespaces = spec.escape_whitespaces = False
+    spec.ClearField("precompiled_charsmap")
+    raw = sentencepiece.SentencePieceProcessor(model_proto=proto.SerializeToString())
+    normal = [(i, p.piece) for i, p in enumerate(proto.pieces) if p.type == _NORMAL]
+    found = raw.encode([text for _, text in normal])
+    return [text for (i, text), ids in zip(normal, found, strict=True) if ids != [i]]
+
+
+def _bpe_pre_tokenizer(proto: ModelProto, split: tuple[tuple[str, str], ...]) -> Any:
+    """Isolate the multi-character user-defined symbols, then split inside hazardous names."""
+    from tokenizers import Regex, pre_tokenizers
+
+    symbols = _longer_symbols(proto)
+    if not symbols:
+        return None
+    steps = [pre_tokenizers.Split(Regex("|".join(map(_literal, symbols))), behavior="isolated")]
+    if split:
+        # The first character of each pair, when the second follows: the end of a pre-token.
+        firsts: dict[str, set[str]] = {}
+        for a, b in split:
+            firsts.setdefault(a, set()).add(b)
+        pattern = "|".join(
+            f"{_literal(a)}(?=[{_char_class(after)}])" for a, after in sorted(firsts.items())
+        )
+        steps.append(pre_tokenizers.Split(Regex(pattern), behavior="merged_with_previous"))
+    return pre_tokenizers.Sequence(steps)
+
+
+def _literal(text: str) -> str:
+    """``text`` as a regex that matches it literally."""
+    return "".join(f"\\x{{{ord(c):X}}}" for c in text)
 
 
 def _normalizer(model: SentencePieceModel) -> Any:
@@ -194,13 +293,16 @@ def _normalizer(model: SentencePieceModel) -> Any:
 
     proto = model.proto
     spec = proto.normalizer_spec
-    steps: list[Any] = _charsmap(model) if spec.precompiled_charsmap else []
+    # Without whitespace removal, sentencepiece adds the dummy prefix to any text that is not
+    # empty before normalisation, even one its charsmap maps to nothing ("\x07" under nmt_nfkc).
+    early = spec.add_dummy_prefix and not spec.remove_extra_whitespaces
+    steps: list[Any] = _charsmap(model, early) if spec.precompiled_charsmap else []
     if spec.remove_extra_whitespaces:
         # Collapse runs of spaces, drop leading ones; trailing ones go after escaping, as
         # sentencepiece strips trailing space symbols (a literal U+2581 among them).
         steps.append(normalizers.Replace(Regex(" {2,}"), " "))
         steps.append(normalizers.Replace(Regex(r"\A "), ""))
-    if spec.add_dummy_prefix:
+    if spec.add_dummy_prefix and not (early and spec.precompiled_charsmap):
         # Prepend adds nothing to an empty string, as sentencepiece adds no prefix to empty text.
         steps.append(normalizers.Prepend(" "))
     if spec.escape_whitespaces:
@@ -211,15 +313,18 @@ def _normalizer(model: SentencePieceModel) -> Any:
     return normalizers.Sequence(steps)
 
 
-def _charsmap(model: SentencePieceModel) -> list[Any]:
+def _charsmap(model: SentencePieceModel, prefix: bool = False) -> list[Any]:
     """The proto's precompiled charsmap as tokenizers normalisers.
 
     tokenizers' ``Precompiled`` maps every single character as sentencepiece does, but looks
     multi-character keys up per grapheme cluster rather than by longest match. Half-width
     katakana followed by a half-width (semi-)voiced mark (``ｶﾞ``), common in Japanese text,
     is the case that matters: those pairs are replaced by sentencepiece's output first.
+
+    With ``prefix``, the dummy prefix is added before the charsmap, as a noncharacter that
+    becomes a space after it (only the first, so a user's own noncharacter stays).
     """
-    from tokenizers import normalizers
+    from tokenizers import Regex, normalizers
 
     precompiled = normalizers.Precompiled(model.proto.normalizer_spec.precompiled_charsmap)
     reference = _charsmap_only(model)
@@ -245,11 +350,14 @@ def _charsmap(model: SentencePieceModel) -> list[Any]:
         if c not in covered and precompiled.normalize_str(c) == c
     ]
     hidden = list(zip(changed, free, strict=False))
+    lead = free[len(hidden) :][-1:] if prefix else []
     return [
+        *(normalizers.Prepend(c) for c in lead),
         *(normalizers.Replace(s, c) for s, c in hidden),
         *fixes,
         precompiled,
         *(normalizers.Replace(c, s) for s, c in hidden),
+        *(normalizers.Replace(Regex(rf"\A{_literal(c)}"), " ") for c in lead),
     ]
 
 
@@ -284,7 +392,7 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
     if not in_names:
         return None
     longer = sorted((s for s in symbols if len(s) > 1), key=len, reverse=True)
-    alternatives = "|".join("".join(f"\\x{{{ord(c):X}}}" for c in s) for s in longer)
+    alternatives = "|".join(map(_literal, longer))
     if proto.trainer_spec.byte_fallback:
         char = f"[{_char_class(in_names)}]"
     else:

@@ -221,6 +221,43 @@ def sample_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[s
     return texts
 
 
+def symbol_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[str]:
+    """``count`` reproducible strings rich in ``model``'s user-defined symbols: at the start,
+    after and between whitespace (spaces, runs, tabs, newlines), adjacent to each other and
+    inside words, among digits, non-Latin text, the names of pieces sentencepiece never matches
+    (``</s>``, ``<0x41>``, control symbols) and pieces cut in two. Empty without such symbols."""
+    types = [p.type for p in model.proto.pieces]
+    symbols = [model.pieces[i] for i, t in enumerate(types) if t == 4]  # user-defined
+    if not symbols:
+        return []
+    names = [model.pieces[i] for i, t in enumerate(types) if t not in (1, 4)]
+    pieces = model.pieces
+    rng = random.Random(seed)
+
+    def part() -> str:
+        roll = rng.random()
+        if roll < 0.35:
+            return rng.choice(symbols)
+        if roll < 0.6:
+            return rng.choice(_SPACES)
+        if roll < 0.7:
+            return str(rng.randint(0, 10 ** rng.randint(1, 6)))
+        if roll < 0.8:
+            word = rng.choice(pieces).replace("\u2581", " ")
+            cut = rng.randint(0, len(word))
+            return word[:cut] + rng.choice(symbols) + word[cut:]
+        if roll < 0.87 and names:
+            return rng.choice(names)
+        if roll < 0.95:
+            return rng.choice(pieces).replace("\u2581", " ")
+        return rng.choice(_UNITS)
+
+    return ["".join(part() for _ in range(rng.randint(1, 10))) for _ in range(count)]
+
+
+_SPACES = (" ", "  ", "   ", "     ", "\n", "\n\n", " \n ", "\t", " \t", "\r\n", "\u3000")
+
+
 def _random_char(rng: random.Random) -> str:
     while True:
         char = chr(rng.choice([rng.randint(0x20, 0xD7FF), rng.randint(0xE000, 0x10FFFF)]))

@@ -20,12 +20,19 @@ This module converts; it neither verifies (:mod:`tokcheck.judge` does) nor write
 from __future__ import annotations
 
 from functools import cached_property
-from itertools import pairwise
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from tokcheck import bpe
 from tokcheck.errors import TokcheckError
 from tokcheck.judge import f32
-from tokcheck.proto import SentencePieceModel
+from tokcheck.patterns import char_class, literal
+from tokcheck.proto import (
+    CONTROL,
+    MATCHABLE,
+    NORMAL,
+    USER_DEFINED,
+    SentencePieceModel,
+)
 
 if TYPE_CHECKING:
     from sentencepiece.sentencepiece_model_pb2 import ModelProto
@@ -35,9 +42,7 @@ SPACE_SYMBOL = "\u2581"
 # What sentencepiece decodes the unknown piece to unless the trainer spec sets unk_surface.
 DEFAULT_UNK_SURFACE = " \u2047 "
 
-_NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED, _BYTE = 1, 2, 3, 4, 5, 6
 _UNIGRAM, _BPE = 1, 2
-_MATCHABLE = (_NORMAL, _USER_DEFINED)
 # Stand-ins for the unknown surface while decoding: noncharacters, absent from real vocabularies.
 _PLACEHOLDERS = ("\uffff", "\ufffe", "\U0010ffff", "\U0010fffe")
 # Strip everything: more leading spaces than any text has.
@@ -84,7 +89,7 @@ class Converter:
         return tokenizer
 
     def model(self) -> Any:
-        return _unigram(self.proto) if self.unigram else _bpe(self.proto, self.hazards)
+        return _unigram(self.proto) if self.unigram else bpe.model(self.proto)
 
     def normalizer(self) -> Any:
         return _normalizer(self.source)
@@ -92,16 +97,16 @@ class Converter:
     def pre_tokenizer(self) -> Any:
         if self.unigram:
             return _isolate_uncovered(self.proto)
-        return _bpe_pre_tokenizer(self.proto, self.hazards.split)
+        return bpe.pre_tokenizer(self.proto, self.hazards.split)
 
     def added_tokens(self) -> list[Any]:
         return []
 
     @cached_property
-    def hazards(self) -> Hazards:
+    def hazards(self) -> bpe.Hazards:
         """For BPE: the names a whole pre-token could be looked up as wrongly (see
-        :class:`Hazards`); for unigram, none."""
-        return Hazards((), ()) if self.unigram else _bpe_hazards(self.source)
+        :class:`tokcheck.bpe.Hazards`); for unigram, none."""
+        return bpe.Hazards((), ()) if self.unigram else bpe.hazards(self.source)
 
     def decoder(self) -> Any:
         return _decoder(self.proto)
@@ -137,16 +142,16 @@ def _unigram(proto: ModelProto) -> Any:
     from tokenizers.models import Unigram
 
     pieces = proto.pieces
-    normal = [p.score for p in pieces if p.type == _NORMAL]
+    normal = [p.score for p in pieces if p.type == NORMAL]
     # As sentencepiece computes it: user-defined pieces score length * max_score - 0.1, with the
     # maximum over normal pieces starting at FLT_MIN and the length in bytes.
     max_score = max([f32(_FLT_MIN), *normal])
     floor = min([0.0, *normal])
     vocab: list[tuple[str, float]] = []
     for p in pieces:
-        if p.type == _NORMAL:
+        if p.type == NORMAL:
             score = float(p.score)
-        elif p.type == _USER_DEFINED:
+        elif p.type == USER_DEFINED:
             score = f32(len(p.piece.encode()) * max_score) - 0.1
         else:
             # Never matched by sentencepiece: a score below any segmentation of the same span
@@ -154,138 +159,6 @@ def _unigram(proto: ModelProto) -> Any:
             score = len(p.piece) * floor - 1.0
         vocab.append((p.piece, score))
     return Unigram(vocab, proto.trainer_spec.unk_id, proto.trainer_spec.byte_fallback)
-
-
-class Hazards(NamedTuple):
-    """What a BPE model with multi-character user-defined symbols must keep from matching.
-
-    sentencepiece freezes every user-defined symbol it finds in the normalised text and merges
-    the rest around it; the exported tokenizer isolates those symbols in its pre-tokeniser and
-    emits a pre-token that is a whole vocabulary entry as that entry (``ignore_merges``), which
-    is how a symbol becomes its one id. A pre-token that spells a name sentencepiece never
-    produces from that text (a control symbol such as ``</s>``, a byte piece, the unknown
-    piece, a normal piece its own merges do not reach) would be looked up the same way, so the
-    pre-tokeniser also splits between two characters inside each such name that no piece spans:
-    a boundary no merge crosses, so it changes nothing else. ``split`` holds those character
-    pairs; ``residual`` the names that have none (and so are left to verification).
-    """
-
-    split: tuple[tuple[str, str], ...]
-    residual: tuple[str, ...]
-
-
-def _bpe(proto: ModelProto, hazards: Hazards) -> Any:
-    from tokenizers.models import BPE
-
-    pieces = proto.pieces
-    vocab = {p.piece: i for i, p in enumerate(pieces)}
-    # Merge parts: what sentencepiece may merge. User-defined symbols never merge with others.
-    parts = {p.piece for p in pieces if p.type == _NORMAL}
-    # sentencepiece merges the adjacent pair whose concatenation is the best-scoring piece;
-    # tokenizers merges by rank, so rank the pairs by that score (leftmost first on ties).
-    ranked = sorted(
-        (i for i, p in enumerate(pieces) if p.type == _NORMAL and len(p.piece) > 1),
-        key=lambda i: (-pieces[i].score, i),
-    )
-    merges = [
-        (text[:k], text[k:])
-        for i in ranked
-        for text in [pieces[i].piece]
-        for k in range(1, len(text))
-        if text[:k] in parts and text[k:] in parts
-    ]
-    unk = pieces[proto.trainer_spec.unk_id].piece
-    return BPE(
-        vocab,
-        merges,
-        unk_token=unk,
-        fuse_unk=True,
-        byte_fallback=proto.trainer_spec.byte_fallback,
-        dropout=None,
-        # Whole pre-tokens that are vocabulary entries: how user-defined symbols come out whole.
-        ignore_merges=bool(_longer_symbols(proto)),
-    )
-
-
-def _longer_symbols(proto: ModelProto) -> list[str]:
-    """Multi-character user-defined symbols, longest first (so a regex alternation of them
-    matches leftmost-longest, as sentencepiece's prefix matcher does)."""
-    symbols = {p.piece for p in proto.pieces if p.type == _USER_DEFINED and len(p.piece) > 1}
-    return sorted(symbols, key=lambda s: (-len(s), s))
-
-
-def _bpe_hazards(model: SentencePieceModel) -> Hazards:
-    """The :class:`Hazards` of a BPE model (none without multi-character user-defined symbols)."""
-    proto = model.proto
-    if not _longer_symbols(proto):
-        return Hazards((), ())
-    spans = {
-        text[k - 1 : k + 1]
-        for p in proto.pieces
-        if p.type in (_NORMAL, _USER_DEFINED, _UNUSED)
-        for text in [p.piece]
-        for k in range(1, len(text))
-    }
-    # Without byte fallback sentencepiece fuses adjacent unknown characters into one piece, and
-    # tokenizers only within a pre-token: never split between two of them.
-    known = {p.piece for p in proto.pieces if p.type in _MATCHABLE and len(p.piece) == 1}
-    fuses = not proto.trainer_spec.byte_fallback
-    names = [p.piece for p in proto.pieces if p.type not in _MATCHABLE]
-    names += _unreachable(model)
-    split: set[tuple[str, str]] = set()
-    residual: list[str] = []
-    for name in names:
-        free = [
-            (a, b)
-            for a, b in pairwise(name)
-            if a + b not in spans and not (fuses and a not in known and b not in known)
-        ]
-        if not free:
-            residual.append(name)
-        elif not split.intersection(free):
-            split.add(free[0])
-    return Hazards(tuple(sorted(split)), tuple(residual))
-
-
-def _unreachable(model: SentencePieceModel) -> list[str]:
-    """Normal pieces that sentencepiece's merges do not produce from their own text."""
-    import sentencepiece
-    from sentencepiece.sentencepiece_model_pb2 import ModelProto
-
-    proto = ModelProto()
-    proto.CopyFrom(model.proto)
-    spec = proto.normalizer_spec
-    spec.add_dummy_prefix = spec.remove_extra_whitespaces = spec.escape_whitespaces = False
-    spec.ClearField("precompiled_charsmap")
-    raw = sentencepiece.SentencePieceProcessor(model_proto=proto.SerializeToString())
-    normal = [(i, p.piece) for i, p in enumerate(proto.pieces) if p.type == _NORMAL]
-    found = raw.encode([text for _, text in normal])
-    return [text for (i, text), ids in zip(normal, found, strict=True) if ids != [i]]
-
-
-def _bpe_pre_tokenizer(proto: ModelProto, split: tuple[tuple[str, str], ...]) -> Any:
-    """Isolate the multi-character user-defined symbols, then split inside hazardous names."""
-    from tokenizers import Regex, pre_tokenizers
-
-    symbols = _longer_symbols(proto)
-    if not symbols:
-        return None
-    steps = [pre_tokenizers.Split(Regex("|".join(map(_literal, symbols))), behavior="isolated")]
-    if split:
-        # The first character of each pair, when the second follows: the end of a pre-token.
-        firsts: dict[str, set[str]] = {}
-        for a, b in split:
-            firsts.setdefault(a, set()).add(b)
-        pattern = "|".join(
-            f"{_literal(a)}(?=[{_char_class(after)}])" for a, after in sorted(firsts.items())
-        )
-        steps.append(pre_tokenizers.Split(Regex(pattern), behavior="merged_with_previous"))
-    return pre_tokenizers.Sequence(steps)
-
-
-def _literal(text: str) -> str:
-    """``text`` as a regex that matches it literally."""
-    return "".join(f"\\x{{{ord(c):X}}}" for c in text)
 
 
 def _normalizer(model: SentencePieceModel) -> Any:
@@ -338,7 +211,7 @@ def _charsmap(model: SentencePieceModel, prefix: bool = False) -> list[Any]:
     # sentencepiece passes user-defined symbols through unnormalised (nmt_nfkc would turn a
     # "\n" symbol into a space): hide those the charsmap changes behind noncharacters.
     symbols = sorted(
-        (p.piece for p in model.proto.pieces if p.type == _USER_DEFINED),
+        (p.piece for p in model.proto.pieces if p.type == USER_DEFINED),
         key=len,
         reverse=True,
     )
@@ -357,7 +230,7 @@ def _charsmap(model: SentencePieceModel, prefix: bool = False) -> list[Any]:
         *fixes,
         precompiled,
         *(normalizers.Replace(c, s) for s, c in hidden),
-        *(normalizers.Replace(Regex(rf"\A{_literal(c)}"), " ") for c in lead),
+        *(normalizers.Replace(Regex(rf"\A{literal(c)}"), " ") for c in lead),
     ]
 
 
@@ -385,38 +258,24 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
     """
     from tokenizers import Regex, pre_tokenizers
 
-    covered = {c for p in proto.pieces if p.type == _NORMAL for c in p.piece}
-    symbols = [p.piece for p in proto.pieces if p.type == _USER_DEFINED]
+    covered = {c for p in proto.pieces if p.type == NORMAL for c in p.piece}
+    symbols = [p.piece for p in proto.pieces if p.type == USER_DEFINED]
     covered |= {s for s in symbols if len(s) == 1}
-    in_names = {c for p in proto.pieces if p.type not in _MATCHABLE for c in p.piece} - covered
+    in_names = {c for p in proto.pieces if p.type not in MATCHABLE for c in p.piece} - covered
     if not in_names:
         return None
     longer = sorted((s for s in symbols if len(s) > 1), key=len, reverse=True)
-    alternatives = "|".join(map(_literal, longer))
+    alternatives = "|".join(map(literal, longer))
     if proto.trainer_spec.byte_fallback:
-        char = f"[{_char_class(in_names)}]"
+        char = f"[{char_class(in_names)}]"
     else:
-        char = f"[^{_char_class(covered)}]"
+        char = f"[^{char_class(covered)}]"
     if alternatives:
         char = f"(?!{alternatives}){char}"
     pattern = char if proto.trainer_spec.byte_fallback else f"(?:{char})+"
     if alternatives:
         pattern = f"{alternatives}|{pattern}"
     return pre_tokenizers.Split(Regex(pattern), behavior="isolated")
-
-
-def _char_class(chars: set[str]) -> str:
-    """A regex character class body for ``chars``, as code point ranges."""
-    points = sorted(ord(c) for c in chars)
-    parts: list[str] = []
-    start = prev = points[0] if points else 0
-    for point in [*points[1:], -1]:
-        if point == prev + 1:
-            prev = point
-            continue
-        parts.append(f"\\x{{{start:X}}}" if start == prev else f"\\x{{{start:X}}}-\\x{{{prev:X}}}")
-        start = prev = point
-    return "".join(parts) if points else ""
 
 
 def _decoder(proto: ModelProto) -> Any:
@@ -431,7 +290,7 @@ def _decoder(proto: ModelProto) -> Any:
         return sum(name in other for other in pieces) == 1
 
     for p in proto.pieces:
-        if p.type == _CONTROL and alone(p.piece):
+        if p.type == CONTROL and alone(p.piece):
             steps.append(decoders.Replace(p.piece, ""))
     unk = pieces[trainer.unk_id]
     surface = trainer.unk_surface if trainer.HasField("unk_surface") else DEFAULT_UNK_SURFACE

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tokcheck.proto import SentencePieceModel
+from tokcheck.proto import BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED, SentencePieceModel
 
 KINDS = (
     "mismatched",
@@ -56,7 +56,6 @@ TIES = "other ids for the same text, scoring the same to sentencepiece's float32
 # Ids shown before and after the first divergence of a counterexample.
 WINDOW = (4, 8)
 
-_NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED, _BYTE = 1, 2, 3, 4, 5, 6
 _UNIGRAM = 1
 # sentencepiece: the unknown piece scores the lowest normal score minus this penalty.
 _UNK_PENALTY = 10.0
@@ -163,7 +162,7 @@ class Judge:
         self.pieces = model.pieces
         self.show = show
         self.unk = proto.trainer_spec.unk_id
-        self.control = frozenset(i for i, p in enumerate(proto.pieces) if p.type == _CONTROL)
+        self.control = frozenset(i for i, p in enumerate(proto.pieces) if p.type == CONTROL)
         trainer = proto.trainer_spec
         # What the unknown piece decodes to (" \u2047 " unless set): its spaces are a marker,
         # not whitespace a candidate could have collapsed.
@@ -317,16 +316,16 @@ def _path_scores(model: SentencePieceModel) -> list[float]:
     sides alike, so they add nothing to the comparison.
     """
     pieces = model.proto.pieces
-    normal = [p.score for p in pieces if p.type == _NORMAL]
+    normal = [p.score for p in pieces if p.type == NORMAL]
     max_score = max([f32(_FLT_MIN), *normal])
     unk_score = f32(min(normal, default=0.0) - _UNK_PENALTY)
     scores: list[float] = []
     for p in pieces:
-        if p.type == _USER_DEFINED:
+        if p.type == USER_DEFINED:
             scores.append(f32(f32(len(p.piece.encode()) * max_score) - 0.1))
-        elif p.type == _UNKNOWN:
+        elif p.type == UNKNOWN:
             scores.append(unk_score)
-        elif p.type == _BYTE:
+        elif p.type == BYTE:
             scores.append(0.0)
         else:
             scores.append(float(p.score))

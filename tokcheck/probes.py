@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tokcheck.errors import CorpusError
+from tokcheck.proto import MATCHABLE, NORMAL, USER_DEFINED
 
 if TYPE_CHECKING:
     from tokcheck.proto import SentencePieceModel
@@ -144,7 +145,7 @@ def generation_alphabet(model: SentencePieceModel) -> str | None:
     chars = {
         c
         for i, p in enumerate(model.proto.pieces)
-        if p.type in (1, 4) and i not in bad
+        if p.type in MATCHABLE and i not in bad
         for c in p.piece
         if c != "\u2581"
     }
@@ -203,7 +204,7 @@ def sample_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[s
     specially and random code points (combining marks only where real text has them)."""
     rng = random.Random(seed)
     pieces = model.pieces
-    names = [pieces[i] for i, p in enumerate(model.proto.pieces) if p.type != 1]  # not normal
+    names = [pieces[i] for i, p in enumerate(model.proto.pieces) if p.type != NORMAL]
     texts: list[str] = []
     for _ in range(count):
         parts: list[str] = []
@@ -227,10 +228,10 @@ def symbol_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[s
     inside words, among digits, non-Latin text, the names of pieces sentencepiece never matches
     (``</s>``, ``<0x41>``, control symbols) and pieces cut in two. Empty without such symbols."""
     types = [p.type for p in model.proto.pieces]
-    symbols = [model.pieces[i] for i, t in enumerate(types) if t == 4]  # user-defined
+    symbols = [model.pieces[i] for i, t in enumerate(types) if t == USER_DEFINED]
     if not symbols:
         return []
-    names = [model.pieces[i] for i, t in enumerate(types) if t not in (1, 4)]
+    names = [model.pieces[i] for i, t in enumerate(types) if t not in MATCHABLE]
     pieces = model.pieces
     rng = random.Random(seed)
 

@@ -39,7 +39,18 @@ WHITESPACE_PROBES = ("\n", "\t", "  ")
 # also reaches us as the load's error status. 3 is absl's FATAL, which aborts anyway.
 _SPM_MIN_LOG_LEVEL = 3
 
-_PIECE_TYPES = {1: "normal", 2: "unknown", 3: "control", 4: "user_defined", 5: "unused", 6: "byte"}
+# sentencepiece's piece types (ModelProto.SentencePiece.Type); the matchable ones are those
+# sentencepiece ever selects for text.
+NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
+MATCHABLE = (NORMAL, USER_DEFINED)
+_PIECE_TYPES = {
+    NORMAL: "normal",
+    UNKNOWN: "unknown",
+    CONTROL: "control",
+    USER_DEFINED: "user_defined",
+    UNUSED: "unused",
+    BYTE: "byte",
+}
 _MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
 
 

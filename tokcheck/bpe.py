@@ -1,0 +1,149 @@
+"""sentencepiece BPE as ``tokenizers`` components: the model and the pre-tokeniser.
+
+sentencepiece's BPE merges the whole normalised text, not words: at each step the adjacent pair
+whose concatenation is the best-scoring piece, leftmost on ties. tokenizers merges by rank, so
+every split of a piece into two mergeable parts becomes a merge ranked by that piece's score.
+User-defined symbols are matched leftmost-longest in the normalised text and frozen: they never
+merge. See :class:`Hazards` for how the exported tokenizer reproduces that.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from tokcheck.patterns import char_class, literal
+from tokcheck.proto import MATCHABLE, NORMAL, UNUSED, USER_DEFINED
+
+if TYPE_CHECKING:
+    from sentencepiece.sentencepiece_model_pb2 import ModelProto
+
+    from tokcheck.proto import SentencePieceModel
+
+
+class Hazards(NamedTuple):
+    """What a BPE model with multi-character user-defined symbols must keep from matching.
+
+    sentencepiece freezes every user-defined symbol it finds in the normalised text and merges
+    the rest around it; the exported tokenizer isolates those symbols in its pre-tokeniser and
+    emits a pre-token that is a whole vocabulary entry as that entry (``ignore_merges``), which
+    is how a symbol becomes its one id. A pre-token that spells a name sentencepiece never
+    produces from that text (a control symbol such as ``</s>``, a byte piece, the unknown
+    piece, a normal piece its own merges do not reach) would be looked up the same way, so the
+    pre-tokeniser also splits between two characters inside each such name that no piece spans:
+    a boundary no merge crosses, so it changes nothing else. ``split`` holds those character
+    pairs; ``residual`` the names that have none (and so are left to verification).
+    """
+
+    split: tuple[tuple[str, str], ...]
+    residual: tuple[str, ...]
+
+
+def model(proto: ModelProto) -> Any:
+    """tokenizers' BPE model of ``proto``: its pieces, merges ranked by sentencepiece's scores."""
+    from tokenizers.models import BPE
+
+    pieces = proto.pieces
+    vocab = {p.piece: i for i, p in enumerate(pieces)}
+    # Merge parts: what sentencepiece may merge. User-defined symbols never merge with others.
+    parts = {p.piece for p in pieces if p.type == NORMAL}
+    # sentencepiece merges the adjacent pair whose concatenation is the best-scoring piece;
+    # tokenizers merges by rank, so rank the pairs by that score (leftmost first on ties).
+    ranked = sorted(
+        (i for i, p in enumerate(pieces) if p.type == NORMAL and len(p.piece) > 1),
+        key=lambda i: (-pieces[i].score, i),
+    )
+    merges = [
+        (text[:k], text[k:])
+        for i in ranked
+        for text in [pieces[i].piece]
+        for k in range(1, len(text))
+        if text[:k] in parts and text[k:] in parts
+    ]
+    unk = pieces[proto.trainer_spec.unk_id].piece
+    return BPE(
+        vocab,
+        merges,
+        unk_token=unk,
+        fuse_unk=True,
+        byte_fallback=proto.trainer_spec.byte_fallback,
+        dropout=None,
+        # Whole pre-tokens that are vocabulary entries: how user-defined symbols come out whole.
+        ignore_merges=bool(user_symbols(proto)),
+    )
+
+
+def user_symbols(proto: ModelProto) -> list[str]:
+    """Multi-character user-defined symbols, longest first (so a regex alternation of them
+    matches leftmost-longest, as sentencepiece's prefix matcher does)."""
+    symbols = {p.piece for p in proto.pieces if p.type == USER_DEFINED and len(p.piece) > 1}
+    return sorted(symbols, key=lambda s: (-len(s), s))
+
+
+def hazards(source: SentencePieceModel) -> Hazards:
+    """The :class:`Hazards` of a BPE model (none without multi-character user-defined symbols)."""
+    proto = source.proto
+    if not user_symbols(proto):
+        return Hazards((), ())
+    spans = {
+        text[k - 1 : k + 1]
+        for p in proto.pieces
+        if p.type in (NORMAL, USER_DEFINED, UNUSED)
+        for text in [p.piece]
+        for k in range(1, len(text))
+    }
+    # Without byte fallback sentencepiece fuses adjacent unknown characters into one piece, and
+    # tokenizers only within a pre-token: never split between two of them.
+    known = {p.piece for p in proto.pieces if p.type in MATCHABLE and len(p.piece) == 1}
+    fuses = not proto.trainer_spec.byte_fallback
+    names = [p.piece for p in proto.pieces if p.type not in MATCHABLE]
+    names += _unreachable(source)
+    split: set[tuple[str, str]] = set()
+    residual: list[str] = []
+    for name in names:
+        free = [
+            (a, b)
+            for a, b in pairwise(name)
+            if a + b not in spans and not (fuses and a not in known and b not in known)
+        ]
+        if not free:
+            residual.append(name)
+        elif not split.intersection(free):
+            split.add(free[0])
+    return Hazards(tuple(sorted(split)), tuple(residual))
+
+
+def _unreachable(model: SentencePieceModel) -> list[str]:
+    """Normal pieces that sentencepiece's merges do not produce from their own text."""
+    import sentencepiece
+    from sentencepiece.sentencepiece_model_pb2 import ModelProto
+
+    proto = ModelProto()
+    proto.CopyFrom(model.proto)
+    spec = proto.normalizer_spec
+    spec.add_dummy_prefix = spec.remove_extra_whitespaces = spec.escape_whitespaces = False
+    spec.ClearField("precompiled_charsmap")
+    raw = sentencepiece.SentencePieceProcessor(model_proto=proto.SerializeToString())
+    normal = [(i, p.piece) for i, p in enumerate(proto.pieces) if p.type == NORMAL]
+    found = raw.encode([text for _, text in normal])
+    return [text for (i, text), ids in zip(normal, found, strict=True) if ids != [i]]
+
+
+def pre_tokenizer(proto: ModelProto, split: tuple[tuple[str, str], ...]) -> Any:
+    """Isolate the multi-character user-defined symbols, then split inside hazardous names."""
+    from tokenizers import Regex, pre_tokenizers
+
+    symbols = user_symbols(proto)
+    if not symbols:
+        return None
+    steps = [pre_tokenizers.Split(Regex("|".join(map(literal, symbols))), behavior="isolated")]
+    if split:
+        # The first character of each pair, when the second follows: the end of a pre-token.
+        firsts: dict[str, set[str]] = {}
+        for a, b in split:
+            firsts.setdefault(a, set()).add(b)
+        pattern = "|".join(
+            f"{literal(a)}(?=[{char_class(after)}])" for a, after in sorted(firsts.items())
+        )
+        steps.append(pre_tokenizers.Split(Regex(pattern), behavior="merged_with_previous"))
+    return pre_tokenizers.Sequence(steps)

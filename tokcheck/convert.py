@@ -279,19 +279,20 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
 
 
 def _decoder(proto: ModelProto) -> Any:
-    from tokenizers import decoders
+    from tokenizers import Regex, decoders
 
     pieces = [p.piece for p in proto.pieces]
     trainer, spec = proto.trainer_spec, proto.normalizer_spec
     steps: list[Any] = []
 
-    def alone(name: str) -> bool:
-        # Replace works on substrings: only safe for a name no other piece contains.
-        return sum(name in other for other in pieces) == 1
+    def whole(names: list[str], content: str) -> Any:
+        # Replace applies per token: anchored, it replaces only tokens that are one of `names`.
+        names = sorted(set(names), key=len, reverse=True)
+        return decoders.Replace(Regex(rf"\A(?:{'|'.join(map(literal, names))})\z"), content)
 
-    for p in proto.pieces:
-        if p.type == CONTROL and alone(p.piece):
-            steps.append(decoders.Replace(p.piece, ""))
+    controls = [p.piece for p in proto.pieces if p.type == CONTROL]
+    if controls:
+        steps.append(whole(controls, ""))
     unk = pieces[trainer.unk_id]
     surface = trainer.unk_surface if trainer.HasField("unk_surface") else DEFAULT_UNK_SURFACE
     # sentencepiece never strips the leading space of the unknown surface: without byte
@@ -301,8 +302,7 @@ def _decoder(proto: ModelProto) -> Any:
     if not trainer.byte_fallback:
         covered = {c for piece in pieces for c in piece}
         placeholder = next((c for c in _PLACEHOLDERS if c not in covered), None)
-    if alone(unk):
-        steps.append(decoders.Replace(unk, placeholder or surface))
+    steps.append(whole([unk], placeholder or surface))
     steps += [decoders.Replace(SPACE_SYMBOL, " "), decoders.ByteFallback(), decoders.Fuse()]
     if spec.remove_extra_whitespaces:
         # Decoding drops one leading space symbol per piece for as long as the text is empty:
@@ -310,6 +310,6 @@ def _decoder(proto: ModelProto) -> Any:
         steps.append(decoders.Strip(" ", _ALL, 0))
     elif spec.add_dummy_prefix:
         steps.append(decoders.Strip(" ", 1, 0))
-    if placeholder and alone(unk):
+    if placeholder:
         steps.append(decoders.Replace(placeholder, surface))
     return decoders.Sequence(steps)

@@ -29,10 +29,10 @@ from tokcheck.candidates import (
     quiet_transformers,
 )
 from tokcheck.compare import EXPORT_RECORD, judge_lines
-from tokcheck.convert import build_tokenizer
+from tokcheck.convert import Converter
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError, one_line
 from tokcheck.judge import Tally
-from tokcheck.probes import numbered, sample_texts
+from tokcheck.probes import hazard_texts, numbered, sample_texts, symbol_texts
 from tokcheck.proto import SentencePieceModel
 
 if TYPE_CHECKING:
@@ -117,8 +117,9 @@ def export(
     model.require_text("export it")
     model.processor  # noqa: B018  (the reference must load: a refusal is one line, exit 2)
     atomic.check_outdir(outdir, force)
-    tokenizer = build_tokenizer(model)
-    lines = [*texts, *sample_texts(model, examples, seed)] if verify else []
+    converter = Converter(model)
+    tokenizer = converter.build()
+    lines = _verification_texts(model, converter, texts, examples, seed) if verify else []
     staging = atomic.staging_dir(outdir)
     try:
         files = _write_files(staging, model, resolved, tokenizer)
@@ -148,6 +149,23 @@ def export(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return dataclasses.replace(result, written=True)
+
+
+def _verification_texts(
+    model: SentencePieceModel,
+    converter: Converter,
+    texts: list[str] | tuple[str, ...],
+    examples: int,
+    seed: int,
+) -> list[str]:
+    """The caller's texts, ``examples`` generated strings and as many rich in user-defined
+    symbols, and every name the tokenizer must not take for its id (see :mod:`tokcheck.bpe`)."""
+    return [
+        *texts,
+        *sample_texts(model, examples, seed),
+        *symbol_texts(model, examples, seed),
+        *hazard_texts(model, converter.hazards.residual),
+    ]
 
 
 def _refuse_own_sources(outdir: Path, model: SentencePieceModel, resolved: ResolvedModel) -> None:

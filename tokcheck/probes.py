@@ -256,6 +256,26 @@ def symbol_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[s
     return ["".join(part() for _ in range(rng.randint(1, 10))) for _ in range(count)]
 
 
+def hazard_texts(model: SentencePieceModel, names: Iterable[str] = ()) -> list[str]:
+    """Every name sentencepiece never matches in text (control symbols, bytes, the unknown
+    piece), plus ``names``, alone and beside user-defined symbols: where an exported tokenizer
+    could take such a name for its id. Empty without multi-character user-defined symbols."""
+    types = [p.type for p in model.proto.pieces]
+    symbols = [
+        model.pieces[i]
+        for i, t in enumerate(types)
+        if t == USER_DEFINED and len(model.pieces[i]) > 1
+    ]
+    if not symbols:
+        return []
+    hazards = [*(model.pieces[i] for i, t in enumerate(types) if t not in MATCHABLE), *names]
+    texts: list[str] = []
+    for k, name in enumerate(hazards):
+        left, right = symbols[k % len(symbols)], symbols[(k + 1) % len(symbols)]
+        texts += [name, left + name, name + right, left + name + right, f"{left} {name}\n"]
+    return texts
+
+
 _SPACES = (" ", "  ", "   ", "     ", "\n", "\n\n", " \n ", "\t", " \t", "\r\n", "\u3000")
 
 

@@ -1,0 +1,220 @@
+"""Exact export of Llama/Mistral-style BPE models: user-defined symbols anywhere, control names.
+
+The reference is sentencepiece on the raw model. The models: the committed ``bpe-32k`` fixture
+(32,000 pieces, 702 control and 21 user-defined symbols, byte fallback, dummy prefix, digits
+split) and small variants trained here from the same generator, with the dummy prefix off, an
+``nmt_nfkc`` charsmap, whitespace removal, no byte fallback, and overlapping symbols.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from sentencepiece import sentencepiece_model_pb2 as pb
+
+from tokcheck.candidates import from_tokenizers, from_transformers, quiet_transformers
+from tokcheck.compare import judge_lines
+from tokcheck.convert import Converter
+from tokcheck.errors import ExportRefusedError
+from tokcheck.export import export
+from tokcheck.judge import Tally
+from tokcheck.probes import BUILTIN_PROBES, hazard_texts, numbered, sample_texts, symbol_texts
+from tokcheck.proto import NORMAL, SentencePieceModel
+from tokcheck.resolve import resolve
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+BPE_32K = FIXTURES / "bpe-32k" / "tokenizer.model"
+
+
+def _fixture_builder() -> ModuleType:
+    """fixtures/build.py, whose trainer and BPE settings made the fixture (not a package)."""
+    spec = importlib.util.spec_from_file_location("tokcheck_fixture_build", FIXTURES / "build.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _fixture_builder()
+# The acceptance figure: generated strings rich in user-defined symbols and whitespace.
+SYMBOL_TEXTS = 100_000
+VARIANTS: dict[str, dict[str, object]] = {
+    "dummy-prefix-off": {"add_dummy_prefix": False},
+    "nmt-nfkc": {"normalization_rule_name": "nmt_nfkc"},
+    "nmt-nfkc-whitespace-removal": {
+        "normalization_rule_name": "nmt_nfkc",
+        "remove_extra_whitespaces": True,
+    },
+    "no-byte-fallback": {"byte_fallback": False},
+}
+
+
+def _judge(model: SentencePieceModel, texts: list[str], tokenizer: object = None) -> Tally:
+    built = tokenizer if tokenizer is not None else Converter(model).build()
+    candidate = from_tokenizers("exported", built, "tokenizers.Tokenizer")
+    (tally,) = judge_lines(model, [candidate], numbered(texts))
+    return tally
+
+
+def _assert_exact(tally: Tally) -> None:
+    assert tally.status == "exact", tally.summary() + "".join(
+        f"\n{c.text!r}" for c in tally.counterexamples
+    )
+
+
+@pytest.fixture(scope="module")
+def bpe_32k() -> SentencePieceModel:
+    return SentencePieceModel.load(BPE_32K)
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def variant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small BPE model with the fixture's symbols, one flag changed, and two symbols that
+    overlap ("ab"/"bc") plus one that starts with the space symbol."""
+    lines = build.synthetic_lines(build.SEED + 6, 8000, 600, 0.6)
+    data = build.train(
+        lines,
+        2000,
+        {**build.BPE_FLAGS, **VARIANTS[request.param]},
+        **build.BPE_SPECIALS,
+        user_defined_symbols=[*build.BPE_USER_SYMBOLS, "ab", "bc", "\u2581x"],
+        control_symbols=build.BPE_CONTROL_SYMBOLS[:100],
+    )
+    path = tmp_path_factory.mktemp(request.param) / "bpe.model"
+    path.write_bytes(data)
+    return path
+
+
+def test_fixture_has_what_the_issue_asks_for(bpe_32k: SentencePieceModel) -> None:
+    summary = bpe_32k.summary()
+    assert summary.vocab_size == 32_000
+    assert summary.piece_types["control"] == 702
+    assert summary.piece_types["user_defined"] == 21
+    spec, trainer = bpe_32k.proto.normalizer_spec, bpe_32k.proto.trainer_spec
+    assert trainer.model_type == 2
+    assert trainer.byte_fallback
+    assert trainer.split_digits
+    assert spec.add_dummy_prefix
+    assert not spec.remove_extra_whitespaces
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        # The dummy prefix stays in front of a leading symbol, as a piece of its own.
+        ("[INST]", ["\u2581", "[INST]"]),
+        ("[INST] hi[/INST]", ["\u2581", "[INST]", "\u2581hi", "[/INST]"]),
+        # Adjacent symbols, and one inside a word.
+        ("[TOOL_CALLS][REFERENCE_DOC_10]", ["\u2581", "[TOOL_CALLS]", "[REFERENCE_DOC_10]"]),
+        # A control name after a symbol is text, not the control id.
+        ("[INST]</s>", None),
+        ("[INST]<0x41>[/INST]", None),
+    ],
+)
+def test_symbols_encode_as_sentencepiece_does(
+    bpe_32k: SentencePieceModel, text: str, pieces: list[str] | None
+) -> None:
+    tokenizer = Converter(bpe_32k).build()
+    expected = bpe_32k.processor.encode(text)
+    if pieces is not None:
+        assert [bpe_32k.pieces[i] for i in expected] == pieces
+    got = tokenizer.encode(text, add_special_tokens=False).ids
+    assert got == expected
+    assert not set(got) & {1, 2}  # never bos or eos
+
+
+def test_exact_on_100k_symbol_texts_probes_and_samples(bpe_32k: SentencePieceModel) -> None:
+    converter = Converter(bpe_32k)
+    assert converter.hazards.split
+    assert not converter.hazards.residual
+    texts = [
+        *BUILTIN_PROBES,
+        *hazard_texts(bpe_32k),
+        *sample_texts(bpe_32k, 2000, seed=3),
+        *symbol_texts(bpe_32k, SYMBOL_TEXTS, seed=3),
+    ]
+    tally = _judge(bpe_32k, texts, converter.build())
+    assert tally.lines == len(texts) > SYMBOL_TEXTS
+    _assert_exact(tally)
+
+
+def test_exact_on_the_shared_corpora(bpe_32k: SentencePieceModel) -> None:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent (the corpora live there)")
+    lines: list[str] = []
+    for name in ("botchan.txt", "wagahaiwa_nekodearu.txt"):
+        lines += (SHARED / "corpora" / name).read_text(encoding="utf-8").splitlines()
+    _assert_exact(_judge(bpe_32k, lines))
+
+
+def test_variants_are_exact(variant: Path) -> None:
+    model = SentencePieceModel.load(variant)
+    texts = [
+        *BUILTIN_PROBES,
+        *hazard_texts(model),
+        *sample_texts(model, 1000, seed=5),
+        *symbol_texts(model, 10_000, seed=5),
+    ]
+    _assert_exact(_judge(model, texts))
+
+
+def _with_unreachable_piece(model: SentencePieceModel) -> tuple[bytes, str]:
+    """``model`` with its lowest-scoring normal piece renamed "a" + XY + "d", where XY is a
+    two-character piece and no other piece joins a, XY and d: sentencepiece's merges stop at
+    a, XY, d, so the piece is never produced from its own text."""
+    vocab = set(model.pieces)
+    singles = sorted(p for p in vocab if len(p) == 1 and p.isalpha())
+    for pair in sorted(p for p in vocab if len(p) == 2 and p.isalpha()):
+        for a in singles:
+            for d in singles:
+                name = a + pair + d
+                parts = (a + pair, pair + d, a + pair[0], pair[1] + d, name, name[:3], name[1:])
+                if not vocab.intersection(parts):
+                    proto = pb.ModelProto()
+                    proto.CopyFrom(model.proto)
+                    last = max(i for i, p in enumerate(proto.pieces) if p.type == NORMAL)
+                    proto.pieces[last].piece = name
+                    return proto.SerializeToString(), name
+    raise AssertionError("no unreachable name found")
+
+
+def test_an_unreachable_piece_is_a_residual_hazard_and_export_refuses_it(
+    bpe_32k: SentencePieceModel, tmp_path: Path
+) -> None:
+    data, name = _with_unreachable_piece(bpe_32k)
+    path = tmp_path / "unreachable" / "tokenizer.model"
+    path.parent.mkdir()
+    path.write_bytes(data)
+    model = SentencePieceModel.load(path)
+    assert name in Converter(model).hazards.residual
+    # Looked up whole, the name would be one id where sentencepiece has three (after the dummy
+    # prefix and the symbol): export's verification probes it beside a symbol and refuses.
+    assert len(model.processor.encode(f"[INST]{name}")) == 2 + 3
+    with pytest.raises(ExportRefusedError) as refused:
+        export(resolve(str(path)), model, tmp_path / "out", examples=10)
+    assert refused.value.result.status == "diverged"
+    assert not (tmp_path / "out").exists()
+
+
+def test_exported_directory_is_exact_through_transformers(
+    bpe_32k: SentencePieceModel, tmp_path: Path
+) -> None:
+    """Both transformers lines load the export (CI runs this file under 4.57 too)."""
+    result = export(resolve(str(BPE_32K)), bpe_32k, tmp_path / "out", examples=500)
+    assert result.written
+    assert result.status == "exact"
+    with quiet_transformers() as transformers:
+        loaded = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "out"))
+    texts = [*hazard_texts(bpe_32k), *symbol_texts(bpe_32k, 5000, seed=11)]
+    candidate = from_transformers("transformers", loaded)
+    (tally,) = judge_lines(bpe_32k, [candidate], numbered(texts))
+    _assert_exact(tally)
+    ids = loaded.convert_tokens_to_ids(["[INST]", "[REFERENCE_DOC_7]", "<NL>"])
+    assert ids == [
+        bpe_32k.processor.piece_to_id(p) for p in ("[INST]", "[REFERENCE_DOC_7]", "<NL>")
+    ]

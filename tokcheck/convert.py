@@ -139,6 +139,16 @@ def _refuse_unsupported(model: SentencePieceModel) -> None:
 
 
 def _unigram(proto: ModelProto) -> Any:
+    """The Unigram model, normal pieces with sentencepiece's own float32 scores, unchanged.
+
+    Both Viterbis keep the earliest start on equal path scores, but sentencepiece sums in
+    float32 and tokenizers in float64, so segmentations that score the same (``jj jj j`` and
+    ``j jj jj``) can go different ways: ties (see :mod:`tokcheck.judge`). No score written here
+    can reproduce sentencepiece's choice: a per-piece score adds the same to both orders of the
+    same pieces, and which order float32 rounding favours depends on the path score before
+    them. Nudged scores only add float64 rounding of their own; measured
+    (``benchmarks/ties.py --scores``), they make ties more common, so none are written.
+    """
     from tokenizers.models import Unigram
 
     pieces = proto.pieces

@@ -197,8 +197,67 @@ def test_real_models_compare_runs_and_reports(shared: Path, name: str) -> None:
     assert (default.mismatched + default.decode_mismatched == 0) == (not default.counterexamples)
 
 
+# Llama-style directories: LlamaTokenizer, add_bos_token true, legacy false and true.
+LLAMA = ["bpe-32k", "bpe-32k-legacy"]
+# On the 44 built-in probes, per fixture and transformers line: each path's class and
+# (mismatched, decode_mismatched); paths that load one tokenizer share one entry.
+LLAMA_PROBES = {
+    5: {
+        "bpe-32k": {"default": ("LlamaTokenizer (fast)", 7, 5)},
+        "bpe-32k-legacy": {"default": ("LlamaTokenizer (fast)", 10, 8)},
+    },
+    4: {
+        "bpe-32k": {
+            "default": ("LlamaTokenizerFast (fast)", 7, 5),
+            "slow": ("LlamaTokenizer (slow)", 1, 0),
+        },
+        "bpe-32k-legacy": {
+            "default": ("LlamaTokenizerFast (fast)", 8, 7),
+            "slow": ("LlamaTokenizer (slow)", 1, 6),
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("fixture", LLAMA)
+def test_llama_directories_load_on_every_path_and_are_judged(fixture: str) -> None:
+    report = _run(FIXTURES / fixture, examples=0, candidates=["default", "slow", "fast"])
+    assert report.unavailable == []
+    by_name = {c.name: c for c in report.candidates}
+    expected = LLAMA_PROBES[MAJOR][fixture]
+    for name, tally in by_name.items():
+        own = tally.same_as or name
+        cls, mismatched, decode_mismatched = expected[own]
+        assert tally.cls.endswith(cls), (name, tally.cls)
+        assert tally.lines == 44
+        # add_bos_token is true, but the paths are judged on the text's own ids: a bos
+        # would make all 44 lines differ.
+        assert (tally.mismatched, tally.decode_mismatched) == (mismatched, decode_mismatched)
+    # The fast path keeps one space too few with the dummy prefix (legacy false).
+    if fixture == "bpe-32k":
+        space = next(e for e in by_name["default"].counterexamples if e.text == " ")
+        assert (space.reference_pieces, space.candidate_pieces) == (["▁▁"], ["▁"])
+    assert not report.passed
+
+
+@pytest.mark.parametrize("fixture", LLAMA)
+def test_llama_candidates_encode_without_the_bos_that_encode_adds(fixture: str) -> None:
+    from transformers import AutoTokenizer
+
+    resolved = resolve(str(FIXTURES / fixture))
+    model = SentencePieceModel.load(resolved.model_file)
+    loaded, _ = load_candidates(resolved, model, ["default", "slow"])
+    text = "Hello world"
+    for candidate in loaded:
+        assert candidate.encode_batch([text]) == [model.processor.encode(text)]
+    for kwargs in ({}, {"use_fast": False}):
+        tok = AutoTokenizer.from_pretrained(str(FIXTURES / fixture), **kwargs)
+        assert tok.encode(text) == [1, *model.processor.encode(text)]
+        assert (tok.pad_token_id, len(tok)) == (32000, 32001)
+
+
 def _hf_paths() -> list[tuple[str, dict[str, bool]]]:
-    fixtures = ["tiny-neox", "tiny-bilingual", "tiny-legacy", "legacy-1b"]
+    fixtures = ["tiny-neox", "tiny-bilingual", "tiny-legacy", "legacy-1b", *LLAMA]
     return [(f, kw) for f in fixtures for kw in ({}, {"use_fast": False})]
 
 
@@ -217,7 +276,7 @@ def test_candidate_encodes_and_decodes_as_transformers_does(
         tok = AutoTokenizer.from_pretrained(str(directory), **kwargs)
     except Exception as e:
         pytest.skip(f"transformers {MAJOR}.x cannot load {fixture}: {type(e).__name__}")
-    model = SentencePieceModel.load(directory / "spiece.model")
+    model = SentencePieceModel.load(resolve(str(directory)).model_file)
     texts = [*BUILTIN_PROBES, *hypothesis_strings(300, 1, generation_alphabet(model))]
     candidate = from_transformers("default", tok)
     ids = candidate.encode_batch(texts)

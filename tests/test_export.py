@@ -15,6 +15,7 @@ import os
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sentencepiece as spm
@@ -31,6 +32,9 @@ from tokcheck.judge import Tally
 from tokcheck.probes import sample_texts
 from tokcheck.proto import SentencePieceModel, parse_model_proto
 from tokcheck.resolve import ResolvedModel, resolve
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -451,3 +455,140 @@ def test_bare_model_file_exports_without_config(tmp_path: Path) -> None:
     result = export(resolved, model, tmp_path / "out", examples=20)
     assert "config.json" not in result.files
     assert "spiece.model" in result.files
+
+
+# -- the source directory's special-token settings ------------------------------------------
+
+
+def _llama_dir(tmp_path: Path, *, add_eos: bool = False, added: object = None) -> Path:
+    """tiny-neox laid out as a Llama-style repository: LlamaTokenizer over tokenizer.model,
+    add_bos_token, and a <pad> token that only added_tokens.json gives an id (1000)."""
+    directory = tmp_path / "llama"
+    directory.mkdir()
+    (directory / "tokenizer.model").write_bytes(
+        (FIXTURES / "tiny-neox" / "spiece.model").read_bytes()
+    )
+    names = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "[UNK]", "pad_token": "<pad>"}
+    config = {
+        "tokenizer_class": "LlamaTokenizer",
+        "add_bos_token": True,
+        "add_eos_token": add_eos,
+        "legacy": False,
+        **names,
+    }
+    (directory / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    (directory / "special_tokens_map.json").write_text(json.dumps(names), encoding="utf-8")
+    added = {"<pad>": 1000} if added is None else added
+    (directory / "added_tokens.json").write_text(json.dumps(added), encoding="utf-8")
+    return directory
+
+
+@pytest.mark.parametrize("add_eos", [False, True], ids=["bos", "bos+eos"])
+def test_export_keeps_the_directory_special_token_settings(tmp_path: Path, add_eos: bool) -> None:
+    from transformers import AutoTokenizer
+
+    source = _llama_dir(tmp_path, add_eos=add_eos)
+    result = _export(source, tmp_path / "out")
+    # encode(text) with the bos (and eos) the directory asks for is judged exact, not flagged.
+    assert {t.name: t.status for t in result.tallies} == dict.fromkeys(
+        ("tokenizers", "transformers", "transformers+special"), "exact"
+    )
+    out = tmp_path / "out"
+    config = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert (config["add_bos_token"], config["add_eos_token"]) == (True, add_eos)
+    assert (config["pad_token"], config["unk_token"], config["split_special_tokens"]) == (
+        "<pad>",
+        "[UNK]",
+        True,
+    )
+    assert json.loads((out / "added_tokens.json").read_text(encoding="utf-8")) == {"<pad>": 1000}
+    record = json.loads((out / "tokcheck_export.json").read_text(encoding="utf-8"))
+    assert record["special_tokens"]["pad_token"] == {"content": "<pad>", "id": 1000}
+    assert (record["add_bos_token"], record["add_eos_token"]) == (True, add_eos)
+
+    tok = AutoTokenizer.from_pretrained(str(out))
+    sp = _load(source / "tokenizer.model").processor
+    ids = (tok.bos_token_id, tok.eos_token_id, tok.unk_token_id, tok.pad_token_id)
+    assert ids == (2, 3, 1, 1000)
+    eos = [3] if add_eos else []
+    for text in (*PROBES, "<pad>", "x<pad>y <s>"):
+        # Special tokens in text, <pad> included, encode as sentencepiece encodes the text.
+        assert tok.encode(text, add_special_tokens=False) == sp.encode(text), text
+        assert tok.encode(text) == [2, *sp.encode(text), *eos], text
+        assert tok.decode(tok.encode(text)) == sp.decode(sp.encode(text)), text
+    batch = tok(["a", "a b c"], padding=True)["input_ids"]
+    assert batch[0][-1] == 1000
+
+
+def test_verification_fails_an_encode_without_the_bos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = export_module.KeptSpecials.apply
+
+    def without_post_processor(self: export_module.KeptSpecials, tokenizer: Tokenizer) -> Tokenizer:
+        built = real(self, tokenizer)
+        built.post_processor = None  # the bos is no longer added
+        return built
+
+    monkeypatch.setattr(export_module.KeptSpecials, "apply", without_post_processor)
+    with pytest.raises(ExportRefusedError) as refused:
+        _export(_llama_dir(tmp_path), tmp_path / "out")
+    tallies = {t.name: t for t in refused.value.result.tallies}
+    assert tallies["tokenizers"].status == tallies["transformers"].status == "exact"
+    special = tallies["transformers+special"]
+    assert special.status == "diverged"
+    # Every line lacks its bos, the empty one included ([2] expected, [] given).
+    assert special.mismatched == special.lines
+    assert special.counterexamples[0].reference_ids[0] == 2
+
+
+def test_verification_fails_a_wrong_expected_special(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An eos the written tokenizer does not add: the judge says so on every line.
+    monkeypatch.setattr(export_module.KeptSpecials, "added_ids", property(lambda s: ((2,), (3,))))
+    with pytest.raises(ExportRefusedError) as refused:
+        _export(_llama_dir(tmp_path), tmp_path / "out")
+    (special,) = [t for t in refused.value.result.tallies if t.name == "transformers+special"]
+    assert special.mismatched == special.lines
+
+
+def test_export_of_the_bpe_llama_directory_keeps_its_settings(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    for fixture in ("bpe-32k", "bpe-32k-legacy"):
+        out = tmp_path / fixture
+        # Forced: the BPE converter still differs around user-defined symbols (README).
+        result = _export(FIXTURES / fixture, out, force=True)
+        assert result.written
+        assert "added_tokens.json" in result.files
+        tok = AutoTokenizer.from_pretrained(str(out))
+        ids = (tok.bos_token_id, tok.eos_token_id, tok.unk_token_id, tok.pad_token_id)
+        assert ids == (1, 2, 0, 32000)
+        assert tok.convert_ids_to_tokens(32000) == "<pad>"
+        for text in ("Hello world", "x <pad> y", ""):
+            own = tok.encode(text, add_special_tokens=False)
+            assert tok.encode(text) == [1, *own]
+            assert 32000 not in own
+        special = next(t for t in result.tallies if t.name == "transformers+special")
+        plain = next(t for t in result.tallies if t.name == "transformers")
+        # With the bos expected, encode() differs exactly where the text's own ids do.
+        assert special.counts() == plain.counts()
+
+
+@pytest.mark.parametrize(
+    ("added", "says"),
+    [
+        ({"<pad>": 1001}, "added_tokens.json: '<pad>' -> 1001: ids past the 1000 pieces"),
+        ({"<pad>": 7}, "added_tokens.json: '<pad>' -> 7: id 7 is the sentencepiece piece"),
+        ({"<other>": 1000}, "special_tokens_map.json names pad_token '<pad>', which is"),
+    ],
+    ids=["gap", "collision", "unresolved-pad"],
+)
+def test_export_refuses_special_tokens_it_cannot_keep(
+    tmp_path: Path, added: object, says: str
+) -> None:
+    with pytest.raises(TokcheckError, match="cannot export: ") as refused:
+        _export(_llama_dir(tmp_path, added=added), tmp_path / "out")
+    assert says in str(refused.value)
+    assert not (tmp_path / "out").exists()

@@ -132,3 +132,29 @@ def test_export_never_replaces_the_directory_it_reads(
             assert err.count("\n") == 1
     assert (source / "model.safetensors").read_bytes() == b"weights"
     assert (tmp_path / "parent" / "other.txt").is_file()
+
+
+@pytest.mark.parametrize("fixture", ["bpe-32k", "bpe-32k-legacy"])
+def test_exported_llama_directory_keeps_bos_and_pad(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fixture: str
+) -> None:
+    import sentencepiece as spm
+    from transformers import AutoTokenizer
+
+    out = tmp_path / "exported"
+    argv = ["export", str(FIXTURES / fixture), str(out), "--examples", "20", "--force", "--json"]
+    # --force: how exact the BPE conversion is on this fixture is not what is tested here.
+    assert main(argv) in (0, 1)
+    report = json.loads(capsys.readouterr().out)
+    assert report["written"]
+    config = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert (config["add_bos_token"], config["add_eos_token"], config["pad_token"]) == (
+        True,
+        False,
+        "<pad>",
+    )
+    tok = AutoTokenizer.from_pretrained(str(out))
+    assert (tok.bos_token_id, tok.pad_token_id, len(tok)) == (1, 32000, 32001)
+    sp = spm.SentencePieceProcessor(model_file=str(FIXTURES / fixture / "tokenizer.model"))
+    text = "The <pad> token"
+    assert tok.encode(text) == [1, *sp.encode(text)]

@@ -40,6 +40,9 @@ class Candidate:
     pieces: Callable[[list[int]], list[str]]
     special_ids: frozenset[int]
     key: str
+    # Ids a plain ``encode(text)`` is expected to add before and after the text's own (the bos
+    # and eos a directory asks for): the reference ids are judged with them added.
+    added: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
 
 
 @dataclass(frozen=True)
@@ -159,11 +162,18 @@ def _auto(
     return load
 
 
-def from_transformers(name: str, tok: Any, *, add_special_tokens: bool = False) -> Candidate:
+def from_transformers(
+    name: str,
+    tok: Any,
+    *,
+    add_special_tokens: bool = False,
+    added: tuple[tuple[int, ...], tuple[int, ...]] = ((), ()),
+) -> Candidate:
     """A transformers tokenizer as a candidate: ``tok(texts)`` ids, ``tok.batch_decode``.
 
     ``add_special_tokens`` judges what a plain ``tok.encode(text)`` gives instead of the text's
-    own ids (a bos the reference does not add is then a difference).
+    own ids; ``added`` are the ids it should add before and after them, taken from what the
+    directory asks for and never from ``tok`` itself, so a missing or wrong bos is a difference.
     """
     backend = getattr(tok, "backend_tokenizer", None) if getattr(tok, "is_fast", False) else None
     cls = f"{type(tok).__module__}.{type(tok).__name__}"
@@ -171,7 +181,7 @@ def from_transformers(name: str, tok: Any, *, add_special_tokens: bool = False) 
         key = f"{cls}:{hashlib.sha1(backend.to_str().encode()).hexdigest()}"
     else:
         key = f"{cls}:{id(tok)}"
-    key += ":special" if add_special_tokens else ""
+    key += f":special{added}" if add_special_tokens else ""
     special = set(tok.all_special_ids)
     if tok.unk_token_id is not None:
         special.add(tok.unk_token_id)
@@ -183,6 +193,7 @@ def from_transformers(name: str, tok: Any, *, add_special_tokens: bool = False) 
         pieces=lambda ids: [str(p) for p in tok.convert_ids_to_tokens(ids)],
         special_ids=frozenset(special),
         key=key,
+        added=added if add_special_tokens else ((), ()),
     )
 
 

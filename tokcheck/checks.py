@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tokcheck.hfconfig import SPECIAL_TOKEN_KEYS
+from tokcheck.hftokens import HfTokens, read_hf_tokens, tokenizer_special_id
 from tokcheck.profiles import Profile
 from tokcheck.proto import ModelSummary, SentencePieceModel, proto_text
 from tokcheck.resolve import ResolvedModel
@@ -243,89 +243,17 @@ def _generic_checks(
     )
 
 
-def _named_special_tokens(r: ResolvedModel) -> dict[str, str]:
-    """Special tokens named in tokenizer_config.json and special_tokens_map.json."""
-    named: dict[str, str] = {}
-    for source in (r.special_tokens_map, r.tokenizer_config):
-        if not source:
-            continue
-        for key in SPECIAL_TOKEN_KEYS:
-            content = _token_content(source.get(key))
-            if content is not None:
-                named.setdefault(key, content)
-        for i, extra in enumerate(source.get("additional_special_tokens") or []):
-            content = _token_content(extra)
-            if content is not None:
-                named.setdefault(f"additional_special_tokens[{i}]", content)
-    return named
-
-
-def _token_content(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("content"), str):
-        return str(value["content"])
-    return None
-
-
-def tokenizer_special_id(r: ResolvedModel, model: SentencePieceModel, which: str) -> int:
-    """The id a Hugging Face user gets for ``bos``/``eos``: the named token's, else the proto's."""
-    token = _named_special_tokens(r).get(f"{which}_token")
-    if token is not None:
-        piece_id = _piece_id(model, token)
-        if piece_id is not None:
-            return piece_id
-    return int(getattr(model.proto.trainer_spec, f"{which}_id"))
-
-
-def _piece_id(model: SentencePieceModel, piece: str) -> int | None:
-    try:
-        return model.pieces.index(piece)
-    except ValueError:
-        return None
-
-
 def _metadata_checks(
     model: SentencePieceModel, s: ModelSummary, r: ResolvedModel, profile: Profile | None
 ) -> Iterator[_Item]:
-    named = _named_special_tokens(r)
-    if r.tokenizer_config is None and r.special_tokens_map is None:
-        yield Skipped(
-            "special_tokens_in_vocab", "no tokenizer_config.json or special_tokens_map.json"
-        )
-    else:
-        vocab = set(model.pieces)
-        missing = {k: v for k, v in named.items() if v not in vocab}
-        yield CheckResult(
-            "special_tokens_in_vocab",
-            not missing,
-            "every special token named in tokenizer_config.json / special_tokens_map.json is a piece",
-            {"named": named, "missing": missing},
-            "all named special tokens are pieces"
-            if not missing
-            else f"{', '.join(f'{k}={v!r}' for k, v in missing.items())} not in the vocab: "
-            "Hugging Face would add new ids the model has no embedding for; fix tokenizer_config.json",
-        )
+    hf = read_hf_tokens(r, model)
+    yield from _token_checks(r, hf)
     config = r.config
     if config is None:
         for name in ("embedding_rows", "config_bos_id", "config_eos_id"):
             yield Skipped(name, "no config.json")
         return
-    rows = config.get("vocab_size")
-    if isinstance(rows, int):
-        ok = rows >= s.vocab_size
-        yield CheckResult(
-            "embedding_rows",
-            ok,
-            f">= {s.vocab_size} (tokenizer vocab size)",
-            rows,
-            f"config.json vocab_size {rows} covers every token id"
-            if ok
-            else f"config.json vocab_size {rows} < {s.vocab_size} pieces: ids >= {rows} have no "
-            "embedding row; this tokenizer does not belong to this model",
-        )
-    else:
-        yield Skipped("embedding_rows", "config.json has no integer vocab_size")
+    yield _embedding_rows(config, s, hf)
     for which in ("bos", "eos"):
         name = f"config_{which}_id"
         configured = config.get(f"{which}_token_id")
@@ -341,3 +269,57 @@ def _metadata_checks(
             f"{tokenizer_id}; generation would {'start' if which == 'bos' else 'stop'} on the "
             "wrong token: fix config.json (and generation_config.json)",
         )
+
+
+def _token_checks(r: ResolvedModel, hf: HfTokens) -> Iterator[_Item]:
+    if r.tokenizer_config is None and r.special_tokens_map is None:
+        yield Skipped(
+            "special_tokens_in_vocab", "no tokenizer_config.json or special_tokens_map.json"
+        )
+    else:
+        missing = {t.name: t.content for t in hf.unresolved}
+        yield CheckResult(
+            "special_tokens_in_vocab",
+            not missing,
+            "every special token named in tokenizer_config.json / special_tokens_map.json is "
+            "a piece or in added_tokens.json",
+            {"named": hf.named(), "missing": missing},
+            "all named special tokens are pieces or added tokens"
+            if not missing
+            else f"{', '.join(f'{k}={v!r}' for k, v in missing.items())} not in the vocab: "
+            "Hugging Face would add new ids the model has no embedding for; fix "
+            "tokenizer_config.json (or list the token in added_tokens.json)",
+        )
+    if hf.added_tokens is None:
+        yield Skipped("added_tokens", "no added_tokens.json")
+        return
+    problems = hf.added_token_problems
+    yield CheckResult(
+        "added_tokens",
+        not problems,
+        "added_tokens.json: each id is its own piece's or runs on past the vocabulary",
+        {"added_tokens": {t.content: t.id for t in hf.added_tokens}, "problems": problems},
+        f"{len(hf.added_tokens)} added token(s) consistent with the model"
+        if not problems
+        else f"{'; '.join(problems)}: a token's id would depend on the class that loads the "
+        "directory; fix added_tokens.json",
+    )
+
+
+def _embedding_rows(config: dict[str, Any], s: ModelSummary, hf: HfTokens) -> _Item:
+    rows = config.get("vocab_size")
+    if not isinstance(rows, int):
+        return Skipped("embedding_rows", "config.json has no integer vocab_size")
+    ids = max([s.vocab_size - 1, *(t.id for t in hf.added_tokens or ())])
+    ok = rows > ids
+    added = " and added tokens" if ids >= s.vocab_size else ""
+    return CheckResult(
+        "embedding_rows",
+        ok,
+        f">= {ids + 1} (tokenizer vocab size{added})",
+        rows,
+        f"config.json vocab_size {rows} covers every token id"
+        if ok
+        else f"config.json vocab_size {rows} <= id {ids} of the tokenizer{added}: ids >= {rows} "
+        "have no embedding row; this tokenizer does not belong to this model",
+    )

@@ -278,6 +278,20 @@ def _batches(items: Iterable[Line], size: int) -> Iterator[list[Line]]:
         yield batch
 
 
+def _with_added(
+    ids: list[list[int]], added: tuple[tuple[int, ...], tuple[int, ...]]
+) -> list[list[int]]:
+    """The reference ids with the special ids a candidate is expected to add around them.
+
+    The reference's decode stays that of the text's own ids: the added ids stand for no text,
+    so a candidate that decodes them to text (``<s>``) has a decode difference.
+    """
+    before, after = added
+    if not before and not after:
+        return ids
+    return [[*before, *r, *after] for r in ids]
+
+
 class _Runner:
     """Encodes each batch once per distinct candidate and hands the outputs to the judge."""
 
@@ -314,7 +328,7 @@ class _Runner:
                     self.judge.judge_batch(
                         self.judged[key],
                         batch,
-                        ref_ids,
+                        _with_added(ref_ids, self.distinct[key].added),
                         ref_decoded,
                         cand_ids,
                         cand_decoded,

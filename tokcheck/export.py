@@ -7,6 +7,13 @@ into place (:mod:`tokcheck.atomic`). It writes ``tokenizer.json``, ``tokenizer_c
 ``special_tokens_map.json``, a copy of the ``.model`` and ``tokcheck_export.json``, the record
 of what was verified, by which ``compare`` knows a directory is already tokcheck's export.
 
+The source directory's special-token settings are kept (:class:`KeptSpecials`): its bos, eos,
+unk and pad tokens, ``add_bos_token`` and ``add_eos_token`` (written as the post-processor,
+which both transformers lines honour) and the tokens of ``added_tokens.json`` past the
+vocabulary, at their ids. Special tokens in text still encode as sentencepiece encodes them,
+as text (``split_special_tokens``); a plain ``encode(text)`` is judged against sentencepiece's
+ids with the bos and eos the directory asks for.
+
 Ties (see :mod:`tokcheck.judge`) do not stop an export unless ``strict``; they are counted in
 the result and the record. Any other difference refuses the export unless ``force``.
 """
@@ -31,6 +38,8 @@ from tokcheck.candidates import (
 from tokcheck.compare import EXPORT_RECORD, judge_lines
 from tokcheck.convert import Converter
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError, one_line
+from tokcheck.hfconfig import ADDED_TOKENS
+from tokcheck.hftokens import HfTokens, read_hf_tokens
 from tokcheck.judge import Tally
 from tokcheck.probes import hazard_texts, numbered, sample_texts, symbol_texts
 from tokcheck.proto import SentencePieceModel
@@ -118,12 +127,13 @@ def export(
     model.processor  # noqa: B018  (the reference must load: a refusal is one line, exit 2)
     atomic.check_outdir(outdir, force)
     converter = Converter(model)
-    tokenizer = converter.build()
+    specials = KeptSpecials.of(model, read_hf_tokens(resolved, model))
+    tokenizer = specials.apply(converter.build())
     lines = _verification_texts(model, converter, texts, examples, seed) if verify else []
     staging = atomic.staging_dir(outdir)
     try:
-        files = _write_files(staging, model, resolved, tokenizer)
-        tallies = _verify(model, tokenizer, staging, lines, show) if verify else ()
+        files = _write_files(staging, model, resolved, tokenizer, specials)
+        tallies = _verify(model, tokenizer, staging, lines, show, specials) if verify else ()
         result = ExportResult(
             source=str(model.path),
             outdir=str(outdir),
@@ -143,7 +153,7 @@ def export(
                 "nothing written (--force writes it anyway)",
                 result,
             )
-        _write_record(staging / EXPORT_RECORD, model, result)
+        _write_record(staging / EXPORT_RECORD, model, result, specials)
         atomic.move_into_place(staging, outdir, force)
     finally:
         if staging.exists():
@@ -185,9 +195,15 @@ def _refuse_own_sources(outdir: Path, model: SentencePieceModel, resolved: Resol
 
 
 def _verify(
-    model: SentencePieceModel, tokenizer: Tokenizer, directory: Path, lines: list[str], show: int
+    model: SentencePieceModel,
+    tokenizer: Tokenizer,
+    directory: Path,
+    lines: list[str],
+    show: int,
+    specials: KeptSpecials,
 ) -> tuple[Tally, ...]:
-    """The judge's tallies for the built tokenizer and for transformers on the written files."""
+    """The judge's tallies for the built tokenizer and for transformers on the written files;
+    ``encode(text)`` is judged against the reference ids with the bos and eos kept."""
     try:
         with quiet_transformers() as transformers, native_stdout_silenced():
             loaded = transformers.AutoTokenizer.from_pretrained(str(directory))
@@ -196,10 +212,13 @@ def _verify(
             f"{model.path}: transformers cannot load the exported files ({type(e).__name__}: "
             f"{one_line(str(e))}); is config.json beside the model valid?"
         ) from e
+    specials.require_ids(model, loaded)
     candidates = [
         from_tokenizers("tokenizers", tokenizer, "tokenizers.Tokenizer (tokcheck export)"),
         from_transformers("transformers", loaded),
-        from_transformers("transformers+special", loaded, add_special_tokens=True),
+        from_transformers(
+            "transformers+special", loaded, add_special_tokens=True, added=specials.added_ids
+        ),
     ]
     return tuple(judge_lines(model, candidates, numbered(lines), show=show))
 
@@ -212,21 +231,125 @@ _SPECIALS = (
 )
 
 
+@dataclass(frozen=True)
+class KeptSpecials:
+    """The special-token settings an export keeps from the source directory.
+
+    A token the directory names keeps its name; one it does not name is the proto's piece.
+    ``add_bos_token`` and ``add_eos_token`` left unset are written as false.
+    """
+
+    # bos_token/eos_token/unk_token/pad_token -> (content, id)
+    tokens: dict[str, tuple[str, int]]
+    add_bos_token: bool
+    add_eos_token: bool
+    # The tokens of added_tokens.json past the vocabulary, by id.
+    added_tokens: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, model: SentencePieceModel, hf: HfTokens) -> KeptSpecials:
+        """What to keep; TokcheckError where the directory asks for what cannot be written."""
+        if problems := hf.added_token_problems:
+            raise TokcheckError(
+                f"{model.path}: cannot export: {ADDED_TOKENS}: {'; '.join(problems)}"
+            )
+        kept = cls(
+            _kept_tokens(model, hf),
+            hf.add_bos_token is True,
+            hf.add_eos_token is True,
+            tuple((t.content, t.id) for t in hf.added_tokens or () if t.id >= len(model.pieces)),
+        )
+        for flag, key in (("add_bos_token", "bos_token"), ("add_eos_token", "eos_token")):
+            if getattr(kept, flag) and key not in kept.tokens:
+                raise TokcheckError(f"{model.path}: cannot export: {flag} is set but no {key}")
+        return kept
+
+    @property
+    def added_ids(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The ids a plain ``encode(text)`` adds before and after the text's own."""
+        bos = (self.tokens["bos_token"][1],) if self.add_bos_token else ()
+        eos = (self.tokens["eos_token"][1],) if self.add_eos_token else ()
+        return bos, eos
+
+    def apply(self, tokenizer: Tokenizer) -> Tokenizer:
+        """``tokenizer`` with the added tokens at their ids and the bos/eos post-processor.
+
+        The added tokens are special, so that ``split_special_tokens`` (and, in memory,
+        ``encode_special_tokens``) leaves them in text as text, as sentencepiece does.
+        """
+        from tokenizers import AddedToken, processors
+
+        for content, token_id in self.added_tokens:
+            tokenizer.add_special_tokens([AddedToken(content, special=True, normalized=False)])
+            if (got := tokenizer.token_to_id(content)) != token_id:
+                raise TokcheckError(
+                    f"cannot export: {ADDED_TOKENS} puts {content!r} at {token_id}, but the "
+                    f"tokenizer gives it {got}"
+                )
+        tokenizer.encode_special_tokens = True
+        bos, eos = ([self.tokens[k][0]] if add else [] for k, add in self._adds())
+        if bos or eos:
+            # As transformers' Llama tokenizer builds it: bos $A eos, then bos $B eos.
+            single = [*_typed(bos, 0), "$A:0", *_typed(eos, 0)]
+            tokenizer.post_processor = processors.TemplateProcessing(
+                single=single,
+                pair=[*single, *_typed(bos, 1), "$B:1", *_typed(eos, 1)],
+                special_tokens=[self.tokens[k] for k, add in self._adds() if add],
+            )
+        return tokenizer
+
+    def _adds(self) -> tuple[tuple[str, bool], tuple[str, bool]]:
+        return ("bos_token", self.add_bos_token), ("eos_token", self.add_eos_token)
+
+    def require_ids(self, model: SentencePieceModel, loaded: Any) -> None:
+        """Raise TokcheckError unless transformers, loading the written files, gives each kept
+        token the id the directory resolves it to."""
+        for key, (content, token_id) in self.tokens.items():
+            got = getattr(loaded, f"{key}_id", None)
+            if got != token_id:
+                raise TokcheckError(
+                    f"{model.path}: transformers loads the exported {key} {content!r} as id "
+                    f"{got}, not {token_id}"
+                )
+
+
+def _kept_tokens(model: SentencePieceModel, hf: HfTokens) -> dict[str, tuple[str, int]]:
+    """bos/eos/unk/pad as the directory names them, else as the proto has them."""
+    tokens = {}
+    trainer, pieces = model.proto.trainer_spec, model.pieces
+    for key, field in _SPECIALS:
+        named = hf.special(key)
+        if named is None:
+            if 0 <= (i := getattr(trainer, field)) < len(pieces):
+                tokens[key] = (pieces[i], i)
+        elif named.id is None:
+            raise TokcheckError(
+                f"{model.path}: cannot export: {named.files[0]} names {key} {named.content!r}, "
+                f"which is neither a piece nor in {ADDED_TOKENS}"
+            )
+        else:
+            tokens[key] = (named.content, named.id)
+    return tokens
+
+
+def _typed(tokens: list[str], type_id: int) -> list[str]:
+    """Template entries with an explicit type id, so a token spelled with ':' parses."""
+    return [f"{t}:{type_id}" for t in tokens]
+
+
 def _write_files(
-    staging: Path, model: SentencePieceModel, resolved: ResolvedModel, tokenizer: Tokenizer
+    staging: Path,
+    model: SentencePieceModel,
+    resolved: ResolvedModel,
+    tokenizer: Tokenizer,
+    specials: KeptSpecials,
 ) -> list[str]:
-    trainer = model.proto.trainer_spec
-    pieces = model.pieces
-    specials = {
-        key: pieces[getattr(trainer, field)]
-        for key, field in _SPECIALS
-        if 0 <= getattr(trainer, field) < len(pieces)
-    }
+    names = {key: content for key, (content, _) in specials.tokens.items()}
     config: dict[str, Any] = {
         "tokenizer_class": "PreTrainedTokenizerFast",
-        **specials,
-        "add_bos_token": False,
-        "add_eos_token": False,
+        **names,
+        "add_bos_token": specials.add_bos_token,
+        "add_eos_token": specials.add_eos_token,
         # Special tokens in text encode as sentencepiece encodes them: as ordinary text.
         "split_special_tokens": True,
         "clean_up_tokenization_spaces": False,
@@ -236,8 +359,11 @@ def _write_files(
         config["model_max_length"] = source["model_max_length"]
     tokenizer.save(str(staging / "tokenizer.json"))
     _write_json(staging / "tokenizer_config.json", config)
-    _write_json(staging / "special_tokens_map.json", specials)
+    _write_json(staging / "special_tokens_map.json", names)
     files = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+    if specials.added_tokens:
+        _write_json(staging / ADDED_TOKENS, dict(specials.added_tokens))
+        files.append(ADDED_TOKENS)
     model_name = model.path.name if model.path.suffix == ".model" else "tokenizer.model"
     (staging / model_name).write_bytes(model.data)
     files.append(model_name)
@@ -249,7 +375,9 @@ def _write_files(
     return files
 
 
-def _write_record(path: Path, model: SentencePieceModel, result: ExportResult) -> None:
+def _write_record(
+    path: Path, model: SentencePieceModel, result: ExportResult, specials: KeptSpecials
+) -> None:
     """The human-readable record of the export: what it came from and what was verified."""
     from tokcheck import __version__
 
@@ -262,6 +390,9 @@ def _write_record(path: Path, model: SentencePieceModel, result: ExportResult) -
             "status": result.status,
             "lines": result.lines,
             "forced": result.forced,
+            "add_bos_token": specials.add_bos_token,
+            "add_eos_token": specials.add_eos_token,
+            "special_tokens": {k: {"content": c, "id": i} for k, (c, i) in specials.tokens.items()},
             "verified": {t.name: {"lines": t.lines, **t.counts()} for t in result.tallies},
         },
     )

@@ -1,10 +1,11 @@
 """The types of the Hugging Face JSON fields that tokcheck and transformers' tokenizer loading read.
 
 A wrong type in ``tokenizer_config.json``, ``special_tokens_map.json`` or ``config.json`` (an
-``additional_special_tokens`` of ``5``, a ``model_max_length`` of ``"big"``) would otherwise
-surface as a TypeError deep inside a check or inside transformers; :func:`validate` turns it
-into one TokcheckError naming the file and the field. Only the fields listed here are checked,
-and a field that is absent is fine. ``null`` is accepted wherever transformers itself writes it
+``additional_special_tokens`` of ``5``, a ``model_max_length`` of ``"big"``), or an id in
+``added_tokens.json`` that is not a non-negative integer, would otherwise surface as a TypeError
+deep inside a check or inside transformers; :func:`validate` turns it into one TokcheckError
+naming the file and the field. Only the fields listed here are checked (every entry of
+``added_tokens.json``, which maps each token to its id), and a field that is absent is fine. ``null`` is accepted wherever transformers itself writes it
 (an unset token, ``legacy``, ``tokenizer_class``). Reading the files is
 :mod:`tokcheck.resolve`'s job; judging the values is :mod:`tokcheck.checks`'.
 """
@@ -18,6 +19,8 @@ from typing import Any
 
 from tokcheck.errors import TokcheckError
 
+# The file of tokens added past the sentencepiece vocabulary: {"<pad>": 32000}.
+ADDED_TOKENS = "added_tokens.json"
 SPECIAL_TOKEN_KEYS = (
     "bos_token",
     "eos_token",
@@ -103,6 +106,18 @@ def validate(path: Path, data: dict[str, Any]) -> None:
     for key, (test, wanted) in _FIELDS.get(path.name, {}).items():
         if key in data and not test(data[key]):
             raise TokcheckError(f"{path}: field {key} must be {wanted}, got {_shown(data[key])}")
+    if path.name == ADDED_TOKENS:
+        for token, value in data.items():
+            if not (_is_int(value) and value >= 0):
+                raise TokcheckError(
+                    f"{path}: token {_quoted(token)} must map to a non-negative integer id, "
+                    f"got {_shown(value)}"
+                )
+
+
+def _quoted(text: str) -> str:
+    """A JSON key in quotes, ASCII-escaped, cut short when long."""
+    return json.dumps(text[:40]) + ("..." if len(text) > 40 else "")
 
 
 def _shown(value: Any) -> str:

@@ -1,10 +1,12 @@
-"""What ``tokcheck inspect`` reports: the model summary plus what the Hugging Face files say."""
+"""What ``tokcheck inspect`` reports: the model summary plus what the Hugging Face files say,
+with every special and added token resolved to its id (see :mod:`tokcheck.hftokens`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tokcheck.hfconfig import SPECIAL_TOKEN_KEYS
+from tokcheck.hftokens import read_hf_tokens
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
 
@@ -14,6 +16,8 @@ _TOKENIZER_CONFIG_KEYS = (
     "additional_special_tokens",
     "do_lower_case",
     "legacy",
+    "add_bos_token",
+    "add_eos_token",
     "add_prefix_space",
     "model_max_length",
 )
@@ -36,6 +40,8 @@ def inspect_model(resolved: ResolvedModel, model: SentencePieceModel) -> dict[st
     report["tokenizer_config"] = _pick(resolved.tokenizer_config, _TOKENIZER_CONFIG_KEYS)
     report["special_tokens_map"] = resolved.special_tokens_map
     report["config"] = _pick(resolved.config, _CONFIG_KEYS)
+    hf = read_hf_tokens(resolved, model) if resolved.directory is not None else None
+    report["hf_tokens"] = hf.to_dict() if hf else None
     report["tokenizer_json"] = str(resolved.tokenizer_json) if resolved.tokenizer_json else None
     return report
 

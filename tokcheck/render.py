@@ -134,16 +134,44 @@ def checks(report: Any, *, title: str | None = None) -> str:
 
 def inspection(report: dict[str, Any]) -> str:
     skip = {"whitespace_encodings", "tokenizer_config", "special_tokens_map", "config"}
-    skip.add("piece_types")
+    skip |= {"piece_types", "hf_tokens"}
     rows = [(k, v) for k, v in report.items() if k not in skip]
     rows += [(f"pieces of type {k}", v) for k, v in report["piece_types"].items()]
     rows += [(f"encode({s!r})", v) for s, v in (report["whitespace_encodings"] or {}).items()]
     out = [table(("property", "value"), rows, title=f"sentencepiece model {report['source']}")]
-    for name in ("tokenizer_config", "config"):
-        if report[name]:
-            out.append("")
-            out.append(table(("key", "value"), list(report[name].items()), title=f"{name}.json"))
+    if report["hf_tokens"]:
+        out += ["", *_hf_tokens(report["hf_tokens"], report["tokenizer_config"] or {})]
+    if report["config"]:
+        out += ["", table(("key", "value"), list(report["config"].items()), title="config.json")]
     return "\n".join(out)
+
+
+_SETTINGS = ("tokenizer_class", "legacy", "add_bos_token", "add_eos_token")
+
+
+def _setting(value: Any) -> Any:
+    """true/false as the file spells them, and "unset" for a setting it leaves to the class."""
+    return "unset" if value is None else json.dumps(value) if isinstance(value, bool) else value
+
+
+def _hf_tokens(hf: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The directory's tokenizer settings, "unset" where the file says nothing, its special
+    tokens with their ids, and added_tokens.json with each entry's problem."""
+    shown = {k: _setting(hf[k]) for k in _SETTINGS}
+    special = {t["name"] for t in hf["special_tokens"]} | {"additional_special_tokens"}
+    shown.update({k: v for k, v in config.items() if k not in shown and k not in special})
+    out = [table(("key", "value"), list(shown.items()), title="tokenizer_config.json")]
+    rows = [
+        (t["name"], t["content"], t["id"], t["source"] or "not found", t["files"])
+        for t in hf["special_tokens"]
+    ]
+    if rows:
+        headers = ("special token", "content", "id", "from", "named in")
+        out += ["", table(headers, rows, title="special tokens")]
+    if hf["added_tokens"] is not None:
+        added = [(t["content"], t["id"], t["problem"] or "ok") for t in hf["added_tokens"]]
+        out += ["", table(("token", "id", "problem"), added, title="added_tokens.json")]
+    return out
 
 
 def profiles(items: Sequence[Any]) -> str:

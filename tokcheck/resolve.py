@@ -22,13 +22,17 @@ from tokcheck import hfconfig
 from tokcheck.errors import ModelNotFoundError, TokcheckError
 
 MODEL_FILENAMES = ("spiece.model", "tokenizer.model", "sentencepiece.bpe.model")
-METADATA_FILENAMES = ("tokenizer_config.json", "special_tokens_map.json", "config.json")
+METADATA_FILENAMES = (
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "config.json",
+    hfconfig.ADDED_TOKENS,
+)
 # What a hub download may fetch: the tokenizer and its configuration, never weights.
 HUB_ALLOW_PATTERNS = (
     *MODEL_FILENAMES,
     *METADATA_FILENAMES,
     "tokenizer.json",
-    "added_tokens.json",
     "generation_config.json",
 )
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
@@ -47,6 +51,8 @@ class ResolvedModel:
     tokenizer_config: dict[str, Any] | None
     special_tokens_map: dict[str, Any] | None
     config: dict[str, Any] | None
+    # added_tokens.json: token -> id, for tokens past the sentencepiece vocabulary.
+    added_tokens: dict[str, Any] | None = None
 
     @property
     def tokenizer_json(self) -> Path | None:
@@ -111,11 +117,18 @@ def _from_directory(name: str, directory: Path, *, hub_id: str | None) -> Resolv
             f"{name}: no sentencepiece model in {directory} "
             f"(looked for {', '.join(MODEL_FILENAMES)})"
         )
-    tokenizer_config, special_tokens_map, config = (
+    tokenizer_config, special_tokens_map, config, added_tokens = (
         _read_json(directory / n) for n in METADATA_FILENAMES
     )
     return ResolvedModel(
-        name, model_file, directory, hub_id, tokenizer_config, special_tokens_map, config
+        name,
+        model_file,
+        directory,
+        hub_id,
+        tokenizer_config,
+        special_tokens_map,
+        config,
+        added_tokens,
     )
 
 

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tokcheck import smoke_checks
-from tokcheck.checks import CheckResult, Skipped, Verdicts, tokenizer_special_id
+from tokcheck.checks import CheckResult, Skipped, Verdicts
 from tokcheck.errors import MissingDependencyError, TokcheckError
+from tokcheck.hftokens import tokenizer_special_id
 from tokcheck.losses import teacher_forced_losses
 from tokcheck.profiles import Profile
 from tokcheck.prompt import CARD_EXAMPLE, build_prompt, postprocess

@@ -128,6 +128,23 @@ _WRONG_FIELDS: dict[str, tuple[tuple[str, Any], ...]] = {
 }
 
 
+# added_tokens.json as Llama-style repositories ship it, and broken: (what, content).
+_ADDED_TOKENS: tuple[tuple[str, Node], ...] = (
+    ("a pad token past the vocabulary", _json({"<pad>": 1000})),
+    ("a pad token named as pad_token", _json({"[PAD]": 0, "<pad2>": 1000})),
+    ("an id of another piece", _json({"<pad>": 5})),
+    ("a gap after the vocabulary", _json({"<pad>": 5000})),
+    ("a shared id", _json({"<a>": 1000, "<b>": 1000})),
+    ("a 31-digit id", _json({"<pad>": 10**30})),
+    ("a string id", _json({"<pad>": "1000"})),
+    ("a negative id", _json({"<pad>": -1})),
+    ("a null id", _json({"<pad>": None})),
+    ("an array", _json([["<pad>", 1000]])),
+    ("invalid JSON", b'{"<pad>": 1000,'),
+    ("a directory", "dir"),
+)
+
+
 def mutate_hf_dir(rng: random.Random, base: str) -> tuple[list[tuple[str, Node]], str]:
     model = base_model(base)
     if rng.random() < 0.25:  # a mildly broken model too, sometimes
@@ -164,6 +181,10 @@ def mutate_hf_dir(rng: random.Random, base: str) -> tuple[list[tuple[str, Node]]
         files["tokenizer.model"] = model
         steps.append(f"{model_name} is a directory, tokenizer.model beside it")
     files.update(metadata)
+    # Drawn last, so that the draws before it, and the cases they make, stay as they were.
+    if rng.random() < 0.15:
+        what, files["added_tokens.json"] = rng.choice(_ADDED_TOKENS)
+        steps.append(f"added_tokens.json: {what}")
     return [(f"model/{n}", node) for n, node in files.items()], "; ".join(steps)
 
 

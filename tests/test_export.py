@@ -558,9 +558,9 @@ def test_export_of_the_bpe_llama_directory_keeps_its_settings(tmp_path: Path) ->
 
     for fixture in ("bpe-32k", "bpe-32k-legacy"):
         out = tmp_path / fixture
-        # Forced: the BPE converter still differs around user-defined symbols (README).
-        result = _export(FIXTURES / fixture, out, force=True)
+        result = _export(FIXTURES / fixture, out)
         assert result.written
+        assert result.status == "exact"
         assert "added_tokens.json" in result.files
         tok = AutoTokenizer.from_pretrained(str(out))
         ids = (tok.bos_token_id, tok.eos_token_id, tok.unk_token_id, tok.pad_token_id)
@@ -570,10 +570,25 @@ def test_export_of_the_bpe_llama_directory_keeps_its_settings(tmp_path: Path) ->
             own = tok.encode(text, add_special_tokens=False)
             assert tok.encode(text) == [1, *own]
             assert 32000 not in own
-        special = next(t for t in result.tallies if t.name == "transformers+special")
-        plain = next(t for t in result.tallies if t.name == "transformers")
-        # With the bos expected, encode() differs exactly where the text's own ids do.
-        assert special.counts() == plain.counts()
+
+
+@pytest.mark.parametrize(
+    ("tokenizer_class", "bos"),
+    [("LlamaTokenizer", True), ("LlamaTokenizerFast", True), ("PreTrainedTokenizerFast", False)],
+)
+def test_an_unset_add_bos_token_takes_the_class_default(
+    tmp_path: Path, tokenizer_class: str, bos: bool
+) -> None:
+    source = _llama_dir(tmp_path)
+    config_path = source / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    del config["add_bos_token"], config["add_eos_token"]
+    config["tokenizer_class"] = tokenizer_class
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    result = _export(source, tmp_path / "out")
+    assert result.status == "exact"
+    written = json.loads((tmp_path / "out" / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert (written["add_bos_token"], written["add_eos_token"]) == (bos, False)
 
 
 @pytest.mark.parametrize(

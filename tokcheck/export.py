@@ -231,12 +231,21 @@ _SPECIALS = (
 )
 
 
+# (add_bos_token, add_eos_token) of the classes whose defaults add a special token, for a
+# tokenizer_config.json that leaves them unset.
+_CLASS_DEFAULTS = dict.fromkeys(
+    ("LlamaTokenizer", "LlamaTokenizerFast", "CodeLlamaTokenizer", "CodeLlamaTokenizerFast"),
+    (True, False),
+)
+
+
 @dataclass(frozen=True)
 class KeptSpecials:
     """The special-token settings an export keeps from the source directory.
 
     A token the directory names keeps its name; one it does not name is the proto's piece.
-    ``add_bos_token`` and ``add_eos_token`` left unset are written as false.
+    ``add_bos_token`` and ``add_eos_token`` left unset take the named class's default (a
+    Llama tokenizer adds the bos), else false.
     """
 
     # bos_token/eos_token/unk_token/pad_token -> (content, id)
@@ -253,10 +262,11 @@ class KeptSpecials:
             raise TokcheckError(
                 f"{model.path}: cannot export: {ADDED_TOKENS}: {'; '.join(problems)}"
             )
+        bos, eos = _CLASS_DEFAULTS.get(hf.tokenizer_class or "", (False, False))
         kept = cls(
             _kept_tokens(model, hf),
-            hf.add_bos_token is True,
-            hf.add_eos_token is True,
+            bos if hf.add_bos_token is None else hf.add_bos_token,
+            eos if hf.add_eos_token is None else hf.add_eos_token,
             tuple((t.content, t.id) for t in hf.added_tokens or () if t.id >= len(model.pieces)),
         )
         for flag, key in (("add_bos_token", "bos_token"), ("add_eos_token", "eos_token")):

@@ -18,7 +18,7 @@ from sentencepiece import sentencepiece_model_pb2 as pb
 from tokcheck.candidates import from_tokenizers, from_transformers, quiet_transformers
 from tokcheck.compare import judge_lines
 from tokcheck.convert import Converter
-from tokcheck.errors import ExportRefusedError
+from tokcheck.errors import TokcheckError
 from tokcheck.export import export
 from tokcheck.judge import Tally
 from tokcheck.probes import BUILTIN_PROBES, hazard_texts, numbered, sample_texts, symbol_texts
@@ -193,12 +193,50 @@ def test_an_unreachable_piece_is_a_residual_hazard_and_export_refuses_it(
     model = SentencePieceModel.load(path)
     assert name in Converter(model).hazards.residual
     # Looked up whole, the name would be one id where sentencepiece has three (after the dummy
-    # prefix and the symbol): export's verification probes it beside a symbol and refuses.
+    # prefix and the symbol): the converter refuses rather than hope verification finds it.
     assert len(model.processor.encode(f"[INST]{name}")) == 2 + 3
-    with pytest.raises(ExportRefusedError) as refused:
+    with pytest.raises(TokcheckError, match=f"cannot export: .*{name!r}"):
         export(resolve(str(path)), model, tmp_path / "out", examples=10)
-    assert refused.value.result.status == "diverged"
     assert not (tmp_path / "out").exists()
+
+
+def _trained(tmp_path: Path, symbols: list[str], **flags: object) -> SentencePieceModel:
+    lines = build.synthetic_lines(build.SEED + 6, 4000, 300, 0.6)
+    data = build.train(
+        lines,
+        1000,
+        {**build.BPE_FLAGS, **flags},
+        **build.BPE_SPECIALS,
+        user_defined_symbols=symbols,
+    )
+    path = tmp_path / "bpe.model"
+    path.write_bytes(data)
+    return SentencePieceModel.load(path)
+
+
+def test_crlf_under_nmt_nfkc_is_two_characters(tmp_path: Path) -> None:
+    # tokenizers' charsmap takes "\r\n" as one grapheme; sentencepiece maps each character.
+    model = _trained(tmp_path, ["[INST]"], normalization_rule_name="nmt_nfkc")
+    _assert_exact(_judge(model, ["a\r\nb", "\r\n", "x \r\n\r\n y", "[INST]\r\n"]))
+
+
+def test_overlapping_symbols_the_charsmap_changes_are_refused(tmp_path: Path) -> None:
+    model = _trained(
+        tmp_path, ["\uff21\uff22", "\uff22\uff23\uff24"], normalization_rule_name="nmt_nfkc"
+    )
+    with pytest.raises(TokcheckError, match="overlaps another and the charsmap changes it"):
+        Converter(model).build()
+
+
+def test_a_symbol_named_like_a_byte_piece_decodes_as_text_without_byte_fallback(
+    tmp_path: Path,
+) -> None:
+    model = _trained(tmp_path, ["<0x41>", "[INST]"], byte_fallback=False)
+    tokenizer = Converter(model).build()
+    ids = model.processor.encode("x<0x41>y")
+    assert tokenizer.encode("x<0x41>y", add_special_tokens=False).ids == ids
+    assert tokenizer.decode(ids, skip_special_tokens=False) == model.processor.decode(ids)
+    assert "<0x41>" in model.processor.decode(ids)
 
 
 def test_exported_directory_is_exact_through_transformers(

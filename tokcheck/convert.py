@@ -43,6 +43,11 @@ SPACE_SYMBOL = "\u2581"
 DEFAULT_UNK_SURFACE = " \u2047 "
 
 _UNIGRAM, _BPE = 1, 2
+# Unicode's noncharacters: stand-ins for user-defined symbols in the charsmap (see _charsmap).
+_NONCHARACTERS = [
+    *map(chr, range(0xFDD0, 0xFDF0)),
+    *(chr(plane << 16 | low) for plane in range(17) for low in (0xFFFE, 0xFFFF)),
+]
 # Stand-ins for the unknown surface while decoding: noncharacters, absent from real vocabularies.
 _PLACEHOLDERS = ("\uffff", "\ufffe", "\U0010ffff", "\U0010fffe")
 # Strip everything: more leading spaces than any text has.
@@ -68,6 +73,14 @@ class Converter:
         charsmap it cannot parse, say) raises TokcheckError naming the component."""
         from tokenizers import Tokenizer
 
+        self.source.processor  # noqa: B018  (a model sentencepiece refuses: one line, here)
+        if residual := self.hazards.residual:
+            raise TokcheckError(
+                f"{self.source.path}: cannot export: no two adjacent characters of the piece "
+                f"{residual[0]!r} are free of every other piece, so after a user-defined symbol "
+                "the exported tokenizer would take that text for the piece; sentencepiece "
+                "does not"
+            )
         component = "model"
         try:
             tokenizer = Tokenizer(self.model())
@@ -212,28 +225,14 @@ def _charsmap(model: SentencePieceModel, prefix: bool = False) -> list[Any]:
     precompiled = normalizers.Precompiled(model.proto.normalizer_spec.precompiled_charsmap)
     reference = _charsmap_only(model)
     fixes: list[Any] = []
-    for base in range(0xFF66, 0xFF9E):
-        for mark in "\uff9e\uff9f":
-            pair = chr(base) + mark
-            want = reference.normalize(pair)
-            if precompiled.normalize_str(pair) != want == precompiled.normalize_str(want):
-                fixes.append(normalizers.Replace(pair, want))
-    # sentencepiece passes user-defined symbols through unnormalised (nmt_nfkc would turn a
-    # "\n" symbol into a space): hide those the charsmap changes behind noncharacters.
-    symbols = sorted(
-        (p.piece for p in model.proto.pieces if p.type == USER_DEFINED),
-        key=len,
-        reverse=True,
-    )
-    changed = [s for s in symbols if precompiled.normalize_str(s) != s]
-    covered = {c for piece in model.pieces for c in piece}
-    free = [
-        c
-        for c in map(chr, range(0xFDD0, 0xFDF0))
-        if c not in covered and precompiled.normalize_str(c) == c
-    ]
-    hidden = list(zip(changed, free, strict=False))
-    lead = free[len(hidden) :][-1:] if prefix else []
+    pairs = [chr(base) + mark for base in range(0xFF66, 0xFF9E) for mark in "\uff9e\uff9f"]
+    # "\r\n" is one grapheme cluster to tokenizers, two characters to sentencepiece.
+    for pair in [*pairs, "\r\n"]:
+        want = reference.normalize(pair)
+        if precompiled.normalize_str(pair) != want == precompiled.normalize_str(want):
+            fixes.append(normalizers.Replace(pair, want))
+    hidden = _hidden_symbols(model, precompiled, prefix)
+    lead = [hidden.pop()[1]] if prefix else []
     return [
         *(normalizers.Prepend(c) for c in lead),
         *(normalizers.Replace(s, c) for s, c in hidden),
@@ -242,6 +241,49 @@ def _charsmap(model: SentencePieceModel, prefix: bool = False) -> list[Any]:
         *(normalizers.Replace(c, s) for s, c in hidden),
         *(normalizers.Replace(Regex(rf"\A{literal(c)}"), " ") for c in lead),
     ]
+
+
+def _hidden_symbols(
+    model: SentencePieceModel, precompiled: Any, lead: bool
+) -> list[tuple[str, str]]:
+    """(symbol, noncharacter) pairs: the user-defined symbols to hide from the charsmap, which
+    sentencepiece passes through unnormalised (nmt_nfkc would turn a "\n" symbol into a space,
+    or compose a symbol's last letter with a combining mark after it), longest first; then,
+    with ``lead``, ("", the noncharacter that stands for the dummy prefix).
+
+    Hiding replaces one symbol after another, which matches them leftmost-longest, as
+    sentencepiece does, unless two overlap: a symbol the charsmap changes that overlaps
+    another is refused; one it leaves alone is then not hidden. A noncharacter in the user's
+    text that stands for a symbol here becomes that symbol (see the README's known limits).
+    """
+    symbols = sorted(
+        {p.piece for p in model.proto.pieces if p.type == USER_DEFINED}, key=len, reverse=True
+    )
+    changed = [s for s in symbols if precompiled.normalize_str(s) != s]
+    overlapping = {s for s in symbols for t in symbols if s != t and _overlap(s, t)}
+    overlapping |= {t for s in symbols for t in symbols if s != t and _overlap(s, t)}
+    if bad := sorted(overlapping.intersection(changed)):
+        raise TokcheckError(
+            f"{model.path}: cannot export: the user-defined symbol {bad[0]!r} overlaps another "
+            "and the charsmap changes it; tokenizers cannot match them as sentencepiece does"
+        )
+    kept = [s for s in symbols if s not in changed and s not in overlapping]
+    covered = {c for piece in model.pieces for c in piece}
+    pool = [c for c in _NONCHARACTERS if c not in covered and precompiled.normalize_str(c) == c]
+    if len(changed) + lead > len(pool):
+        raise TokcheckError(
+            f"{model.path}: cannot export: the charsmap changes {len(changed)} user-defined "
+            f"symbols, more than the {len(pool)} free noncharacters that hide them"
+        )
+    spare = pool[len(changed) : len(pool) - lead]
+    hidden = list(zip(changed, pool, strict=False)) + list(zip(kept, spare, strict=False))
+    hidden.sort(key=lambda pair: len(pair[0]), reverse=True)
+    return [*hidden, *(("", pool[-1]) for _ in range(lead))]
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether a proper suffix of ``a`` is a proper prefix of ``b``."""
+    return any(a.endswith(b[:k]) for k in range(1, min(len(a), len(b))))
 
 
 def _charsmap_only(model: SentencePieceModel) -> Any:
@@ -313,7 +355,11 @@ def _decoder(proto: ModelProto) -> Any:
         covered = {c for piece in pieces for c in piece}
         placeholder = next((c for c in _PLACEHOLDERS if c not in covered), None)
     steps.append(whole([unk], placeholder or surface))
-    steps += [decoders.Replace(SPACE_SYMBOL, " "), decoders.ByteFallback(), decoders.Fuse()]
+    steps.append(decoders.Replace(SPACE_SYMBOL, " "))
+    if trainer.byte_fallback:
+        # Without it a piece named like "<0x41>" is text, and decodes as such.
+        steps.append(decoders.ByteFallback())
+    steps.append(decoders.Fuse())
     if spec.remove_extra_whitespaces:
         # Decoding drops one leading space symbol per piece for as long as the text is empty:
         # after whitespace removal, every leading space of an encoding.

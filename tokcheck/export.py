@@ -43,6 +43,7 @@ from tokcheck.hftokens import HfTokens, read_hf_tokens
 from tokcheck.judge import Tally
 from tokcheck.probes import hazard_texts, numbered, sample_texts, symbol_texts
 from tokcheck.proto import SentencePieceModel
+from tokcheck.resolve import MODEL_FILENAMES
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -126,10 +127,9 @@ def export(
     model.require_text("export it")
     model.processor  # noqa: B018  (the reference must load: a refusal is one line, exit 2)
     atomic.check_outdir(outdir, force)
-    converter = Converter(model)
     specials = KeptSpecials.of(model, read_hf_tokens(resolved, model))
-    tokenizer = specials.apply(converter.build())
-    lines = _verification_texts(model, converter, texts, examples, seed) if verify else []
+    tokenizer = specials.apply(Converter(model).build())
+    lines = _verification_texts(model, texts, examples, seed) if verify else []
     staging = atomic.staging_dir(outdir)
     try:
         files = _write_files(staging, model, resolved, tokenizer, specials)
@@ -163,7 +163,6 @@ def export(
 
 def _verification_texts(
     model: SentencePieceModel,
-    converter: Converter,
     texts: list[str] | tuple[str, ...],
     examples: int,
     seed: int,
@@ -174,7 +173,7 @@ def _verification_texts(
         *texts,
         *sample_texts(model, examples, seed),
         *symbol_texts(model, examples, seed),
-        *hazard_texts(model, converter.hazards.residual),
+        *hazard_texts(model),
     ]
 
 
@@ -374,7 +373,8 @@ def _write_files(
     if specials.added_tokens:
         _write_json(staging / ADDED_TOKENS, dict(specials.added_tokens))
         files.append(ADDED_TOKENS)
-    model_name = model.path.name if model.path.suffix == ".model" else "tokenizer.model"
+    # A name resolve() finds, so that compare OUTDIR judges the export against this model.
+    model_name = model.path.name if model.path.name in MODEL_FILENAMES else "tokenizer.model"
     (staging / model_name).write_bytes(model.data)
     files.append(model_name)
     if resolved.directory is not None:

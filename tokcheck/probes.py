@@ -256,10 +256,10 @@ def symbol_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[s
     return ["".join(part() for _ in range(rng.randint(1, 10))) for _ in range(count)]
 
 
-def hazard_texts(model: SentencePieceModel, names: Iterable[str] = ()) -> list[str]:
+def hazard_texts(model: SentencePieceModel) -> list[str]:
     """Every name sentencepiece never matches in text (control symbols, bytes, the unknown
-    piece), plus ``names``, alone and beside user-defined symbols: where an exported tokenizer
-    could take such a name for its id. Empty without multi-character user-defined symbols."""
+    piece), alone and beside user-defined symbols: where an exported tokenizer could take such
+    a name for its id. Empty without multi-character user-defined symbols."""
     types = [p.type for p in model.proto.pieces]
     symbols = [
         model.pieces[i]
@@ -268,7 +268,7 @@ def hazard_texts(model: SentencePieceModel, names: Iterable[str] = ()) -> list[s
     ]
     if not symbols:
         return []
-    hazards = [*(model.pieces[i] for i, t in enumerate(types) if t not in MATCHABLE), *names]
+    hazards = [model.pieces[i] for i, t in enumerate(types) if t not in MATCHABLE]
     texts: list[str] = []
     for k, name in enumerate(hazards):
         left, right = symbols[k % len(symbols)], symbols[(k + 1) % len(symbols)]

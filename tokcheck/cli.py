@@ -131,7 +131,9 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
             metavar="N",
             help="generated strings" + (" (and examples per property)" if min_examples else ""),
         )
-        p.add_argument("--seed", type=_seed, default=0, metavar="S", help="Hypothesis seed")
+        p.add_argument(
+            "--seed", type=_seed, default=0, metavar="S", help="seed of the generated inputs"
+        )
     if "strict" in groups:
         p.add_argument("--strict", action="store_true", help="fail on ties too (see README)")
     if "smoke" in groups:

@@ -117,7 +117,9 @@ def test_transformers4_slow_ids_match_fast_diverges() -> None:
 @only5
 @loads
 def test_georgian_becomes_unk_id_2_on_the_default_path() -> None:
-    report = _run(FIXTURES / "tiny-neox", examples=0, probes=False, candidates=["default"])
+    report = _run(
+        FIXTURES / "tiny-neox", examples=0, probes=False, prompts=0, candidates=["default"]
+    )
     resolved = resolve(str(FIXTURES / "tiny-neox"))
     model = SentencePieceModel.load(resolved.model_file)
     [cand], _ = load_candidates(resolved, model, ["default"])
@@ -133,7 +135,12 @@ def test_corpus_lines_that_are_not_utf8_are_reported_and_skipped(tmp_path: Path)
     corpus = tmp_path / "corpus.txt"
     corpus.write_bytes("吾輩は猫である\n".encode() + b"\xff\xfe broken\n" + b"plain line\n")
     report = _run(
-        FIXTURES / "tiny-neox", corpora=[corpus], examples=0, probes=False, candidates=["default"]
+        FIXTURES / "tiny-neox",
+        corpora=[corpus],
+        examples=0,
+        probes=False,
+        prompts=0,
+        candidates=["default"],
     )
     assert report.inputs["corpus_lines"] == 2
     assert report.inputs["skipped_lines"] == [{"path": str(corpus), "line": 2}]
@@ -304,3 +311,109 @@ def test_a_class_that_overrides_the_call_is_encoded_through_transformers() -> No
     assert ids == tok(["cat sat"], add_special_tokens=False)["input_ids"]
     assert ids != [tok.backend_tokenizer.encode("cat sat", add_special_tokens=False).ids]
     assert candidate.decode_batch(ids) == ["cat sat"]
+
+
+def test_prompts_are_judged_lines_labelled_by_format() -> None:
+    from tokcheck.conversations import DEFAULT_CONVERSATIONS
+
+    report = _run(FIXTURES / "tiny-neox", examples=0, probes=False, candidates=["exported"])
+    n = DEFAULT_CONVERSATIONS
+    # No profile for a fixture path: both of the cards' formats, and the report says so.
+    assert report.inputs["prompts"] == report.candidates[0].lines == 2 * n
+    assert report.prompts is not None
+    assert report.prompts.formats == ["nl-tag", "newline"]
+    assert report.prompts.formats_from == "no profile: both formats"
+    # sentencepiece and the exported tokenizer give every conversation back after clean-up.
+    assert report.prompts.reference.differing == 0
+    assert [(c.name, c.differing) for c in report.prompts.candidates] == [("exported", 0)]
+    assert report.candidates[0].status == "exact"
+    assert report.to_dict()["prompts"]["prompts"] == 2 * n
+
+
+@loads
+def test_prompts_diverging_on_the_default_path_carry_their_labels() -> None:
+    from tokcheck.conversations import DEFAULT_CONVERSATIONS
+    from tokcheck.profiles import BUILTIN_PROFILES
+
+    profile = BUILTIN_PROFILES["rinna/bilingual-gpt-neox-4b"]
+    report = _run(
+        FIXTURES / "tiny-bilingual",
+        examples=0,
+        probes=False,
+        candidates=["default"],
+        profile=profile,
+        show=100,
+    )
+    default = report.candidates[0]
+    origins = {e.origin for e in default.counterexamples}
+    n = DEFAULT_CONVERSATIONS
+    # The profile's format only; every prompt differs on the default path of either
+    # transformers line (the fast T5 class drops the trailing space of "システム: ").
+    assert origins == {f"prompt[newline:{i}]" for i in range(n)}
+    assert all(e.text.endswith("\nシステム: ") for e in default.counterexamples)
+    assert report.prompts is not None
+    assert report.prompts.formats_from == f"profile {profile.name}"
+    assert report.prompts.candidates[0].differing == n
+    example = report.prompts.candidates[0].example
+    assert example is not None
+    assert example["cleaned"] != example["expected"]
+
+
+def test_prompt_cleanup_of_a_model_that_loses_text_is_a_warning() -> None:
+    # tiny-legacy: no byte fallback and whitespace removal, so sentencepiece itself cannot give
+    # the conversation back; that is the model's doing, not a candidate's.
+    report = _run(FIXTURES / "tiny-legacy", examples=0, probes=False, candidates=["exported"])
+    assert report.prompts is not None
+    assert report.prompts.reference.differing == report.prompts.prompts
+    assert report.passed
+    assert any("sentencepiece itself does not give back" in w for w in report.warnings)
+
+
+def test_cli_profile_picks_the_prompt_format(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["compare", str(FIXTURES / "tiny-neox"), "--examples", "0", "--json"]
+    argv += ["--candidate", "exported", "--profile", "rinna/japanese-gpt-neox-3.6b"]
+    assert main([*argv, "--prompts", "3"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["prompts"]["formats"] == ["nl-tag"]
+    assert data["inputs"]["prompts"] == 3
+    assert data["candidates"][0]["lines"] == 44 + 3
+    assert main([*argv, "--prompts", "0"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["prompts"] is None
+    assert data["candidates"][0]["lines"] == 44
+
+
+@loads
+def test_cli_exhaustive_exported_exact_default_diverges(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tokcheck import exhaustive
+    from tokcheck.probes import BUILTIN_PROBES
+
+    directory = FIXTURES / "tiny-neox"
+    argv = ["compare", str(directory), "--examples", "0", "--prompts", "0", "--json"]
+    argv += ["--exhaustive", "--candidate", "exported", "--candidate", "default", "--show", "3"]
+    assert main(argv) == 1
+    data = json.loads(capsys.readouterr().out)
+    resolved = resolve(str(directory))
+    size = exhaustive.size(SentencePieceModel.load(resolved.model_file), resolved)
+    assert data["inputs"]["lines"] == 44 + size["lines"]
+    probe_bytes = sum(len(t.encode()) + 1 for t in BUILTIN_PROBES)
+    assert data["inputs"]["bytes"] == size["bytes"] + probe_bytes
+    assert data["inputs"]["exhaustive"]["unicode"] == size["unicode"]
+    by_name = {c["name"]: c for c in data["candidates"]}
+    assert by_name["exported"]["status"] == "exact"
+    assert by_name["exported"]["lines"] == 44 + size["lines"]
+    default = by_name["default"]
+    assert default["status"] == "diverged"
+    # Nearly every generated line differs: byte fallback is dropped on both transformers lines.
+    assert default["differing"] > size["codepoints"]
+    assert [e["origin"] for e in default["counterexamples"][1:]] == [
+        "codepoint[U+0000]",
+        "codepoint[U+0001]",
+    ]
+    if MAJOR >= 5:
+        # 5.x maps characters the vocabulary lacks to id 2, <s> here.
+        assert default["special_introduced"] > size["codepoints"]
+    else:
+        assert default["unk_introduced"] > size["codepoints"]

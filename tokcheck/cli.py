@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from tokcheck import render
 from tokcheck.candidates import CANDIDATE_NAMES
+from tokcheck.conversations import DEFAULT_CONVERSATIONS
 from tokcheck.errors import ExportRefusedError, TokcheckError, one_line
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -57,7 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     _options(add("check", help="validate a model against its family's profile"), "model", "profile")
     _options(add("profiles", help="list the built-in profiles"))
     p = add("compare", help="compare every Hugging Face loading path with sentencepiece")
-    _options(p, "model", "inputs", "strict")
+    _options(p, "model", "profile", "inputs", "strict")
+    p.add_argument(
+        "--prompts",
+        type=_count(0),
+        default=DEFAULT_CONVERSATIONS,
+        metavar="N",
+        help="generated conversations judged as the card's prompts, in the profile's format "
+        "(both formats without a profile), and checked through the card's decode clean-up",
+    )
+    p.add_argument(
+        "--exhaustive",
+        action="store_true",
+        help="also every assigned code point below U+30000 (alone and between spaces), every "
+        "piece decoded and re-encoded, and every special name in whitespace variants; streamed",
+    )
     p.add_argument(
         "--candidate",
         action="append",
@@ -116,7 +131,9 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
             metavar="N",
             help="generated strings" + (" (and examples per property)" if min_examples else ""),
         )
-        p.add_argument("--seed", type=_seed, default=0, metavar="S", help="Hypothesis seed")
+        p.add_argument(
+            "--seed", type=_seed, default=0, metavar="S", help="seed of the generated inputs"
+        )
     if "strict" in groups:
         p.add_argument("--strict", action="store_true", help="fail on ties too (see README)")
     if "smoke" in groups:
@@ -254,11 +271,13 @@ def _corpora(args: argparse.Namespace) -> list[Path]:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from tokcheck import exhaustive
     from tokcheck.compare import compare
 
     resolved, model = _load(args)
     corpora = _corpora(args)
-    with render.Progress(corpora, enabled=not args.json) as bar:
+    extra = (lambda: exhaustive.size(model, resolved)["bytes"]) if args.exhaustive else None
+    with render.Progress(corpora, enabled=not args.json, extra=extra) as bar:
         report = compare(
             resolved,
             model,
@@ -266,6 +285,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             examples=args.examples,
             seed=args.seed,
             candidates=args.candidate,
+            prompts=args.prompts,
+            profile=_profile(args, resolved),
+            exhaustive=args.exhaustive,
             show=args.show,
             strict=args.strict,
             progress=bar.advance,

@@ -84,6 +84,7 @@ def run_gate(
             corpora=corpora,
             examples=examples,
             seed=seed,
+            profile=profile,
             strict=strict,
             progress=progress,
         ),

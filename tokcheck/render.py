@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -264,6 +264,8 @@ def comparison(report: CompareReport) -> str:
         )
     out.extend(f"warning: {w}" for w in report.warnings)
     mb = report.inputs["bytes"] / 1e6
+    if report.prompts:
+        out.append(report.prompts.summary())
     out.append(f"{report.inputs['lines']} lines ({mb:.2f} MB) in {report.elapsed_s:.2f} s")
     judged = ", ".join(report.judged)
     if report.passed:
@@ -374,9 +376,19 @@ def smoke(report: SmokeReport) -> str:
 class Progress:
     """A progress bar on stderr for long runs; silent under --json, in CI, or off a terminal."""
 
-    def __init__(self, corpora: Sequence[Path], *, enabled: bool) -> None:
+    def __init__(
+        self,
+        corpora: Sequence[Path],
+        *,
+        enabled: bool,
+        extra: Callable[[], int] | None = None,
+    ) -> None:
+        """``extra`` gives the bytes of generated input beyond the corpora (the exhaustive
+        generators'); it is called only when the bar is shown."""
         self.enabled = enabled and sys.stderr.isatty() and not os.environ.get("CI")
         self.total = sum(p.stat().st_size for p in corpora)
+        if self.enabled and extra is not None:
+            self.total += extra()
         self._bar: Any = None
 
     def __enter__(self) -> Progress:

@@ -228,7 +228,7 @@ LLAMA_PROBES = {
 
 @pytest.mark.parametrize("fixture", LLAMA)
 def test_llama_directories_load_on_every_path_and_are_judged(fixture: str) -> None:
-    report = _run(FIXTURES / fixture, examples=0, candidates=["default", "slow", "fast"])
+    report = _run(FIXTURES / fixture, examples=0, prompts=0, candidates=["default", "slow", "fast"])
     assert report.unavailable == []
     by_name = {c.name: c for c in report.candidates}
     expected = LLAMA_PROBES[MAJOR][fixture]

@@ -197,22 +197,48 @@ def from_transformers(name: str, tok: Any, *, add_special_tokens: bool = False) 
         ),
         safe_setting="split_special_tokens=True",
     )
-    candidate.safe = lambda: _split_special_tokens(candidate, tok, add_special_tokens)
+    candidate.safe = lambda: _split_special_tokens(candidate, tok, backend, add_special_tokens)
     return candidate
 
 
-def _split_special_tokens(candidate: Candidate, tok: Any, add_special_tokens: bool) -> Candidate:
-    """``candidate`` as loaded with ``from_pretrained(..., split_special_tokens=True)``: a copy
-    of ``tok`` with that attribute set. The attribute, not the call's keyword: transformers
-    4.57's slow classes ignore ``tok(texts, split_special_tokens=True)``."""
-    import copy
+def _split_special_tokens(
+    candidate: Candidate, tok: Any, backend: Any, add_special_tokens: bool
+) -> Candidate:
+    """``candidate`` as loaded with ``from_pretrained(..., split_special_tokens=True)``.
 
-    safe = copy.deepcopy(tok)
-    safe.split_special_tokens = True
-    split = from_transformers(
-        f"{candidate.name} ({candidate.safe_setting})", safe, add_special_tokens=add_special_tokens
+    The attribute is set for each call, not the call's keyword, which transformers 4.57's slow
+    classes ignore; it is put back after, with the backend's ``encode_special_tokens`` that
+    transformers' fast path leaves set, so the candidate as loaded is unchanged. (A copy of
+    the tokenizer would not do: a slow class reloads its model file, which may be gone.)
+    """
+
+    def encode_batch(texts: list[str]) -> list[list[int]]:
+        before = tok.split_special_tokens, getattr(backend, "encode_special_tokens", None)
+        tok.split_special_tokens = True
+        try:
+            with quiet_transformers():
+                encoded = tok(
+                    texts,
+                    add_special_tokens=add_special_tokens,
+                    return_attention_mask=False,
+                    return_token_type_ids=False,
+                )
+        finally:
+            tok.split_special_tokens = before[0]
+            if before[1] is not None:
+                backend.encode_special_tokens = before[1]
+        return [list(ids) for ids in encoded["input_ids"]]
+
+    return dataclasses.replace(
+        candidate,
+        name=f"{candidate.name} ({candidate.safe_setting})",
+        encode_batch=encode_batch,
+        key=f"{candidate.key}:split",
+        safe=None,
+        # Decoding is not what the setting changes, and streaming on the judging thread while
+        # the encoding thread sets the backend's flag would race on the Rust tokenizer.
+        streamer=None,
     )
-    return dataclasses.replace(split, key=f"{candidate.key}:split", safe=None)
 
 
 # The methods between ``tok(texts)`` and the backend's ``encode_batch`` in transformers 4.x and
@@ -319,7 +345,7 @@ def from_tokenizers(name: str, tok: Any, cls: str) -> Candidate:
         copy = Tokenizer.from_str(tok.to_str())
         copy.encode_special_tokens = True
         safe = from_tokenizers(f"{name} (encode_special_tokens=True)", copy, cls)
-        return dataclasses.replace(safe, key=f"{safe.key}:split", safe=None)
+        return dataclasses.replace(safe, key=f"{safe.key}:split", safe=None, streamer=None)
 
     return Candidate(
         name=name,

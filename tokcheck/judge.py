@@ -215,18 +215,10 @@ class Judge:
         (see :class:`tokcheck.stream.StreamCheck`)."""
         tally = judged.tally
         tally.lines += len(lines)
-        if streams is None:
-            streams = [None] * len(lines)
+        outputs = (reference_ids, candidate_ids, reference_decoded, candidate_decoded)
+        streamed = [None] * len(lines) if streams is None else streams
         # Runs once per line, so the common case (identical) is kept to C-level comparisons.
-        for r, c, rd, cd, (text, origin), stream in zip(
-            reference_ids,
-            candidate_ids,
-            reference_decoded,
-            candidate_decoded,
-            lines,
-            streams,
-            strict=True,
-        ):
+        for r, c, rd, cd, (text, origin), stream in zip(*outputs, lines, streamed, strict=True):
             if r == c and rd == cd and stream is None:
                 continue
             kinds = self.classify(r, c, rd, cd, special_ids, text=text, names=names, stream=stream)
@@ -273,29 +265,17 @@ class Judge:
         return kinds
 
     def _specials(
-        self,
-        r: list[int],
-        c: list[int],
-        special_ids: frozenset[int],
-        text: str,
-        names: Mapping[int, str],
+        self, r: list[int], c: list[int], ids: frozenset[int], text: str, names: Mapping[int, str]
     ) -> list[str]:
         """``special_introduced``, and ``special_injected`` when the text spells one of the
         introduced ids' names (the candidate's or sentencepiece's)."""
-        special = (self.control | special_ids) - {self.unk}
-        if special.isdisjoint(c):
-            return []
+        special = (self.control | ids) - {self.unk}
         introduced = [x for x in special.intersection(c) if c.count(x) > r.count(x)]
         if not introduced:
             return []
         pieces = self.pieces
-        spelled = (
-            name
-            for x in introduced
-            for name in (names.get(x), pieces[x] if 0 <= x < len(pieces) else None)
-            if name
-        )
-        if any(name in text for name in spelled):
+        own = [pieces[x] for x in introduced if 0 <= x < len(pieces)]
+        if any(n and n in text for n in [*own, *map(names.get, introduced)]):
             return ["special_introduced", "special_injected"]
         return ["special_introduced"]
 

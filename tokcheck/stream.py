@@ -17,8 +17,9 @@ equal sentencepiece's decode of the same ids, and no chunk may show U+FFFD or a 
 that sentencepiece's decode does not hold.
 
 Where the candidate's decode of the whole line's ids already differs from sentencepiece's, the
-line counts without streaming (the ``decode`` algorithm in its counterexample): a streamed
-output can only show those ids' text at best. The others are streamed. Streaming costs a decode
+line counts without streaming (the ``decode`` algorithm in its counterexample): a server sends
+that decode when generation ends, so the user sees other text either way. The others are
+streamed. Streaming costs a decode
 per id, so :class:`StreamCheck` streams only lines whose ids include
 a piece the candidate does not decode context-free (byte, control, unknown and user-defined
 pieces, and any piece the candidate decodes differently between two plain pieces than alone

@@ -9,7 +9,8 @@ import pytest
 
 from tokcheck.candidates import load_candidates, transformers_version
 from tokcheck.cli import main
-from tokcheck.compare import compare
+from tokcheck.compare import compare, judge_lines
+from tokcheck.probes import BUILTIN_PROBES, numbered
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import resolve
 
@@ -228,9 +229,13 @@ LLAMA_PROBES = {
 
 @pytest.mark.parametrize("fixture", LLAMA)
 def test_llama_directories_load_on_every_path_and_are_judged(fixture: str) -> None:
-    report = _run(FIXTURES / fixture, examples=0, prompts=0, candidates=["default", "slow", "fast"])
-    assert report.unavailable == []
-    by_name = {c.name: c for c in report.candidates}
+    # The paths as compare loads them from the directory, judged on the probes alone.
+    resolved = resolve(str(FIXTURES / fixture))
+    model = SentencePieceModel.load(resolved.model_file)
+    loaded, unavailable = load_candidates(resolved, model, ["default", "slow", "fast"])
+    assert unavailable == []
+    tallies = judge_lines(model, loaded, numbered(BUILTIN_PROBES))
+    by_name = {c.name: c for c in tallies}
     expected = LLAMA_PROBES[MAJOR][fixture]
     for name, tally in by_name.items():
         own = tally.same_as or name
@@ -244,7 +249,7 @@ def test_llama_directories_load_on_every_path_and_are_judged(fixture: str) -> No
     if fixture == "bpe-32k":
         space = next(e for e in by_name["default"].counterexamples if e.text == " ")
         assert (space.reference_pieces, space.candidate_pieces) == (["▁▁"], ["▁"])
-    assert not report.passed
+    assert all(t.diverged for t in tallies)
 
 
 @pytest.mark.parametrize("fixture", LLAMA)
@@ -376,11 +381,12 @@ def test_cli_profile_picks_the_prompt_format(capsys: pytest.CaptureFixture[str])
     data = json.loads(capsys.readouterr().out)
     assert data["prompts"]["formats"] == ["nl-tag"]
     assert data["inputs"]["prompts"] == 3
-    assert data["candidates"][0]["lines"] == 44 + 3
+    probes = 44 + data["inputs"]["injection"]
+    assert data["candidates"][0]["lines"] == probes + 3
     assert main([*argv, "--prompts", "0"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["prompts"] is None
-    assert data["candidates"][0]["lines"] == 44
+    assert data["candidates"][0]["lines"] == probes
 
 
 @loads
@@ -397,13 +403,15 @@ def test_cli_exhaustive_exported_exact_default_diverges(
     data = json.loads(capsys.readouterr().out)
     resolved = resolve(str(directory))
     size = exhaustive.size(SentencePieceModel.load(resolved.model_file), resolved)
-    assert data["inputs"]["lines"] == 44 + size["lines"]
+    probes = 44 + data["inputs"]["injection"]
+    assert data["inputs"]["lines"] == probes + size["lines"]
     probe_bytes = sum(len(t.encode()) + 1 for t in BUILTIN_PROBES)
-    assert data["inputs"]["bytes"] == size["bytes"] + probe_bytes
+    # The injection lines' bytes come on top (their texts depend on the loaded candidates).
+    assert data["inputs"]["bytes"] > size["bytes"] + probe_bytes
     assert data["inputs"]["exhaustive"]["unicode"] == size["unicode"]
     by_name = {c["name"]: c for c in data["candidates"]}
     assert by_name["exported"]["status"] == "exact"
-    assert by_name["exported"]["lines"] == 44 + size["lines"]
+    assert by_name["exported"]["lines"] == probes + size["lines"]
     default = by_name["default"]
     assert default["status"] == "diverged"
     # Nearly every generated line differs: byte fallback is dropped on both transformers lines.

@@ -134,3 +134,24 @@ def test_plugin_adds_nothing_without_its_option(tmp_path: Path) -> None:
     result = _pytest(tmp_path)
     assert result.returncode == 0, result.stdout
     assert "1 passed" in result.stdout
+
+
+def test_gate_junit_and_plugin_report_stream_and_injection(tmp_path: Path) -> None:
+    """On a rinna-flag fixture the default path's streaming and injection counts reach the
+    JUnit failure text and the pytest plugin's failed item (issue 14)."""
+    from transformers import AutoTokenizer
+
+    try:
+        AutoTokenizer.from_pretrained(str(FIXTURES / "tiny-neox"))
+    except Exception as e:
+        pytest.skip(f"the default path raises on this transformers release: {e}")
+    junit = tmp_path / "gate.xml"
+    argv = ["gate", str(FIXTURES / "tiny-neox"), "--examples", "10", "--junit", str(junit)]
+    assert main(argv) == 1
+    failures = " ".join(f.get("message", "") for f in ET.parse(junit).getroot().iter("failure"))
+    assert "special_injected" in failures
+    assert "stream_mismatched" in failures
+    result = _pytest(tmp_path, "--tokcheck-model", str(FIXTURES / "tiny-neox"))
+    assert result.returncode == 1
+    assert "special_injected" in result.stdout
+    assert "stream_mismatched" in result.stdout

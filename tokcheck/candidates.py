@@ -9,6 +9,7 @@ Each records the class it actually returned. This module loads; :mod:`tokcheck.c
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -22,6 +23,7 @@ from typing import Any
 from tokcheck.errors import TokcheckError, one_line
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
+from tokcheck.stream import Streamer
 
 CANDIDATE_NAMES = ("default", "slow", "fast", "sentencepiece-backend", "tokenizer.json", "exported")
 # Candidates compared when the user names none: what Hugging Face gives, not tokcheck's own fix.
@@ -43,6 +45,12 @@ class Candidate:
     # Ids a plain ``encode(text)`` is expected to add before and after the text's own (the bos
     # and eos a directory asks for): the reference ids are judged with them added.
     added: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+    # How serving stacks stream this candidate's decode (see tokcheck.stream); None: not at all.
+    streamer: Streamer | None = None
+    # The setting that makes it encode special tokens' names as text, and the candidate with
+    # that setting on: what compare verifies as the remedy for special-token injection.
+    safe_setting: str | None = None
+    safe: Callable[[], Candidate] | None = None
 
 
 @dataclass(frozen=True)
@@ -185,15 +193,62 @@ def from_transformers(
     special = set(tok.all_special_ids)
     if tok.unk_token_id is not None:
         special.add(tok.unk_token_id)
-    return Candidate(
+    decode_batch = _batch_decoder(tok, backend)
+    candidate = Candidate(
         name=name,
         cls=cls + (" (fast)" if backend is not None else " (slow)"),
         encode_batch=_batch_encoder(tok, backend, add_special_tokens),
-        decode_batch=_batch_decoder(tok, backend),
+        decode_batch=decode_batch,
         pieces=lambda ids: [str(p) for p in tok.convert_ids_to_tokens(ids)],
         special_ids=frozenset(special),
         key=key,
         added=added if add_special_tokens else ((), ()),
+        streamer=Streamer(
+            decode=lambda ids: decode_batch([ids])[0], decode_batch=decode_batch, tokenizer=backend
+        ),
+        safe_setting="split_special_tokens=True",
+    )
+    candidate.safe = lambda: _split_special_tokens(candidate, tok, backend, add_special_tokens)
+    return candidate
+
+
+def _split_special_tokens(
+    candidate: Candidate, tok: Any, backend: Any, add_special_tokens: bool
+) -> Candidate:
+    """``candidate`` as loaded with ``from_pretrained(..., split_special_tokens=True)``.
+
+    The attribute is set for each call, not the call's keyword, which transformers 4.57's slow
+    classes ignore; it is put back after, with the backend's ``encode_special_tokens`` that
+    transformers' fast path leaves set, so the candidate as loaded is unchanged. (A copy of
+    the tokenizer would not do: a slow class reloads its model file, which may be gone.)
+    """
+
+    def encode_batch(texts: list[str]) -> list[list[int]]:
+        before = tok.split_special_tokens, getattr(backend, "encode_special_tokens", None)
+        tok.split_special_tokens = True
+        try:
+            with quiet_transformers():
+                encoded = tok(
+                    texts,
+                    add_special_tokens=add_special_tokens,
+                    return_attention_mask=False,
+                    return_token_type_ids=False,
+                )
+        finally:
+            tok.split_special_tokens = before[0]
+            if before[1] is not None:
+                backend.encode_special_tokens = before[1]
+        return [list(ids) for ids in encoded["input_ids"]]
+
+    return dataclasses.replace(
+        candidate,
+        name=f"{candidate.name} ({candidate.safe_setting})",
+        encode_batch=encode_batch,
+        key=f"{candidate.key}:split",
+        safe=None,
+        # Decoding is not what the setting changes, and streaming on the judging thread while
+        # the encoding thread sets the backend's flag would race on the Rust tokenizer.
+        streamer=None,
     )
 
 
@@ -292,11 +347,22 @@ def from_tokenizers(name: str, tok: Any, cls: str) -> Candidate:
     def encode_batch(texts: list[str]) -> list[list[int]]:
         return [list(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
 
+    def decode_batch(batch: list[list[int]]) -> list[str]:
+        return list(tok.decode_batch(batch, skip_special_tokens=False))
+
+    def split_special_tokens() -> Candidate:
+        from tokenizers import Tokenizer
+
+        copy = Tokenizer.from_str(tok.to_str())
+        copy.encode_special_tokens = True
+        safe = from_tokenizers(f"{name} (encode_special_tokens=True)", copy, cls)
+        return dataclasses.replace(safe, key=f"{safe.key}:split", safe=None, streamer=None)
+
     return Candidate(
         name=name,
         cls=cls,
         encode_batch=encode_batch,
-        decode_batch=lambda batch: list(tok.decode_batch(batch, skip_special_tokens=False)),
+        decode_batch=decode_batch,
         pieces=lambda ids: [str(tok.id_to_token(i)) for i in ids],
         special_ids=frozenset(
             i
@@ -306,6 +372,13 @@ def from_tokenizers(name: str, tok: Any, cls: str) -> Candidate:
             if i is not None
         ),
         key=f"{cls}:{hashlib.sha1(tok.to_str().encode()).hexdigest()}",
+        streamer=Streamer(
+            decode=lambda ids: str(tok.decode(ids, skip_special_tokens=False)),
+            decode_batch=decode_batch,
+            tokenizer=tok,
+        ),
+        safe_setting="encode_special_tokens=True",
+        safe=split_special_tokens if hasattr(tok, "encode_special_tokens") else None,
     )
 
 

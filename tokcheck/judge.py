@@ -18,11 +18,21 @@ with one vocabulary:
 ``special_introduced``
     the candidate produced a control or special id other than unk (``<s>``, ``</s>``, a
     Hugging Face special token) more often than the reference did;
+``special_injected``
+    among those, the line's text spells such an id's name (``</s>``, ``[PAD]``, ``<NL>``): the
+    user's text became a control token, which sentencepiece never makes of text (prompt
+    injection);
 ``decode_mismatched``
     the candidate's decode of its own ids differs from sentencepiece's decode of its own ids:
     the text a user gets back differs;
 ``whitespace_collapsed``
-    among those, the difference is in whitespace (leading, trailing, or the runs inside).
+    among those, the difference is in whitespace (leading, trailing, or the runs inside);
+``stream_mismatched``
+    the candidate's decoder, run one id at a time over sentencepiece's ids as serving stacks
+    run it (tokenizers' ``DecodeStream``, the prefix/read offsets of TGI and vLLM), shows other
+    text than sentencepiece's decode of those ids, or a U+FFFD or ``<0x..>`` that it does not
+    hold: what a user watching a model's streamed output sees (see :mod:`tokcheck.stream`,
+    which also says which lines are streamed).
 
 A line with only a tie is never called exact. The tie policy is one for every command: ties
 pass with a warning and a count; ``strict`` makes them fail (:meth:`Tally.passed`).
@@ -37,19 +47,22 @@ import itertools
 import math
 import re
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tokcheck.proto import BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED, SentencePieceModel
+from tokcheck.stream import StreamFailure
 
 KINDS = (
     "mismatched",
     "tie",
     "unk_introduced",
     "special_introduced",
+    "special_injected",
     "decode_mismatched",
     "whitespace_collapsed",
+    "stream_mismatched",
 )
 # What a tie is, in the words every report uses.
 TIES = "other ids for the same text, scoring the same to sentencepiece's float32 arithmetic"
@@ -84,9 +97,13 @@ class Counterexample:
     candidate_pieces: list[str]
     reference_decoded: str
     candidate_decoded: str
+    # How streaming sentencepiece's ids through the candidate's decoder went wrong, if it did.
+    stream: StreamFailure | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["stream"] = self.stream.to_dict() if self.stream else None
+        return data
 
 
 @dataclass
@@ -103,15 +120,21 @@ class Tally:
     tie: int = 0
     unk_introduced: int = 0
     special_introduced: int = 0
+    special_injected: int = 0
     decode_mismatched: int = 0
     whitespace_collapsed: int = 0
+    stream_mismatched: int = 0
+    # Lines whose stream was decoded and judged, and lines that would have been but for the
+    # streaming budget (see tokcheck.stream).
+    stream_checked: int = 0
+    stream_unchecked: int = 0
     # The shortest lines that diverged, and separately the shortest ties.
     counterexamples: list[Counterexample] = field(default_factory=list)
     ties: list[Counterexample] = field(default_factory=list)
 
     @property
     def diverged(self) -> bool:
-        return bool(self.mismatched or self.decode_mismatched)
+        return bool(self.mismatched or self.decode_mismatched or self.stream_mismatched)
 
     def passed(self, strict: bool = False) -> bool:
         """No divergence; with ``strict``, no tie either."""
@@ -148,6 +171,7 @@ class Tally:
     def to_dict(self, strict: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "class": self.cls, "same_as": self.same_as}
         data.update(lines=self.lines, differing=self.differing, **self.counts())
+        data.update(stream_checked=self.stream_checked, stream_unchecked=self.stream_unchecked)
         data.update(status=self.status, diverged=self.diverged, passed=self.passed(strict))
         data["counterexamples"] = [e.to_dict() for e in self.counterexamples]
         data["ties"] = [e.to_dict() for e in self.ties]
@@ -182,33 +206,45 @@ class Judge:
         candidate_ids: Sequence[list[int]],
         candidate_decoded: Sequence[str],
         special_ids: frozenset[int] = frozenset(),
+        *,
+        names: Mapping[int, str] | None = None,
+        streams: Sequence[StreamFailure | None] | None = None,
     ) -> None:
-        """Classify each line of a batch; ``special_ids`` are the candidate's own specials."""
+        """Classify each line of a batch; ``special_ids`` are the candidate's own specials,
+        ``names`` what it calls them, and ``streams`` how each line's stream failed, if it did
+        (see :class:`tokcheck.stream.StreamCheck`)."""
         tally = judged.tally
         tally.lines += len(lines)
+        outputs = (reference_ids, candidate_ids, reference_decoded, candidate_decoded)
+        streamed = [None] * len(lines) if streams is None else streams
         # Runs once per line, so the common case (identical) is kept to C-level comparisons.
-        for r, c, rd, cd, (text, origin) in zip(
-            reference_ids, candidate_ids, reference_decoded, candidate_decoded, lines, strict=True
-        ):
-            same_ids = r == c
-            if same_ids and rd == cd:
+        for r, c, rd, cd, (text, origin), stream in zip(*outputs, lines, streamed, strict=True):
+            if r == c and rd == cd and stream is None:
                 continue
-            kinds = self.classify(r, c, rd, cd, special_ids)
+            kinds = self.classify(r, c, rd, cd, special_ids, text=text, names=names, stream=stream)
             tally.differing += 1
             for kind in kinds:
                 setattr(tally, kind, getattr(tally, kind) + 1)
             keep = judged.ties if kinds == ["tie"] else judged.diverged
-            keep.offer(
-                len(text), next(self._serial), (text, origin, kinds, r, c, rd, cd), self.show
-            )
+            line = (text, origin, kinds, r, c, rd, cd, stream)
+            keep.offer(len(text), next(self._serial), line, self.show)
 
     def classify(
-        self, r: list[int], c: list[int], rd: str, cd: str, special_ids: frozenset[int]
+        self,
+        r: list[int],
+        c: list[int],
+        rd: str,
+        cd: str,
+        special_ids: frozenset[int],
+        *,
+        text: str = "",
+        names: Mapping[int, str] | None = None,
+        stream: StreamFailure | None = None,
     ) -> list[str]:
         """The kinds of difference on one line (empty when there is none); ``special_ids`` are
-        the candidate's own special ids, counted with the reference's control pieces."""
+        the candidate's own special ids, counted with the reference's control pieces, and
+        ``names`` what the candidate calls them; ``text`` is the line."""
         kinds: list[str] = []
-        special = (self.control | special_ids) - {self.unk}
         if r != c:
             if self.is_tie(r, c):
                 kinds.append("tie")
@@ -216,10 +252,7 @@ class Judge:
                 kinds.append("mismatched")
                 if c.count(self.unk) > r.count(self.unk):
                     kinds.append("unk_introduced")
-                if not special.isdisjoint(c) and any(
-                    c.count(x) > r.count(x) for x in special.intersection(c)
-                ):
-                    kinds.append("special_introduced")
+                kinds += self._specials(r, c, special_ids, text, names or {})
         if rd != cd:
             kinds.append("decode_mismatched")
             surface = self.unk_surface
@@ -227,7 +260,24 @@ class Judge:
                 cd.replace(surface, "\u2047")
             ):
                 kinds.append("whitespace_collapsed")
+        if stream is not None:
+            kinds.append("stream_mismatched")
         return kinds
+
+    def _specials(
+        self, r: list[int], c: list[int], ids: frozenset[int], text: str, names: Mapping[int, str]
+    ) -> list[str]:
+        """``special_introduced``, and ``special_injected`` when the text spells one of the
+        introduced ids' names (the candidate's or sentencepiece's)."""
+        special = (self.control | ids) - {self.unk}
+        introduced = [x for x in special.intersection(c) if c.count(x) > r.count(x)]
+        if not introduced:
+            return []
+        pieces = self.pieces
+        own = [pieces[x] for x in introduced if 0 <= x < len(pieces)]
+        if any(n and n in text for n in [*own, *map(names.get, introduced)]):
+            return ["special_introduced", "special_injected"]
+        return ["special_introduced"]
 
     def is_tie(self, reference: list[int], candidate: list[int]) -> bool:
         """Both id sequences spell the same text, and wherever they part, sentencepiece's own
@@ -255,7 +305,7 @@ class Judge:
         return tally
 
     def _example(self, item: _Line, pieces: Callable[[list[int]], list[str]]) -> Counterexample:
-        text, origin, kinds, r, c, rd, cd = item
+        text, origin, kinds, r, c, rd, cd, stream = item
         first = next(
             (i for i, (a, b) in enumerate(zip(r, c, strict=False)) if a != b), min(len(r), len(c))
         )
@@ -272,10 +322,11 @@ class Judge:
             candidate_pieces=pieces(c[lo:hi]),
             reference_decoded=rd,
             candidate_decoded=cd,
+            stream=stream,
         )
 
 
-_Line = tuple[str, str, list[str], list[int], list[int], str, str]
+_Line = tuple[str, str, list[str], list[int], list[int], str, str, StreamFailure | None]
 
 
 class _Shortest:

@@ -227,6 +227,13 @@ def counterexample(example: Counterexample, name: str) -> list[str]:
             f"    decoded: {example.reference_decoded[:_TEXT]!r} vs "
             f"{example.candidate_decoded[:_TEXT]!r}"
         )
+    if example.stream is not None:
+        stream = example.stream
+        shown = "".join(stream.chunks)[:_TEXT]
+        out.append(
+            f"    streamed ({stream.algorithm}): {stream.reason}: {list(stream.chunks[:8])} "
+            f"joined {shown!r}"
+        )
     return out
 
 
@@ -263,6 +270,8 @@ def comparison(report: CompareReport) -> str:
             + ", ".join(f"{s['path']}:{s['line']}" for s in skipped[:10])
         )
     out.extend(f"warning: {w}" for w in report.warnings)
+    twins = {t.name for t in report.candidates if t.same_as}
+    out.extend(f"injection: {r.summary()}" for r in report.remedies if r.candidate not in twins)
     mb = report.inputs["bytes"] / 1e6
     if report.prompts:
         out.append(report.prompts.summary())

@@ -1,0 +1,288 @@
+"""Streaming decode: a candidate's decoder run one id at a time, as serving stacks run it.
+
+A model generates sentencepiece's ids (it was trained on them), and a server shows its output
+while it is generated, one id at a time. Two ways of doing that are in wide use:
+
+- tokenizers' ``DecodeStream`` (``tokenizers.decoders.DecodeStream``, ``step(tokenizer, id)``),
+  which returns a chunk of text, or None while the ids so far do not yet end a character;
+- the prefix/read-offset algorithm of text-generation-inference and vLLM, over any decode
+  function: decode the window from ``prefix`` to the end and the window from ``prefix`` to
+  ``read``; when the first is longer and does not end in U+FFFD, emit the difference and move
+  both offsets forward (``prefix`` to ``read``, ``read`` to the end), else wait for the next id.
+
+Either way, decoding byte-fallback pieces with a decoder that lacks byte fallback emits literal
+``<0xE3>`` names, and a decoder that strips or cleans up text per window loses characters. A
+stream is judged (:func:`stream_failure`) by what the user would see: the chunks joined must
+equal sentencepiece's decode of the same ids, and no chunk may show U+FFFD or a ``<0x..>`` name
+that sentencepiece's decode does not hold.
+
+Where the candidate's decode of the whole line's ids already differs from sentencepiece's, the
+line counts without streaming (the ``decode`` algorithm in its counterexample): a server sends
+that decode when generation ends, so the user sees other text either way. The others are
+streamed. Streaming costs a decode
+per id, so :class:`StreamCheck` streams only lines whose ids include
+a piece the candidate does not decode context-free (byte, control, unknown and user-defined
+pieces, and any piece the candidate decodes differently between two plain pieces than alone
+would say); on a line of context-free pieces each step's difference is that piece's own text.
+The lines of the first batch that the rule skips are streamed too, to test the rule on the
+candidate: when one of them streams wrongly, every later line is streamed. The first
+:data:`BOTH_WAYS` lines are streamed both ways; after them a tokenizers-backed candidate is
+streamed with ``DecodeStream`` alone (the same algorithm, in Rust). At most :data:`BUDGET` ids
+of the lines the rule picks are streamed per candidate: on a large corpus whose ids hold many
+byte pieces, the rest are counted, not streamed. The inputs come probes first, so those are
+always streamed. Each tally says how many lines it streamed (``stream_checked``) and how many
+it left (``stream_unchecked``); the text report warns about the latter.
+
+A stream that sentencepiece's own decode, streamed by prefix/read offsets, gets wrong the same
+way is not counted against the candidate: the loss is the algorithm's on that model. (With
+whitespace removal, sentencepiece drops the leading spaces of every window it decodes, so a
+window that starts with a lone space piece loses it; the exported tokenizer, which decodes as
+sentencepiece does, shows the same.)
+
+This module streams and judges streams; :mod:`tokcheck.judge` counts ``stream_mismatched``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tokcheck.errors import one_line
+from tokcheck.proto import NORMAL, SentencePieceModel
+
+REPLACEMENT = "\ufffd"
+PREFIX_READ = "prefix/read offsets"
+DECODE_STREAM = "DecodeStream"
+WHOLE = "decode"
+# Ids of lines the rule picks streamed per candidate (about half a second of DecodeStream).
+BUDGET = 250_000
+# Lines streamed both ways per candidate, DecodeStream and prefix/read offsets, before the
+# tokenizers-backed ones go on with DecodeStream alone.
+BOTH_WAYS = 200
+WHOLE_DIFFERS = "decoding the ids whole already differs from sentencepiece's decode"
+_BYTE_NAME = re.compile(r"<0x[0-9A-Fa-f]{2}>")
+# Chunks kept in a counterexample.
+_SHOWN = 24
+
+Decode = Callable[[list[int]], str]
+
+
+@dataclass(frozen=True)
+class StreamFailure:
+    """How a line's stream went wrong: which algorithm, why, and the chunks it emitted."""
+
+    algorithm: str
+    reason: str
+    chunks: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["chunks"] = list(self.chunks[:_SHOWN])
+        return data
+
+
+def prefix_read_offsets(decode: Decode, ids: Sequence[int]) -> list[str]:
+    """The chunks text-generation-inference and vLLM emit for ``ids``, over ``decode``.
+
+    Starts with both offsets at 0 (no prompt). A chunk is emitted when the window from
+    ``prefix`` decodes longer than the window from ``prefix`` to ``read`` and does not end in
+    U+FFFD (an incomplete character, awaiting its next byte). What is still held after the
+    last id is not emitted here (see :func:`flushed`).
+    """
+    chunks: list[str] = []
+    prefix = read = 0
+    prefix_text = ""
+    for end in range(1, len(ids) + 1):
+        text = decode(list(ids[prefix:end]))
+        if len(text) > len(prefix_text) and not text.endswith(REPLACEMENT):
+            chunks.append(text[len(prefix_text) :])
+            prefix, read = read, end
+            prefix_text = decode(list(ids[prefix:read])) if read > prefix else ""
+    return chunks
+
+
+def decode_stream(tokenizer: Any, ids: Sequence[int]) -> list[str]:
+    """The chunks tokenizers' ``DecodeStream`` emits for ``ids``, special tokens kept."""
+    from tokenizers.decoders import DecodeStream
+
+    stream = DecodeStream(skip_special_tokens=False)
+    step = stream.step
+    return [chunk for i in ids if (chunk := step(tokenizer, i)) is not None]
+
+
+def flushed(chunks: list[str], full: str) -> list[str]:
+    """``chunks`` with what a server sends when generation ends: the rest of the full decode
+    after the text already streamed (held back when the text itself ends in U+FFFD), if the
+    streamed text is its beginning."""
+    shown = "".join(chunks)
+    if len(full) > len(shown) and full.startswith(shown):
+        return [*chunks, full[len(shown) :]]
+    return chunks
+
+
+def stream_failure(algorithm: str, chunks: Sequence[str], expected: str) -> StreamFailure | None:
+    """What is wrong with ``chunks`` as the stream of text whose full decode is ``expected``."""
+    reason = None
+    if REPLACEMENT not in expected and any(REPLACEMENT in c for c in chunks):
+        reason = "a chunk shows U+FFFD"
+    elif (name := _byte_name(chunks)) and name not in expected:
+        reason = f"a chunk shows the byte piece name {name}"
+    elif "".join(chunks) != expected:
+        reason = "the chunks joined differ from sentencepiece's decode"
+    return None if reason is None else StreamFailure(algorithm, reason, tuple(chunks))
+
+
+def _byte_name(chunks: Sequence[str]) -> str | None:
+    for chunk in chunks:
+        if "<0x" in chunk and (match := _BYTE_NAME.search(chunk)):
+            return match.group()
+    return None
+
+
+@dataclass
+class Streamer:
+    """A candidate's ways of streaming: its own decode of one sequence (for prefix/read
+    offsets) and, for a tokenizers-backed candidate, the ``tokenizers.Tokenizer`` that
+    ``DecodeStream`` steps through."""
+
+    decode: Decode
+    decode_batch: Callable[[list[list[int]]], list[str]]
+    tokenizer: Any = None
+
+    def failure(self, ids: list[int], expected: str, *, both: bool = False) -> StreamFailure | None:
+        """The first way streaming ``ids`` goes wrong, or None when every way is right.
+
+        ``expected`` is also the candidate's own decode of ``ids`` (see :func:`flushed`). A
+        tokenizers-backed candidate streams with ``DecodeStream``, the same algorithm in Rust,
+        and with prefix/read offsets over its decode only when ``both``; any other candidate
+        with prefix/read offsets.
+        """
+        ways: list[tuple[str, Callable[[], list[str]]]] = []
+        if self.tokenizer is not None:
+            ways.append((DECODE_STREAM, lambda: decode_stream(self.tokenizer, ids)))
+        if both or self.tokenizer is None:
+            ways.append((PREFIX_READ, lambda: prefix_read_offsets(self.decode, ids)))
+        for algorithm, run in ways:
+            try:
+                chunks = flushed(run(), expected)
+            except Exception as e:
+                return StreamFailure(
+                    algorithm, f"raised {type(e).__name__}: {one_line(str(e))}", ()
+                )
+            if failed := stream_failure(algorithm, chunks, expected):
+                return failed
+        return None
+
+
+class StreamCheck:
+    """Streams a candidate's decode of each batch's reference ids; see the module docstring
+    for which lines are streamed."""
+
+    def __init__(self, model: SentencePieceModel, streamer: Streamer) -> None:
+        self.streamer = streamer
+        processor = model.processor
+        self.reference_decode: Decode = lambda ids: str(processor.decode(ids))
+        proto = model.proto
+        self.plain = [p.replace("\u2581", " ") for p in model.pieces]
+        # Pieces other than normal ones are never context-free: bytes, controls, unknown.
+        self.risky = {i for i, p in enumerate(proto.pieces) if p.type != NORMAL}
+        self.normal = set(range(len(self.plain))) - self.risky
+        self.anchor = next(
+            (i for i, p in enumerate(proto.pieces) if p.type == NORMAL and self.plain[i].isalnum()),
+            None,
+        )
+        self.classified: set[int] = set(self.risky)
+        self.every_line = self.anchor is None
+        self.checked = 0
+        # Lines the rule would stream that were not, the budget being spent.
+        self.unchecked = 0
+        self.budget = BUDGET
+        self._batches = 0
+
+    def check(
+        self,
+        ids: Sequence[list[int]],
+        expected: Sequence[str],
+        candidate_ids: Sequence[list[int]],
+        candidate_decoded: Sequence[str],
+    ) -> list[StreamFailure | None]:
+        """One entry per line: how decoding the reference ``ids`` failed, or None (right, or
+        not streamed). ``candidate_decoded`` is the candidate's decode of ``candidate_ids``,
+        reused where those are the reference ids."""
+        whole = self._whole(ids, candidate_ids, candidate_decoded)
+        first = self._batches == 0
+        self._batches += 1
+        if not self.every_line:
+            self._classify(ids)
+        risky = self.risky
+        out: list[StreamFailure | None] = []
+        for line, text, full in zip(ids, expected, whole, strict=True):
+            if full != text:
+                out.append(StreamFailure(WHOLE, WHOLE_DIFFERS, (full,)))
+                continue
+            needed = self.every_line or not risky.isdisjoint(line)
+            if not (needed or first):
+                out.append(None)
+                continue
+            if needed and self.budget < len(line):
+                self.unchecked += 1
+                out.append(None)
+                continue
+            if needed:
+                self.budget -= len(line)
+            self.checked += 1
+            failed = self.streamer.failure(line, text, both=self.checked <= BOTH_WAYS)
+            if failed and self._reference_streams_so(line, text, failed):
+                failed = None
+            if failed and not needed:
+                # The rule would have skipped a line that streams wrongly: stream every line.
+                self.every_line = True
+            out.append(failed)
+        return out
+
+    def _reference_streams_so(self, ids: list[int], text: str, failed: StreamFailure) -> bool:
+        """Whether sentencepiece's own decode, streamed by prefix/read offsets, shows the same
+        text: then the loss is the algorithm's on this model, not the candidate's."""
+        chunks = flushed(prefix_read_offsets(self.reference_decode, ids), text)
+        return "".join(chunks) == "".join(failed.chunks)
+
+    def _whole(
+        self,
+        ids: Sequence[list[int]],
+        candidate_ids: Sequence[list[int]],
+        candidate_decoded: Sequence[str],
+    ) -> list[str]:
+        """The candidate's decode of each line's reference ids, in one batch call."""
+        whole = list(candidate_decoded)
+        other = [k for k, (r, c) in enumerate(zip(ids, candidate_ids, strict=True)) if r != c]
+        if other:
+            try:
+                decoded = self.streamer.decode_batch([ids[k] for k in other])
+            except Exception as e:
+                decoded = [f"raised {type(e).__name__}: {one_line(str(e))}"] * len(other)
+            for k, text in zip(other, decoded, strict=True):
+                whole[k] = text
+        return whole
+
+    def _classify(self, ids: Sequence[list[int]]) -> None:
+        """Decide for each id not yet seen whether the candidate decodes it context-free."""
+        new = sorted(set().union(*ids) - self.classified)
+        if not new:
+            return
+        self.classified.update(new)
+        inside = [i for i in new if i in self.normal]
+        # Ids past the model's pieces are the candidate's own: never context-free.
+        self.risky.update(i for i in new if i not in self.normal)
+        anchor = self.anchor
+        assert anchor is not None  # every_line is set without one
+        a = self.plain[anchor]
+        try:
+            decoded = self.streamer.decode_batch([[anchor, i, anchor] for i in inside])
+        except Exception:
+            self.every_line = True
+            return
+        self.risky.update(
+            i for i, text in zip(inside, decoded, strict=True) if text != a + self.plain[i] + a
+        )

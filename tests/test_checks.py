@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,8 +50,23 @@ def test_conformant_fixture_passes_its_profile(fixture: str, profile: str) -> No
     assert {"vocab_size", "byte_fallback", "add_dummy_prefix", "remove_extra_whitespaces"} <= {
         c.name for c in report.checks
     }
-    # None of them has an added_tokens.json, which is the usual case, not a failure.
-    assert [s.name for s in report.skipped] == ["added_tokens"]
+    # None of them has an added_tokens.json or a pad id in config.json, which is the usual
+    # case, not a failure.
+    assert [s.name for s in report.skipped] == ["added_tokens", "config_pad_id"]
+
+
+def test_config_pad_id_must_be_the_tokenizers_pad(tmp_path: Path) -> None:
+    import shutil
+
+    directory = tmp_path / "llama"
+    shutil.copytree(FIXTURES / "bpe-32k", directory)
+    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    assert config["pad_token_id"] == 32000
+    assert "config_pad_id" not in _failed(_check(directory, None))
+    (directory / "config.json").write_text(json.dumps({**config, "pad_token_id": 7}))
+    report = _check(directory, None)
+    assert "config_pad_id" in _failed(report)
+    assert not report.passed
 
 
 def test_bilingual_representable_checks_run() -> None:
@@ -129,7 +145,7 @@ def test_broken_fixture_fails_exactly_its_defect(
 def test_broken_fixture_generic_checks(broken_dir: Callable[[str], Path], name: str) -> None:
     report = _check(broken_dir(name), None)
     assert _failed(report) == BROKEN_GENERIC[name]
-    assert [s.name for s in report.skipped] == ["profile", "added_tokens"]
+    assert [s.name for s in report.skipped] == ["profile", "added_tokens", "config_pad_id"]
 
 
 def test_wrong_vocab_size_values(broken_dir: Callable[[str], Path]) -> None:
@@ -201,6 +217,7 @@ def test_bare_model_file_skips_metadata_checks(neox_dir: Path) -> None:
         "embedding_rows",
         "config_bos_id",
         "config_eos_id",
+        "config_pad_id",
     }
     # A check that could not run is never listed as passed.
     assert skipped.isdisjoint(c.name for c in report.checks)

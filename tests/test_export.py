@@ -607,3 +607,21 @@ def test_export_refuses_special_tokens_it_cannot_keep(
         _export(_llama_dir(tmp_path, added=added), tmp_path / "out")
     assert says in str(refused.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_bos_that_only_added_tokens_json_gives_is_kept_and_judged(tmp_path: Path) -> None:
+    """The bos is an added token past the vocabulary: encode() adds its id, its decode is of
+    the text, and a counterexample can name it (it is no piece of the model)."""
+    from transformers import AutoTokenizer
+
+    source = _llama_dir(tmp_path, added={"<pad>": 1000, "<extra>": 1001})
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        path = source / name
+        config = json.loads(path.read_text(encoding="utf-8"))
+        config["bos_token"] = "<extra>"
+        path.write_text(json.dumps(config), encoding="utf-8")
+    result = _export(source, tmp_path / "out", show=3)
+    assert result.status == "exact"
+    tok = AutoTokenizer.from_pretrained(str(tmp_path / "out"))
+    sp = _load(source / "tokenizer.model").processor
+    assert tok.encode("x y") == [1001, *sp.encode("x y")]

@@ -250,11 +250,16 @@ def _metadata_checks(
     yield from _token_checks(r, hf)
     config = r.config
     if config is None:
-        for name in ("embedding_rows", "config_bos_id", "config_eos_id"):
+        for name in ("embedding_rows", "config_bos_id", "config_eos_id", "config_pad_id"):
             yield Skipped(name, "no config.json")
         return
     yield _embedding_rows(config, s, hf)
-    for which in ("bos", "eos"):
+    effects = {
+        "bos": "generation would start on the wrong token",
+        "eos": "generation would stop on the wrong token",
+        "pad": "batches would be padded with another token than the tokenizer pads with",
+    }
+    for which, effect in effects.items():
         name = f"config_{which}_id"
         configured = config.get(f"{which}_token_id")
         if not isinstance(configured, int):
@@ -266,8 +271,7 @@ def _metadata_checks(
             tokenizer_id,
             configured,
             f"config.json says {which}_token_id {configured} but the tokenizer's {which} id is "
-            f"{tokenizer_id}; generation would {'start' if which == 'bos' else 'stop'} on the "
-            "wrong token: fix config.json (and generation_config.json)",
+            f"{tokenizer_id}; {effect}: fix config.json (and generation_config.json)",
         )
 
 

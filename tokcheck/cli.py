@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--exhaustive",
         action="store_true",
         help="also every assigned code point below U+30000 (alone and between spaces), every "
-        "piece decoded and re-encoded, and every special name in whitespace variants; streamed",
+        "piece decoded and re-encoded, and every special name in whitespace variants (generated "
+        "as judged: memory stays flat)",
     )
     p.add_argument(
         "--candidate",

@@ -25,7 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tokcheck.candidates import Candidate, Unavailable, load_candidates, transformers_version
+from tokcheck.candidates import (
+    Candidate,
+    Unavailable,
+    load_candidates,
+    transformers_version,
+    with_added,
+    without_added,
+)
 from tokcheck.conversations import (
     DEFAULT_CONVERSATIONS,
     PromptCheck,
@@ -349,20 +356,6 @@ def _batches(items: Iterable[Line], size: int) -> Iterator[list[Line]]:
         yield batch
 
 
-def _with_added(
-    ids: list[list[int]], added: tuple[tuple[int, ...], tuple[int, ...]]
-) -> list[list[int]]:
-    """The reference ids with the special ids a candidate is expected to add around them.
-
-    The reference's decode stays that of the text's own ids: the added ids stand for no text,
-    so a candidate that decodes them to text (``<s>``) has a decode difference.
-    """
-    before, after = added
-    if not before and not after:
-        return ids
-    return [[*before, *r, *after] for r in ids]
-
-
 class _Runner:
     """Encodes each batch once per distinct candidate and hands the outputs to the judge."""
 
@@ -410,7 +403,7 @@ class _Runner:
                     self.judge.judge_batch(
                         judged,
                         batch,
-                        _with_added(ref_ids, self.distinct[key].added),
+                        with_added(ref_ids, self.distinct[key].added),
                         ref_decoded,
                         cand_ids,
                         cand_decoded,
@@ -431,7 +424,7 @@ class _Runner:
         out = {}
         for key, cand in self.distinct.items():
             ids = cand.encode_batch(texts)
-            out[key] = (ids, cand.decode_batch(ids))
+            out[key] = (ids, cand.decode_batch(without_added(ids, cand.added)))
         return out
 
     def tallies(self) -> list[Tally]:

@@ -104,6 +104,8 @@ def verify_remedies(
     the injection ``lines`` without and with it. Twins (the same tokenizer) share a result."""
     from tokcheck.compare import judge_lines
 
+    if not lines:
+        return []  # nothing to verify a setting on: claim nothing
     by_name = {c.name: c for c in candidates}
     found: dict[str, tuple[int, Tally, Tally]] = {}
     remedies = []

@@ -318,7 +318,10 @@ class Judge:
             offset=lo,
             reference_ids=r[lo:hi],
             candidate_ids=c[lo:hi],
-            reference_pieces=[self.pieces[i] for i in r[lo:hi]],
+            # Ids past the model's pieces are a candidate's added tokens: it names them.
+            reference_pieces=[
+                self.pieces[i] if 0 <= i < len(self.pieces) else pieces([i])[0] for i in r[lo:hi]
+            ],
             candidate_pieces=pieces(c[lo:hi]),
             reference_decoded=rd,
             candidate_decoded=cd,

@@ -240,48 +240,14 @@ def from_transformers(
         ),
         safe_setting="split_special_tokens=True",
     )
-    candidate.safe = lambda: _split_special_tokens(candidate, tok, backend, add_special_tokens)
+
+    def safe() -> Candidate:
+        from tokcheck.inject import with_split_special_tokens
+
+        return with_split_special_tokens(candidate, tok, backend, add_special_tokens)
+
+    candidate.safe = safe
     return candidate
-
-
-def _split_special_tokens(
-    candidate: Candidate, tok: Any, backend: Any, add_special_tokens: bool
-) -> Candidate:
-    """``candidate`` as loaded with ``from_pretrained(..., split_special_tokens=True)``.
-
-    The attribute is set for each call, not the call's keyword, which transformers 4.57's slow
-    classes ignore; it is put back after, with the backend's ``encode_special_tokens`` that
-    transformers' fast path leaves set, so the candidate as loaded is unchanged. (A copy of
-    the tokenizer would not do: a slow class reloads its model file, which may be gone.)
-    """
-
-    def encode_batch(texts: list[str]) -> list[list[int]]:
-        before = tok.split_special_tokens, getattr(backend, "encode_special_tokens", None)
-        tok.split_special_tokens = True
-        try:
-            with quiet_transformers():
-                encoded = tok(
-                    texts,
-                    add_special_tokens=add_special_tokens,
-                    return_attention_mask=False,
-                    return_token_type_ids=False,
-                )
-        finally:
-            tok.split_special_tokens = before[0]
-            if before[1] is not None:
-                backend.encode_special_tokens = before[1]
-        return [list(ids) for ids in encoded["input_ids"]]
-
-    return dataclasses.replace(
-        candidate,
-        name=f"{candidate.name} ({candidate.safe_setting})",
-        encode_batch=encode_batch,
-        key=f"{candidate.key}:split",
-        safe=None,
-        # Decoding is not what the setting changes, and streaming on the judging thread while
-        # the encoding thread sets the backend's flag would race on the Rust tokenizer.
-        streamer=None,
-    )
 
 
 # The methods between ``tok(texts)`` and the backend's ``encode_batch`` in transformers 4.x and
@@ -433,11 +399,16 @@ def as_candidate(tokenizer: Any, name: str = "tokenizer") -> Candidate:
 
 
 def _exported(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
+    """What ``tokcheck export`` would write for this directory, built in memory: the converted
+    model with the directory's special-token settings kept."""
     from tokcheck.convert import build_tokenizer
+    from tokcheck.export import KeptSpecials
+    from tokcheck.hftokens import read_hf_tokens
 
-    return from_tokenizers(
-        "exported", build_tokenizer(model), "tokenizers.Tokenizer (tokcheck export)"
+    tokenizer = KeptSpecials.of(model, read_hf_tokens(resolved, model)).apply(
+        build_tokenizer(model)
     )
+    return from_tokenizers("exported", tokenizer, "tokenizers.Tokenizer (tokcheck export)")
 
 
 _LOADERS: dict[str, Callable[[Path, ResolvedModel, SentencePieceModel], Candidate]] = {

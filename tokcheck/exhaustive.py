@@ -23,8 +23,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from tokcheck.hfconfig import SPECIAL_TOKEN_KEYS
-from tokcheck.proto import CONTROL, UNKNOWN, USER_DEFINED
+from tokcheck.hftokens import special_contents
+from tokcheck.proto import CONTROL
 
 if TYPE_CHECKING:
     from tokcheck.proto import SentencePieceModel
@@ -91,29 +91,11 @@ def piece_lines(model: SentencePieceModel) -> Iterator[Line]:
 def special_names(model: SentencePieceModel, resolved: ResolvedModel | None = None) -> list[str]:
     """The names a user could type that are special somewhere: the model's control,
     user-defined and unknown pieces, then the Hugging Face files' special tokens; each once."""
-    types = (CONTROL, USER_DEFINED, UNKNOWN)
-    bad = set(model.invalid_utf8_pieces)
-    names = [
-        model.pieces[i]
-        for i, p in enumerate(model.proto.pieces)
-        if p.type in types and i not in bad
-    ]
+    names = list(model.special_names)
     if resolved is not None:
         for config in (resolved.tokenizer_config, resolved.special_tokens_map):
-            names += _hf_special_tokens(config or {})
+            names += special_contents(config or {})
     return [name for name in dict.fromkeys(names) if name]
-
-
-def _hf_special_tokens(config: dict[str, Any]) -> Iterator[str]:
-    values: list[Any] = [config.get(key) for key in SPECIAL_TOKEN_KEYS]
-    values += config.get("additional_special_tokens") or []
-    added = config.get("added_tokens_decoder")
-    if isinstance(added, dict):
-        values += list(added.values())
-    for value in values:
-        content = value.get("content") if isinstance(value, dict) else value
-        if isinstance(content, str):
-            yield content
 
 
 def special_lines(names: Iterable[str]) -> Iterator[Line]:

@@ -146,6 +146,16 @@ def _named(source: dict[str, Any]) -> list[tuple[str, str]]:
     return [(name, content) for name, content in named if content is not None]
 
 
+def special_contents(source: dict[str, Any]) -> list[str]:
+    """Every special token a tokenizer_config.json or special_tokens_map.json names: the
+    standard keys, ``additional_special_tokens`` and ``added_tokens_decoder``."""
+    contents = [content for _, content in _named(source)]
+    decoder = source.get("added_tokens_decoder")
+    if isinstance(decoder, dict):
+        contents += [c for value in decoder.values() if (c := _content(value)) is not None]
+    return contents
+
+
 def _content(value: Any) -> str | None:
     if isinstance(value, str):
         return value

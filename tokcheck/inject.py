@@ -13,14 +13,15 @@ tokens' names as text (transformers' ``split_special_tokens=True``, tokenizers'
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from tokcheck.proto import CONTROL, UNKNOWN, USER_DEFINED, SentencePieceModel
+from tokcheck.candidates import Candidate, quiet_transformers
+from tokcheck.proto import SentencePieceModel
 
 if TYPE_CHECKING:
-    from tokcheck.candidates import Candidate
     from tokcheck.judge import Tally
 
 # Each name in these settings; "{}" is the name.
@@ -40,8 +41,7 @@ def surfaces(model: SentencePieceModel, candidates: Iterable[Candidate] = ()) ->
     """The names to inject: the model's control, unknown and user-defined pieces, and every
     candidate's special tokens; those that are only whitespace are left out (whitespace is in
     every setting already)."""
-    kinds = (CONTROL, UNKNOWN, USER_DEFINED)
-    names = [model.pieces[i] for i, p in enumerate(model.proto.pieces) if p.type in kinds]
+    names = list(model.special_names)
     for candidate in candidates:
         names += candidate.pieces(sorted(candidate.special_ids))
     return [n for n in dict.fromkeys(names) if n.strip()]
@@ -130,3 +130,43 @@ def verify_remedies(
             )
         )
     return remedies
+
+
+def with_split_special_tokens(
+    candidate: Candidate, tok: Any, backend: Any, add_special_tokens: bool
+) -> Candidate:
+    """``candidate`` as loaded with ``from_pretrained(..., split_special_tokens=True)``.
+
+    The attribute is set for each call, not the call's keyword, which transformers 4.57's slow
+    classes ignore; it is put back after, with the backend's ``encode_special_tokens`` that
+    transformers' fast path leaves set, so the candidate as loaded is unchanged. (A copy of
+    the tokenizer would not do: a slow class reloads its model file, which may be gone.)
+    """
+
+    def encode_batch(texts: list[str]) -> list[list[int]]:
+        before = tok.split_special_tokens, getattr(backend, "encode_special_tokens", None)
+        tok.split_special_tokens = True
+        try:
+            with quiet_transformers():
+                encoded = tok(
+                    texts,
+                    add_special_tokens=add_special_tokens,
+                    return_attention_mask=False,
+                    return_token_type_ids=False,
+                )
+        finally:
+            tok.split_special_tokens = before[0]
+            if before[1] is not None:
+                backend.encode_special_tokens = before[1]
+        return [list(ids) for ids in encoded["input_ids"]]
+
+    return dataclasses.replace(
+        candidate,
+        name=f"{candidate.name} ({candidate.safe_setting})",
+        encode_batch=encode_batch,
+        key=f"{candidate.key}:split",
+        safe=None,
+        # Decoding is not what the setting changes, and streaming on the judging thread while
+        # the encoding thread sets the backend's flag would race on the Rust tokenizer.
+        streamer=None,
+    )

@@ -162,6 +162,19 @@ class SentencePieceModel:
             return ()
         return tuple(i for i, name in enumerate(names) if isinstance(name, bytes))
 
+    @cached_property
+    def special_names(self) -> list[str]:
+        """The names of the pieces special in text one way or another (control, unknown and
+        user-defined), in id order, each once; none that is not valid UTF-8, or empty."""
+        bad = set(self.invalid_utf8_pieces)
+        kinds = (CONTROL, UNKNOWN, USER_DEFINED)
+        names = [
+            self.pieces[i]
+            for i, p in enumerate(self.proto.pieces)
+            if p.type in kinds and i not in bad
+        ]
+        return [name for name in dict.fromkeys(names) if name]
+
     @property
     def unk_surface_invalid_utf8(self) -> bool:
         surface: str | bytes = self.proto.trainer_spec.unk_surface

@@ -144,7 +144,9 @@ def test_corpus_lines_that_are_not_utf8_are_reported_and_skipped(tmp_path: Path)
         candidates=["default"],
     )
     assert report.inputs["corpus_lines"] == 2
-    assert report.inputs["skipped_lines"] == [{"path": str(corpus), "line": 2}]
+    assert report.inputs["skipped_lines"] == [
+        {"path": str(corpus), "line": 2, "reason": "not UTF-8"}
+    ]
     assert report.candidates[0].lines == 2
 
 

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from tokcheck import render
 from tokcheck.candidates import CANDIDATE_NAMES
 from tokcheck.conversations import DEFAULT_CONVERSATIONS
+from tokcheck.corpus import DEFAULT_FIELD
 from tokcheck.errors import ExportRefusedError, TokcheckError, one_line
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -123,7 +124,14 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
             action="append",
             default=[],
             metavar="FILE",
-            help="UTF-8 text, one input per line (repeatable)",
+            help="corpus (repeatable): text, one input per line; .gz/.zst compressed; "
+            ".jsonl[.gz|.zst]; .parquet",
+        )
+        p.add_argument(
+            "--field",
+            default=DEFAULT_FIELD,
+            metavar="NAME",
+            help=f"the JSONL key or Parquet column holding the text (default: {DEFAULT_FIELD})",
         )
         p.add_argument(
             "--examples",
@@ -266,9 +274,9 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
 
 
 def _corpora(args: argparse.Namespace) -> list[Path]:
-    from tokcheck.probes import check_corpora
+    from tokcheck.corpus import check_corpora
 
-    return check_corpora([Path(c) for c in args.corpus])
+    return check_corpora([Path(c) for c in args.corpus], args.field)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -283,6 +291,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             resolved,
             model,
             corpora=corpora,
+            field=args.field,
             examples=args.examples,
             seed=args.seed,
             candidates=args.candidate,
@@ -369,6 +378,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
             model,
             profile,
             corpora=corpora,
+            field=args.field,
             examples=args.examples,
             seed=args.seed,
             strict=args.strict,

@@ -15,6 +15,7 @@ from typing import Any
 from tokcheck import atomic, render
 from tokcheck.checks import CheckReport, run_checks
 from tokcheck.compare import CompareReport, advice, compare
+from tokcheck.corpus import DEFAULT_FIELD
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
@@ -65,6 +66,7 @@ def run_gate(
     profile: Profile | None,
     *,
     corpora: Sequence[Path] = (),
+    field: str = DEFAULT_FIELD,
     examples: int = 1000,
     seed: int = 0,
     strict: bool = False,
@@ -82,6 +84,7 @@ def run_gate(
             resolved,
             model,
             corpora=corpora,
+            field=field,
             examples=examples,
             seed=seed,
             profile=profile,

@@ -1,21 +1,21 @@
-"""Inputs for differential testing: built-in probes, user corpora, Hypothesis-generated strings.
+"""Inputs for differential testing: built-in probes and generated strings.
 
 The built-in probes cover what the rinna model cards document (whitespace runs, scripts missing
-from the vocab, the ``<NL>`` chat format) plus the usual tokenizer traps. Corpora are streamed
-line by line; a line that is not UTF-8 is recorded by number and skipped.
+from the vocab, the ``<NL>`` chat format) plus the usual tokenizer traps.
+Corpora are read by :mod:`tokcheck.corpus`; its names stay importable from here.
 """
 
 from __future__ import annotations
 
 import random
-import stat
 import unicodedata
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from tokcheck.errors import CorpusError
+# Moved to tokcheck.corpus; re-exported so that existing imports keep working.
+from tokcheck.corpus import CorpusStats as CorpusStats
+from tokcheck.corpus import check_corpora as check_corpora
+from tokcheck.corpus import iter_corpus as iter_corpus
 from tokcheck.proto import MATCHABLE, NORMAL, USER_DEFINED
 
 if TYPE_CHECKING:
@@ -83,55 +83,6 @@ BUILTIN_PROBES: tuple[str, ...] = (
 def numbered(texts: Iterable[str]) -> list[tuple[str, str]]:
     """``texts`` as judged lines: (text, origin), the origin ``line[i]``."""
     return [(text, f"line[{i}]") for i, text in enumerate(texts)]
-
-
-@dataclass
-class CorpusStats:
-    lines: int = 0
-    bytes: int = 0
-    skipped: list[tuple[str, int]] = field(default_factory=list)
-
-
-def iter_corpus(paths: Iterable[Path], stats: CorpusStats) -> Iterator[str]:
-    """Yield the lines of each file without their line ending, streaming.
-
-    A line that is not valid UTF-8 is recorded in ``stats.skipped`` as (path, line number)
-    and skipped.
-    """
-    for path in paths:
-        try:
-            handle = path.open("rb")
-        except OSError as e:
-            raise CorpusError(f"{path}: cannot read corpus: {e.strerror or e}") from e
-        with handle:
-            for number, raw in enumerate(handle, start=1):
-                stats.bytes += len(raw)
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    stats.skipped.append((str(path), number))
-                    continue
-                stats.lines += 1
-                yield text.removesuffix("\n").removesuffix("\r")
-
-
-def check_corpora(paths: Iterable[Path]) -> list[Path]:
-    """Fail early, before any long work starts, if a corpus path is unusable."""
-    checked = []
-    for path in paths:
-        # stat, never open: opening a FIFO would block until something writes to it.
-        try:
-            mode = path.stat().st_mode
-        except FileNotFoundError as e:
-            raise CorpusError(f"{path}: no such corpus file") from e
-        except OSError as e:
-            raise CorpusError(f"{path}: cannot read corpus: {e.strerror or e}") from e
-        if stat.S_ISDIR(mode):
-            raise CorpusError(f"{path}: is a directory, not a corpus file")
-        if not stat.S_ISREG(mode):
-            raise CorpusError(f"{path}: is not a regular file; a corpus must be a text file")
-        checked.append(path)
-    return checked
 
 
 def generation_alphabet(model: SentencePieceModel) -> str | None:

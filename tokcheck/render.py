@@ -266,8 +266,9 @@ def comparison(report: CompareReport) -> str:
     skipped = report.inputs["skipped_lines"]
     if skipped:
         out.append(
-            f"skipped {len(skipped)} line(s) that are not UTF-8: "
-            + ", ".join(f"{s['path']}:{s['line']}" for s in skipped[:10])
+            f"skipped {len(skipped)} corpus record(s): "
+            + ", ".join(_skipped(s) for s in skipped[:10])
+            + (", ..." if len(skipped) > 10 else "")
         )
     out.extend(f"warning: {w}" for w in report.warnings)
     twins = {t.name for t in report.candidates if t.same_as}
@@ -285,6 +286,15 @@ def comparison(report: CompareReport) -> str:
     else:
         out.append(f"failed: {report.next_step}")
     return "\n".join(out)
+
+
+def _skipped(entry: dict[str, Any]) -> str:
+    where = (
+        f"{entry['path']}:{entry['line']}"
+        if "line" in entry
+        else f"{entry['path']}[{entry['row']}]"
+    )
+    return f"{where} ({entry['reason']})"
 
 
 def roundtrip(report: RoundtripReport) -> str:

@@ -273,6 +273,18 @@ def _keeps_chain(tok: Any, names: Sequence[str]) -> bool:
     return all(getattr(cls, n, None) is getattr(base, n, None) for n in names)
 
 
+def transformers_encode(tok: Any, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
+    """``tok(texts)``'s ids: transformers' own call path, its logging quiet."""
+    with quiet_transformers():
+        encoded = tok(
+            texts,
+            add_special_tokens=add_special_tokens,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
+    return [list(ids) for ids in encoded["input_ids"]]
+
+
 def _batch_encoder(
     tok: Any, backend: Any, add_special_tokens: bool = False
 ) -> Callable[[list[str]], list[list[int]]]:
@@ -287,14 +299,7 @@ def _batch_encoder(
     """
 
     def through_transformers(texts: list[str]) -> list[list[int]]:
-        with quiet_transformers():
-            encoded = tok(
-                texts,
-                add_special_tokens=add_special_tokens,
-                return_attention_mask=False,
-                return_token_type_ids=False,
-            )
-        return [list(ids) for ids in encoded["input_ids"]]
+        return transformers_encode(tok, texts, add_special_tokens)
 
     direct = (
         backend is not None

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from tokcheck.candidates import Candidate, quiet_transformers
+from tokcheck.candidates import Candidate, transformers_encode
 from tokcheck.proto import SentencePieceModel
 
 if TYPE_CHECKING:
@@ -147,18 +147,11 @@ def with_split_special_tokens(
         before = tok.split_special_tokens, getattr(backend, "encode_special_tokens", None)
         tok.split_special_tokens = True
         try:
-            with quiet_transformers():
-                encoded = tok(
-                    texts,
-                    add_special_tokens=add_special_tokens,
-                    return_attention_mask=False,
-                    return_token_type_ids=False,
-                )
+            return transformers_encode(tok, texts, add_special_tokens)
         finally:
             tok.split_special_tokens = before[0]
             if before[1] is not None:
                 backend.encode_special_tokens = before[1]
-        return [list(ids) for ids in encoded["input_ids"]]
 
     return dataclasses.replace(
         candidate,

@@ -231,8 +231,7 @@ def _charsmap(model: SentencePieceModel, prefix: bool = False) -> list[Any]:
         want = reference.normalize(pair)
         if precompiled.normalize_str(pair) != want == precompiled.normalize_str(want):
             fixes.append(normalizers.Replace(pair, want))
-    hidden = _hidden_symbols(model, precompiled, prefix)
-    lead = [hidden.pop()[1]] if prefix else []
+    hidden, lead = _hidden_symbols(model, precompiled, prefix)
     return [
         *(normalizers.Prepend(c) for c in lead),
         *(normalizers.Replace(s, c) for s, c in hidden),
@@ -244,12 +243,12 @@ def _charsmap(model: SentencePieceModel, prefix: bool = False) -> list[Any]:
 
 
 def _hidden_symbols(
-    model: SentencePieceModel, precompiled: Any, lead: bool
-) -> list[tuple[str, str]]:
+    model: SentencePieceModel, precompiled: Any, prefix: bool
+) -> tuple[list[tuple[str, str]], list[str]]:
     """(symbol, noncharacter) pairs: the user-defined symbols to hide from the charsmap, which
     sentencepiece passes through unnormalised (nmt_nfkc would turn a "\n" symbol into a space,
-    or compose a symbol's last letter with a combining mark after it), longest first; then,
-    with ``lead``, ("", the noncharacter that stands for the dummy prefix).
+    or compose a symbol's last letter with a combining mark after it), longest first; and, with
+    ``prefix``, the one noncharacter that stands for the dummy prefix (else none).
 
     Hiding replaces one symbol after another, which matches them leftmost-longest, as
     sentencepiece does, unless two overlap: a symbol the charsmap changes that overlaps
@@ -260,8 +259,7 @@ def _hidden_symbols(
         {p.piece for p in model.proto.pieces if p.type == USER_DEFINED}, key=len, reverse=True
     )
     changed = [s for s in symbols if precompiled.normalize_str(s) != s]
-    overlapping = {s for s in symbols for t in symbols if s != t and _overlap(s, t)}
-    overlapping |= {t for s in symbols for t in symbols if s != t and _overlap(s, t)}
+    overlapping = {x for s in symbols for t in symbols if s != t and _overlap(s, t) for x in (s, t)}
     if bad := sorted(overlapping.intersection(changed)):
         raise TokcheckError(
             f"{model.path}: cannot export: the user-defined symbol {bad[0]!r} overlaps another "
@@ -270,15 +268,16 @@ def _hidden_symbols(
     kept = [s for s in symbols if s not in changed and s not in overlapping]
     covered = {c for piece in model.pieces for c in piece}
     pool = [c for c in _NONCHARACTERS if c not in covered and precompiled.normalize_str(c) == c]
-    if len(changed) + lead > len(pool):
+    if len(changed) + prefix > len(pool):
         raise TokcheckError(
             f"{model.path}: cannot export: the charsmap changes {len(changed)} user-defined "
             f"symbols, more than the {len(pool)} free noncharacters that hide them"
         )
-    spare = pool[len(changed) : len(pool) - lead]
+    lead = pool[-1:] if prefix else []
+    spare = pool[len(changed) : len(pool) - len(lead)]
     hidden = list(zip(changed, pool, strict=False)) + list(zip(kept, spare, strict=False))
     hidden.sort(key=lambda pair: len(pair[0]), reverse=True)
-    return [*hidden, *(("", pool[-1]) for _ in range(lead))]
+    return hidden, lead
 
 
 def _overlap(a: str, b: str) -> bool:
@@ -316,8 +315,7 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
     in_names = {c for p in proto.pieces if p.type not in MATCHABLE for c in p.piece} - covered
     if not in_names:
         return None
-    longer = sorted((s for s in symbols if len(s) > 1), key=len, reverse=True)
-    alternatives = "|".join(map(literal, longer))
+    alternatives = "|".join(map(literal, bpe.user_symbols(proto)))
     if proto.trainer_spec.byte_fallback:
         char = f"[{char_class(in_names)}]"
     else:

@@ -65,10 +65,10 @@ from pathlib import Path
 from typing import Any
 
 from tokcheck.candidates import from_tokenizers
-from tokcheck.compare import judge_lines
 from tokcheck.convert import build_tokenizer
 from tokcheck.judge import Tally
 from tokcheck.proto import SentencePieceModel
+from tokcheck.runner import judge_lines
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

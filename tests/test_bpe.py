@@ -16,7 +16,6 @@ import pytest
 from sentencepiece import sentencepiece_model_pb2 as pb
 
 from tokcheck.candidates import from_tokenizers, from_transformers, quiet_transformers
-from tokcheck.compare import judge_lines
 from tokcheck.convert import Converter
 from tokcheck.errors import TokcheckError
 from tokcheck.export import export
@@ -24,6 +23,7 @@ from tokcheck.judge import Tally
 from tokcheck.probes import BUILTIN_PROBES, hazard_texts, numbered, sample_texts, symbol_texts
 from tokcheck.proto import NORMAL, SentencePieceModel
 from tokcheck.resolve import resolve
+from tokcheck.runner import judge_lines
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -9,10 +9,11 @@ import pytest
 
 from tokcheck.candidates import load_candidates, transformers_version
 from tokcheck.cli import main
-from tokcheck.compare import compare, judge_lines
+from tokcheck.compare import compare
 from tokcheck.probes import BUILTIN_PROBES, numbered
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import resolve
+from tokcheck.runner import judge_lines
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MAJOR = int((transformers_version() or "0").split(".")[0])

@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 
 from tokcheck import export as export_module
 from tokcheck.candidates import from_tokenizers
-from tokcheck.compare import judge_lines
 from tokcheck.convert import build_tokenizer
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError
 from tokcheck.export import export
@@ -32,6 +31,7 @@ from tokcheck.judge import Tally
 from tokcheck.probes import sample_texts
 from tokcheck.proto import SentencePieceModel, parse_model_proto
 from tokcheck.resolve import ResolvedModel, resolve
+from tokcheck.runner import judge_lines
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

@@ -17,12 +17,12 @@ import pytest
 
 from tokcheck.candidates import from_tokenizers
 from tokcheck.cli import main
-from tokcheck.compare import judge_lines
 from tokcheck.convert import build_tokenizer
 from tokcheck.export import export
 from tokcheck.judge import KINDS, Judge, f32
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import resolve
+from tokcheck.runner import judge_lines
 from tokcheck.testing import TieWarning, assert_matches_reference
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

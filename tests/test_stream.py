@@ -12,12 +12,12 @@ import pytest
 
 from tokcheck.candidates import from_tokenizers, transformers_version
 from tokcheck.cli import main
-from tokcheck.compare import judge_lines
 from tokcheck.convert import build_tokenizer
 from tokcheck.inject import injection_texts, surfaces
 from tokcheck.judge import KINDS
 from tokcheck.probes import numbered
 from tokcheck.proto import SentencePieceModel
+from tokcheck.runner import judge_lines
 from tokcheck.stream import (
     DECODE_STREAM,
     PREFIX_READ,

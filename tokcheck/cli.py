@@ -82,6 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"only this candidate (repeatable): {', '.join(CANDIDATE_NAMES)}",
     )
     p.add_argument("--show", type=_count(0), default=5, metavar="K", help="counterexamples shown")
+    p.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="where the corpora are judged: local processes (--jobs of them), or a Dask "
+        "distributed cluster (needs tokcheck[cluster]; a local one of --jobs workers unless "
+        "--scheduler names one); the report is the same",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: a running cluster's scheduler (tcp://HOST:8786); its workers "
+        "read the corpora themselves, from paths they see or fsspec URLs (s3://..., gs://...)",
+    )
     p = add("roundtrip", help="Hypothesis round-trip properties of the reference")
     _options(p, "model")
     p.add_argument("--examples", type=_count(1), default=1000, metavar="N", help="per property")
@@ -124,8 +138,8 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
             action="append",
             default=[],
             metavar="FILE",
-            help="corpus (repeatable): text, one input per line; .gz/.zst compressed; "
-            ".jsonl[.gz|.zst]; .parquet",
+            help="corpus (repeatable), a path or an fsspec URL: text, one input per line; "
+            ".gz/.zst compressed; .jsonl[.gz|.zst]; .parquet",
         )
         p.add_argument(
             "--field",
@@ -142,6 +156,15 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
         )
         p.add_argument(
             "--seed", type=_seed, default=0, metavar="S", help="seed of the generated inputs"
+        )
+        p.add_argument(
+            "--jobs",
+            type=_count(1),
+            default=os.cpu_count() or 1,
+            metavar="N",
+            help="processes judging the corpora, each loading the model and the candidates "
+            "once; the report is the same for every N (default: this machine's cores, "
+            "%(default)s)",
         )
     if "strict" in groups:
         p.add_argument("--strict", action="store_true", help="fail on ties too (see README)")
@@ -273,10 +296,23 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
-def _corpora(args: argparse.Namespace) -> list[Path]:
-    from tokcheck.corpus import check_corpora
+def _corpora(args: argparse.Namespace) -> list[Any]:
+    from tokcheck.corpus import check_corpora, is_url
 
-    return check_corpora([Path(c) for c in args.corpus], args.field)
+    return check_corpora([c if is_url(c) else Path(c) for c in args.corpus], args.field)
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    """The engine the corpora are judged on (see tokcheck.engine, tokcheck.cluster)."""
+    if args.scheduler and args.engine != "dask":
+        raise TokcheckError("--scheduler names a Dask scheduler: use it with --engine dask")
+    if args.engine == "dask":
+        from tokcheck.cluster import Dask
+
+        return Dask(args.scheduler, args.jobs)
+    from tokcheck.engine import Local
+
+    return Local(args.jobs)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -286,6 +322,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     resolved, model = _load(args)
     corpora = _corpora(args)
     extra = (lambda: exhaustive.size(model, resolved)["bytes"]) if args.exhaustive else None
+    engine = _engine(args)
     with render.Progress(corpora, enabled=not args.json, extra=extra) as bar:
         report = compare(
             resolved,
@@ -300,6 +337,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             exhaustive=args.exhaustive,
             show=args.show,
             strict=args.strict,
+            engine=engine,
             progress=bar.advance,
         )
     _show(args, report, render.comparison)
@@ -382,6 +420,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
             examples=args.examples,
             seed=args.seed,
             strict=args.strict,
+            jobs=args.jobs,
             smoke=_smoke_runner(args, resolved, model, profile) if args.smoke else None,
             progress=bar.advance,
         )

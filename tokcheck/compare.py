@@ -4,8 +4,9 @@ Inputs are streamed in batches and encoded with each library's batch API (senten
 ``num_threads``, tokenizers' parallel ``encode_batch``), so memory stays flat however large the
 corpus; only the judge's counters and the K shortest counterexamples per candidate are kept.
 Candidates that load to the same tokenizer are encoded once and reported under every name.
-Every line is classified by :mod:`tokcheck.judge`; :func:`judge_lines` is the one loop that
-``compare``, ``export``'s verification and :mod:`tokcheck.testing` all run.
+Every line is classified by :mod:`tokcheck.judge`, in the loop of :mod:`tokcheck.runner`.
+The corpora are cut into parts (:mod:`tokcheck.partition`) judged on an engine
+(:mod:`tokcheck.engine`: local processes, or a Dask cluster with :mod:`tokcheck.cluster`).
 
 The lines come from the built-in probes, the cards' prompts on generated conversations
 (:mod:`tokcheck.conversations`, which also checks the card's decode clean-up), Hypothesis
@@ -16,23 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from tokcheck.candidates import (
-    Candidate,
-    Unavailable,
-    load_candidates,
-    transformers_version,
-    with_added,
-    without_added,
-)
+from tokcheck.candidates import Candidate, Unavailable, load_candidates, transformers_version
 from tokcheck.conversations import (
     DEFAULT_CONVERSATIONS,
     PromptCheck,
@@ -41,22 +32,25 @@ from tokcheck.conversations import (
     prompt_lines,
 )
 from tokcheck.convert import unsupported
-from tokcheck.corpus import DEFAULT_FIELD, CorpusStats, check_corpora, corpus_lines
+from tokcheck.corpus import DEFAULT_FIELD, CorpusStats, Location, check_corpora, corpus_size
+from tokcheck.engine import Engine, Job, Judgement, Local, count_part, judge_partition
 from tokcheck.errors import TokcheckError
 from tokcheck.exhaustive import exhaustive_lines
 from tokcheck.inject import Remedy, injection_texts, verify_remedies
-from tokcheck.judge import Judge, Tally
+from tokcheck.judge import Tally
+from tokcheck.partition import STRIDE, cut, generated, line_size, numbered, to_count
 from tokcheck.probes import BUILTIN_PROBES, generation_alphabet, hypothesis_strings
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
-from tokcheck.stream import BUDGET, StreamCheck
+from tokcheck.runner import Line, Runner, numbered_batches
+from tokcheck.stream import BUDGET
 
-BATCH_LINES = 2000
 # Written by `tokcheck export` beside the tokenizer files (see tokcheck.export).
 EXPORT_RECORD = "tokcheck_export.json"
-
-Line = tuple[str, str]  # (text, origin)
+# Bytes of a corpus part: a quarter of each worker's share, within these bounds.
+MIN_PART = 1 << 20
+MAX_PART = 64 << 20
 
 
 @dataclass
@@ -76,6 +70,8 @@ class CompareReport:
     prompts: PromptCheck | None = None
     # Injectable candidates' settings against it, verified (see tokcheck.inject).
     remedies: list[Remedy] = dataclasses.field(default_factory=list)
+    # Where the corpora were judged (see tokcheck.engine); the findings do not depend on it.
+    engine: str = "local"
 
     @property
     def load_failures(self) -> list[Unavailable]:
@@ -145,6 +141,7 @@ class CompareReport:
             "next_step": self.next_step,
             "inputs": self.inputs,
             "prompts": self.prompts.to_dict() if self.prompts else None,
+            "engine": self.engine,
             "elapsed_s": round(self.elapsed_s, 3),
             "lines_per_s": round(self.inputs["lines"] / self.elapsed_s, 1)
             if self.elapsed_s
@@ -203,7 +200,7 @@ def compare(
     resolved: ResolvedModel,
     model: SentencePieceModel,
     *,
-    corpora: Sequence[Path] = (),
+    corpora: Sequence[Location] = (),
     field: str = DEFAULT_FIELD,
     examples: int = 1000,
     seed: int = 0,
@@ -214,6 +211,8 @@ def compare(
     exhaustive: bool = False,
     show: int = 5,
     strict: bool = False,
+    jobs: int = 1,
+    engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> CompareReport:
     """Compare every candidate with sentencepiece on probes, ``prompts`` generated
@@ -224,9 +223,13 @@ def compare(
     and each injectable candidate's safe setting is verified on those lines. ``field`` is the
     JSONL key or Parquet column of the corpora's text (see :mod:`tokcheck.corpus`).
 
-    ``progress`` is called after each batch with the bytes read since the last call: of the
-    corpus files as stored (compressed where they are) and of the exhaustive lines, the two
-    that a progress bar's total counts.
+    The generated lines are judged in this process; the corpora and the exhaustive lines on
+    ``engine`` (:mod:`tokcheck.engine`), by default ``jobs`` local processes. The report is
+    the same whatever the engine and the jobs.
+
+    ``progress`` is called as parts are judged with the bytes they hold: of the corpus files
+    as stored (compressed where they are) and of the exhaustive lines, the two that a progress
+    bar's total counts.
     """
     model.require_text("compare tokenizers on it")
     corpora = check_corpora(corpora, field)
@@ -237,36 +240,33 @@ def compare(
             "; ".join(f"candidate {u.name} does not apply here: {u.reason}" for u in absent)
         )
     start = time.perf_counter()
-    stats = CorpusStats()
     formats, formats_from = prompt_formats(profile)
-    inputs: list[Iterable[Line]] = []
-    if probes:
-        inputs.append((t, f"probe[{i}]") for i, t in enumerate(BUILTIN_PROBES))
-    inputs.append(prompt_lines(formats, prompts, seed))
     injection = [
         (t, f"inject[{i}]") for i, t in enumerate(injection_texts(model, loaded) if probes else ())
     ]
-    inputs.append(injection)
-    inputs.append(
+    head: list[Iterable[Line]] = []
+    if probes:
+        head.append((t, f"probe[{i}]") for i, t in enumerate(BUILTIN_PROBES))
+    head.append(prompt_lines(formats, prompts, seed))
+    head.append(injection)
+    head.append(
         (t, f"hypothesis[{i}]")
         for i, t in enumerate(hypothesis_strings(examples, seed, generation_alphabet(model)))
     )
-    inputs.append(corpus_lines(corpora, stats, field))
-    generated = {"bytes": 0}
-    if exhaustive:
-        inputs.append(_metered(exhaustive_lines(model, resolved), generated))
-    totals = {"lines": 0, "bytes": 0, "read": 0}
-
-    def consumed(batch: list[Line]) -> None:
+    totals = {"lines": 0, "bytes": 0}
+    runner = Runner(model, loaded, show)
+    for batch in runner.run(numbered_batches(itertools.chain.from_iterable(head))):
         totals["lines"] += len(batch)
-        totals["bytes"] += sum(_size(t) for t, _ in batch)
-        read = stats.bytes + generated["bytes"]
-        if progress:
-            progress(read - totals["read"])
-        totals["read"] = read
-
-    lines = itertools.chain.from_iterable(inputs)
-    tallies = judge_lines(model, loaded, lines, show=show, on_batch=consumed)
+        totals["bytes"] += sum(line_size(t) for t, _ in batch)
+    stats = CorpusStats()
+    if corpora or exhaustive:
+        engine = engine or Local(jobs)
+        job = Job(resolved, tuple(c.name for c in loaded), field, show, engine.threads)
+        job = dataclasses.replace(job, every_line=tuple(runner.every_line()))
+        more = exhaustive_lines(model, resolved) if exhaustive else ()
+        work = _Work(engine, job, runner, stats, totals, progress)
+        work.run(model, loaded, corpora, more)
+    tallies = runner.tallies()
     cleanup = (
         check_cleanup(model, loaded, formats, formats_from, prompts, seed) if prompts else None
     )
@@ -300,38 +300,56 @@ def compare(
         unexportable=unsupported(model),
         prompts=cleanup,
         remedies=remedies,
+        engine=engine.name if engine else "local",
     )
 
 
-def judge_lines(
-    model: SentencePieceModel,
-    candidates: Sequence[Candidate],
-    lines: Iterable[Line],
-    *,
-    show: int = 5,
-    on_batch: Callable[[list[Line]], None] | None = None,
-) -> list[Tally]:
-    """Encode and decode ``lines`` with sentencepiece and every candidate; judge each line.
+@dataclass
+class _Work:
+    """The corpora and the exhaustive lines, cut into parts, judged on an engine and absorbed
+    by the coordinator's runner in input order."""
 
-    One tally per candidate, in the order given; candidates with the same ``key`` are run once.
-    ``on_batch`` is called with each batch once it is judged.
-    """
-    model.require_text("judge a tokenizer against it")
-    runner = _Runner(model, list(candidates), show)
-    for batch in runner.run(_batches(lines, BATCH_LINES)):
-        if on_batch:
-            on_batch(batch)
-    return runner.tallies()
+    engine: Engine
+    job: Job
+    runner: Runner
+    stats: CorpusStats
+    totals: dict[str, int]
+    progress: Callable[[int], None] | None
 
+    def run(
+        self,
+        model: SentencePieceModel,
+        loaded: Sequence[Candidate],
+        corpora: Sequence[Location],
+        more: Iterable[Line],
+    ) -> None:
+        engine = self.engine
+        engine.start(self.job, model, loaded)
+        try:
+            size = sum(map(corpus_size, corpora))
+            target = min(max(size // (4 * engine.workers), MIN_PART), MAX_PART)
+            parts = cut(corpora, target)
+            counts = engine.map(count_part, ((p,) for p in to_count(parts)))
+            parts = numbered(parts, list(counts))
+            after = generated(more, (len(corpora) + 1) * STRIDE)
+            told = self.progress if engine.in_process else None
+            args = (
+                (self.job, p, self.runner.budget_left(), told)
+                for p in itertools.chain(parts, after)
+            )
+            for judgement in engine.map(judge_partition, args):
+                self._absorb(judgement)
+        finally:
+            engine.close()
 
-def _special_names(
-    model: SentencePieceModel, candidate: Candidate, control: frozenset[int]
-) -> dict[int, str]:
-    ids = sorted(candidate.special_ids | control)
-    try:
-        return dict(zip(ids, candidate.pieces(ids), strict=True))
-    except Exception:  # an id the candidate cannot name: the judge falls back to the model's
-        return {}
+    def _absorb(self, judgement: Judgement) -> None:
+        self.runner.absorb(judgement.part)
+        self.stats.lines += judgement.stats.lines
+        self.stats.skipped += judgement.stats.skipped
+        self.totals["lines"] += judgement.lines
+        self.totals["bytes"] += judgement.bytes
+        if self.progress:
+            self.progress(judgement.size)
 
 
 def _version(module: str) -> str | None:
@@ -341,102 +359,3 @@ def _version(module: str) -> str | None:
         return version(module)
     except PackageNotFoundError:
         return None
-
-
-def _size(text: str) -> int:
-    """A line's bytes as compare counts them: UTF-8, plus one for its line end."""
-    return len(text.encode("utf-8", "surrogatepass")) + 1
-
-
-def _metered(lines: Iterable[Line], read: dict[str, int]) -> Iterator[Line]:
-    """``lines``, adding each one's size to ``read["bytes"]`` as it is drawn."""
-    for line in lines:
-        read["bytes"] += _size(line[0])
-        yield line
-
-
-def _batches(items: Iterable[Line], size: int) -> Iterator[list[Line]]:
-    it = iter(items)
-    while batch := list(itertools.islice(it, size)):
-        yield batch
-
-
-class _Runner:
-    """Encodes each batch once per distinct candidate and hands the outputs to the judge."""
-
-    def __init__(self, model: SentencePieceModel, candidates: list[Candidate], show: int) -> None:
-        self.sp = model.processor
-        self.threads = os.cpu_count() or 1
-        self.judge = Judge(model, show=show)
-        self.distinct: dict[str, Candidate] = {}
-        self.names: dict[str, list[Candidate]] = {}
-        for c in candidates:
-            self.distinct.setdefault(c.key, c)
-            self.names.setdefault(c.key, []).append(c)
-        self.judged = {key: self.judge.tally(c.name, c.cls) for key, c in self.distinct.items()}
-        self.streams = {
-            key: StreamCheck(model, c.streamer)
-            for key, c in self.distinct.items()
-            if c.streamer is not None
-        }
-        # What each candidate calls its special ids and the model's control pieces.
-        self.special_names = {
-            key: _special_names(model, c, self.judge.control) for key, c in self.distinct.items()
-        }
-
-    def run(self, batches: Iterable[list[Line]]) -> Iterator[list[Line]]:
-        """Judge each batch, yielding it once judged.
-
-        The candidates encode and decode on a worker thread, one batch ahead: their Rust code
-        releases the GIL, so it runs while this thread encodes the reference and judges.
-        """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokcheck-candidates") as pool:
-            it = iter(batches)
-            batch = next(it, None)
-            ahead = pool.submit(self._candidates, batch) if batch else None
-            while batch is not None and ahead is not None:
-                texts = [t for t, _ in batch]
-                ref_ids: list[list[int]] = self.sp.encode(texts, num_threads=self.threads)
-                ref_decoded: list[str] = self.sp.decode(ref_ids, num_threads=self.threads)
-                outputs = ahead.result()
-                following = next(it, None)
-                if following is not None:
-                    ahead = pool.submit(self._candidates, following)
-                for key, (cand_ids, cand_decoded) in outputs.items():
-                    judged = self.judged[key]
-                    stream = self.streams.get(key)
-                    self.judge.judge_batch(
-                        judged,
-                        batch,
-                        with_added(ref_ids, self.distinct[key].added),
-                        ref_decoded,
-                        cand_ids,
-                        cand_decoded,
-                        self.distinct[key].special_ids,
-                        names=self.special_names[key],
-                        streams=stream.check(ref_ids, ref_decoded, cand_ids, cand_decoded)
-                        if stream
-                        else None,
-                    )
-                    if stream:
-                        judged.tally.stream_checked = stream.checked
-                        judged.tally.stream_unchecked = stream.unchecked
-                yield batch
-                batch = following
-
-    def _candidates(self, batch: list[Line]) -> dict[str, tuple[list[list[int]], list[str]]]:
-        texts = [t for t, _ in batch]
-        out = {}
-        for key, cand in self.distinct.items():
-            ids = cand.encode_batch(texts)
-            out[key] = (ids, cand.decode_batch(without_added(ids, cand.added)))
-        return out
-
-    def tallies(self) -> list[Tally]:
-        out = []
-        for key, judged in self.judged.items():
-            base = self.judge.finish(judged, self.distinct[key].pieces)
-            out.append(base)
-            out += [base.renamed(c.name, c.cls) for c in self.names[key][1:]]
-        order = {name: i for i, name in enumerate(c.name for cs in self.names.values() for c in cs)}
-        return sorted(out, key=lambda r: order[r.name])

@@ -13,6 +13,11 @@ skipped: never fatal. What is fatal, as a :class:`~tokcheck.errors.CorpusError`,
 cannot be read as its suffix says (checked by :func:`check_corpora` before any long work) or a
 compressed stream that breaks off part-way.
 
+A corpus is a local path or an fsspec URL (``s3://bucket/part-0.jsonl.zst``, ``file:///data/a.txt``;
+the protocol's fsspec package, s3fs say, must be installed). :func:`records` reads a whole file
+or a :class:`Span` of one, the part a worker of ``compare --jobs N`` or of the cluster engine
+reads (see :mod:`tokcheck.partition`).
+
 It does not guess formats from content or read more than one record batch at a time.
 """
 
@@ -30,6 +35,9 @@ from typing import Any, BinaryIO
 
 from tokcheck.errors import CorpusError, MissingDependencyError
 
+# A corpus: a local path, or an fsspec URL as given.
+Location = Path | str
+
 DEFAULT_FIELD = "text"
 EXTRA = "formats"
 # Rows per Parquet record batch: what bounds memory when documents are long.
@@ -44,9 +52,9 @@ class CorpusFormat:
     compression: str | None = None  # "gzip", "zstd" or None
 
 
-def corpus_format(path: Path) -> CorpusFormat:
+def corpus_format(path: Location) -> CorpusFormat:
     """The format ``path``'s suffixes name (see the module docstring)."""
-    suffixes = [s.lower() for s in path.suffixes]
+    suffixes = [s.lower() for s in Path(str(path).rsplit("/", 1)[-1]).suffixes]
     compression = _COMPRESSION.get(suffixes[-1]) if suffixes else None
     body = suffixes[:-1] if compression else suffixes
     if body[-1:] == [".parquet"] and compression is None:
@@ -74,6 +82,18 @@ class Skipped:
         return {"path": self.path, self.unit: self.position, "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class Span:
+    """A part of one corpus file: bytes ``start`` to ``stop`` of an uncompressed text or JSONL
+    file, starting at a line start, its first line numbered ``first``; or row groups ``start``
+    to ``stop`` of a Parquet file, its first row numbered ``first``. ``stop`` None: to the end.
+    """
+
+    start: int = 0
+    stop: int | None = None
+    first: int = 1
+
+
 @dataclass
 class CorpusStats:
     lines: int = 0  # records yielded
@@ -81,66 +101,135 @@ class CorpusStats:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def check_corpora(paths: Iterable[Path], field: str = DEFAULT_FIELD) -> list[Path]:
+def check_corpora(paths: Iterable[Location], field: str = DEFAULT_FIELD) -> list[Location]:
     """Fail early, before any long work starts, if a corpus is unusable: missing, not a regular
     file, not the format its suffix names, a Parquet file without the column ``field``, or a
     format whose library (the ``formats`` extra) is not installed."""
     checked = []
     for path in paths:
-        # stat before opening: opening a FIFO would block until something writes to it.
-        try:
-            mode = path.stat().st_mode
-        except FileNotFoundError as e:
-            raise CorpusError(f"{path}: no such corpus file") from e
-        except OSError as e:
-            raise _unreadable(path, e) from e
-        if stat.S_ISDIR(mode):
-            raise CorpusError(f"{path}: is a directory, not a corpus file")
-        if not stat.S_ISREG(mode):
-            raise CorpusError(f"{path}: is not a regular file; a corpus must be a text file")
+        if is_url(path):
+            _check_url(str(path))
+        else:
+            _check_path(Path(path))
         _check_format(path, corpus_format(path), field)
         checked.append(path)
     return checked
 
 
+def is_url(location: Location) -> bool:
+    """Whether a corpus is an fsspec URL rather than a local path."""
+    return isinstance(location, str) and "://" in location
+
+
+def corpus_size(location: Location) -> int:
+    """The bytes of a corpus file as stored."""
+    if is_url(location):
+        fs, path = _fs(str(location))
+        return int(fs.size(path))
+    return Path(location).stat().st_size
+
+
+def open_corpus(location: Location) -> BinaryIO:
+    """A corpus file opened for reading bytes, local or by its fsspec URL."""
+    try:
+        if is_url(location):
+            fs, path = _fs(str(location))
+            handle: BinaryIO = fs.open(path, "rb")
+            return handle
+        return Path(location).open("rb")
+    except OSError as e:
+        raise _unreadable(location, e) from e
+
+
+def _check_path(path: Path) -> None:
+    # stat before opening: opening a FIFO would block until something writes to it.
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as e:
+        raise CorpusError(f"{path}: no such corpus file") from e
+    except OSError as e:
+        raise _unreadable(path, e) from e
+    if stat.S_ISDIR(mode):
+        raise CorpusError(f"{path}: is a directory, not a corpus file")
+    if not stat.S_ISREG(mode):
+        raise CorpusError(f"{path}: is not a regular file; a corpus must be a text file")
+
+
+def _check_url(url: str) -> None:
+    fs, path = _fs(url)
+    try:
+        info = fs.info(path)
+    except FileNotFoundError as e:
+        raise CorpusError(f"{url}: no such corpus file") from e
+    except Exception as e:  # each filesystem raises its own errors
+        raise CorpusError(f"{url}: cannot read corpus: {type(e).__name__}: {e}") from e
+    if info.get("type") == "directory":
+        raise CorpusError(f"{url}: is a directory, not a corpus file")
+    if info.get("type") != "file":
+        raise CorpusError(f"{url}: is not a regular file; a corpus must be a text file")
+
+
+def _fs(url: str) -> tuple[Any, str]:
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(url)  # type: ignore[no-any-return]
+    except ImportError as e:
+        raise MissingDependencyError(f"{url}: reading this URL needs {e}") from e
+    except (ValueError, OSError) as e:
+        raise CorpusError(f"{url}: not a URL fsspec can open: {e}") from e
+
+
 def corpus_lines(
-    paths: Iterable[Path], stats: CorpusStats, field: str = DEFAULT_FIELD
+    paths: Iterable[Location], stats: CorpusStats, field: str = DEFAULT_FIELD
 ) -> Iterator[tuple[str, str]]:
     """(text, origin) for every record of each file, streaming; the origin is ``path:line``
     (text, JSONL) or ``path[row]`` (Parquet). ``stats`` counts them, the bytes read and the
     records skipped."""
     for path in paths:
-        fmt = corpus_format(path)
         start = stats.bytes
-        if fmt.kind == "parquet":
-            yield from _parquet(path, stats, field)
-        else:
-            yield from _lines(path, fmt, stats, field)
+        yield from ((text, origin) for text, origin, _ in records(path, stats, field))
         # Whatever the read-ahead, a file read to its end counts as its size, as Progress does.
-        stats.bytes = start + path.stat().st_size
+        stats.bytes = start + corpus_size(path)
+
+
+def records(
+    path: Location, stats: CorpusStats, field: str = DEFAULT_FIELD, span: Span | None = None
+) -> Iterator[tuple[str, str, int]]:
+    """(text, origin, position) for every record of ``path``, or of its ``span``: the position
+    is the line number (from 1) or the Parquet row (from 0) that the origin names."""
+    fmt = corpus_format(path)
+    if fmt.kind == "parquet":
+        yield from _parquet(path, stats, field, span or Span(first=0))
+    else:
+        yield from _lines(path, fmt, stats, field, span or Span())
 
 
 def iter_corpus(
-    paths: Iterable[Path], stats: CorpusStats, field: str = DEFAULT_FIELD
+    paths: Iterable[Location], stats: CorpusStats, field: str = DEFAULT_FIELD
 ) -> Iterator[str]:
     """The texts of :func:`corpus_lines`, without their origins."""
     return (text for text, _ in corpus_lines(paths, stats, field))
 
 
 def _lines(
-    path: Path, fmt: CorpusFormat, stats: CorpusStats, field: str
-) -> Iterator[tuple[str, str]]:
+    path: Location, fmt: CorpusFormat, stats: CorpusStats, field: str, span: Span
+) -> Iterator[tuple[str, str, int]]:
     start = stats.bytes
     errors = _stream_errors(fmt.compression)
-    try:
-        raw = path.open("rb")
-    except OSError as e:
-        raise _unreadable(path, e) from e
-    position = 0
+    raw = open_corpus(path)
+    position = span.first - 1
+    left = None if span.stop is None else span.stop - span.start
     with raw:
         try:
+            if span.start:
+                raw.seek(span.start)
             lines = _decompressed(raw, fmt.compression)
-            for position, line in enumerate(lines, start=1):
+            for position, line in enumerate(lines, start=span.first):
+                if left is not None:
+                    if left <= 0:
+                        break
+                    left -= len(line)
                 # Compressed: the bytes the decompressor has read (ahead, never past the end).
                 stats.bytes = start + raw.tell() if fmt.compression else stats.bytes + len(line)
                 text, reason = _record(line, fmt.kind, field)
@@ -148,7 +237,7 @@ def _lines(
                     stats.skipped.append(Skipped(str(path), position, reason))
                 elif text is not None:
                     stats.lines += 1
-                    yield text, f"{path}:{position}"
+                    yield text, f"{path}:{position}", position
         except errors as e:
             what = f"corrupt {fmt.compression} stream" if fmt.compression else "cannot read corpus"
             raise CorpusError(f"{path}: {what} after line {position}: {e}") from e
@@ -187,26 +276,35 @@ def _text(value: object, what: str) -> tuple[str | None, str | None]:
     return value, None
 
 
-def _parquet(path: Path, stats: CorpusStats, field: str) -> Iterator[tuple[str, str]]:
+def _parquet(
+    path: Location, stats: CorpusStats, field: str, span: Span
+) -> Iterator[tuple[str, str, int]]:
     start = stats.bytes
-    parquet = _require("pyarrow.parquet", path)
+    parquet = require("pyarrow.parquet", path)
     try:
-        reader = parquet.ParquetFile(path)
-        rows = reader.metadata.num_rows
-        size = path.stat().st_size
-        row = 0
-        for batch in reader.iter_batches(batch_size=_PARQUET_ROWS, columns=[field]):
-            for value in batch.column(0).to_pylist():
-                text, reason = _text(_utf8(value), f"column {field!r}")
-                if reason is not None:
-                    stats.skipped.append(Skipped(str(path), row, reason, unit="row"))
-                elif text is not None:
-                    stats.lines += 1
-                    yield text, f"{path}[{row}]"
-                row += 1
-            # Parquet is read by record batches: the bytes are the rows' share of the file.
-            stats.bytes = start + size * row // max(rows, 1)
-    except (OSError, _require("pyarrow", path).ArrowException) as e:
+        with open_corpus(path) as handle:
+            reader = parquet.ParquetFile(handle)
+            groups = list(range(reader.num_row_groups))[span.start : span.stop]
+            if not groups:
+                return
+            rows = sum(reader.metadata.row_group(g).num_rows for g in groups)
+            size = corpus_size(path) if span.stop is None else 0
+            row = span.first
+            batches = reader.iter_batches(
+                batch_size=_PARQUET_ROWS, columns=[field], row_groups=groups
+            )
+            for batch in batches:
+                for value in batch.column(0).to_pylist():
+                    text, reason = _text(_utf8(value), f"column {field!r}")
+                    if reason is not None:
+                        stats.skipped.append(Skipped(str(path), row, reason, unit="row"))
+                    elif text is not None:
+                        stats.lines += 1
+                        yield text, f"{path}[{row}]", row
+                    row += 1
+                # Parquet is read by record batches: the bytes are the rows' share of the file.
+                stats.bytes = start + size * (row - span.first) // max(rows, 1)
+    except (OSError, require("pyarrow", path).ArrowException) as e:
         raise CorpusError(f"{path}: cannot read Parquet corpus: {e}") from e
 
 
@@ -220,14 +318,14 @@ def _utf8(value: object) -> object:
     return value
 
 
-def _check_format(path: Path, fmt: CorpusFormat, field: str) -> None:
+def _check_format(path: Location, fmt: CorpusFormat, field: str) -> None:
     magic = _MAGIC.get(fmt.compression or fmt.kind)
     if fmt.compression == "zstd" or fmt.kind == "parquet":
-        _require("zstandard" if fmt.compression else "pyarrow.parquet", path)
+        require("zstandard" if fmt.compression else "pyarrow.parquet", path)
     if magic is None:
         return
     try:
-        with path.open("rb") as handle:
+        with open_corpus(path) as handle:
             head = handle.read(len(magic))
     except OSError as e:
         raise _unreadable(path, e) from e
@@ -238,11 +336,12 @@ def _check_format(path: Path, fmt: CorpusFormat, field: str) -> None:
         _check_column(path, field)
 
 
-def _check_column(path: Path, field: str) -> None:
-    pa = _require("pyarrow", path)
-    parquet = _require("pyarrow.parquet", path)
+def _check_column(path: Location, field: str) -> None:
+    pa = require("pyarrow", path)
+    parquet = require("pyarrow.parquet", path)
     try:
-        schema = parquet.read_schema(path)
+        with open_corpus(path) as handle:
+            schema = parquet.read_schema(handle)
     except (OSError, pa.ArrowException) as e:
         raise CorpusError(f"{path}: cannot read Parquet corpus: {e}") from e
     if field not in schema.names:
@@ -265,7 +364,7 @@ def _decompressed(raw: BinaryIO, compression: str | None) -> Iterable[bytes]:
     if compression == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb")
     if compression == "zstd":
-        zstandard = _require("zstandard", None)
+        zstandard = require("zstandard", None)
         # Across frames: a file of concatenated frames (zstd file1 file2, pzstd) reads whole.
         reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
         return io.BufferedReader(reader)
@@ -275,11 +374,11 @@ def _decompressed(raw: BinaryIO, compression: str | None) -> Iterable[bytes]:
 def _stream_errors(compression: str | None) -> tuple[type[Exception], ...]:
     errors: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error)
     if compression == "zstd":
-        errors += (_require("zstandard", None).ZstdError,)
+        errors += (require("zstandard", None).ZstdError,)
     return errors
 
 
-def _require(module: str, path: Path | None) -> Any:
+def require(module: str, path: Location | None) -> Any:
     """``module``, imported now; a one-line error naming the extra where it is missing."""
     import importlib
 
@@ -293,5 +392,5 @@ def _require(module: str, path: Path | None) -> Any:
         ) from e
 
 
-def _unreadable(path: Path, e: OSError) -> CorpusError:
+def _unreadable(path: Location, e: OSError) -> CorpusError:
     return CorpusError(f"{path}: cannot read corpus: {e.strerror or e}")

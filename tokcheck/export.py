@@ -35,7 +35,7 @@ from tokcheck.candidates import (
     native_stdout_silenced,
     quiet_transformers,
 )
-from tokcheck.compare import EXPORT_RECORD, judge_lines
+from tokcheck.compare import EXPORT_RECORD
 from tokcheck.convert import Converter
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError, one_line
 from tokcheck.hfconfig import ADDED_TOKENS
@@ -44,6 +44,7 @@ from tokcheck.judge import Tally
 from tokcheck.probes import hazard_texts, numbered, sample_texts, symbol_texts
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import MODEL_FILENAMES
+from tokcheck.runner import judge_lines
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

@@ -15,7 +15,7 @@ from typing import Any
 from tokcheck import atomic, render
 from tokcheck.checks import CheckReport, run_checks
 from tokcheck.compare import CompareReport, advice, compare
-from tokcheck.corpus import DEFAULT_FIELD
+from tokcheck.corpus import DEFAULT_FIELD, Location
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
@@ -65,11 +65,12 @@ def run_gate(
     model: SentencePieceModel,
     profile: Profile | None,
     *,
-    corpora: Sequence[Path] = (),
+    corpora: Sequence[Location] = (),
     field: str = DEFAULT_FIELD,
     examples: int = 1000,
     seed: int = 0,
     strict: bool = False,
+    jobs: int = 1,
     smoke: Callable[[], Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> GateReport:
@@ -89,6 +90,7 @@ def run_gate(
             seed=seed,
             profile=profile,
             strict=strict,
+            jobs=jobs,
             progress=progress,
         ),
         roundtrip=roundtrip(

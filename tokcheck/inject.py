@@ -102,7 +102,7 @@ def verify_remedies(
 ) -> list[Remedy]:
     """For each candidate whose tally has injected lines and that has a safe setting, judge
     the injection ``lines`` without and with it. Twins (the same tokenizer) share a result."""
-    from tokcheck.compare import judge_lines
+    from tokcheck.runner import judge_lines
 
     if not lines:
         return []  # nothing to verify a setting on: claim nothing

@@ -43,7 +43,6 @@ This module judges; :mod:`tokcheck.compare` feeds it lines and candidates' outpu
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import re
 import struct
@@ -192,14 +191,13 @@ class Judge:
         # not whitespace a candidate could have collapsed.
         self.unk_surface = trainer.unk_surface if trainer.HasField("unk_surface") else " \u2047 "
         self.scores = _path_scores(model) if proto.trainer_spec.model_type == _UNIGRAM else None
-        self._serial = itertools.count()
 
-    def tally(self, name: str, cls: str) -> _Judged:
-        return _Judged(Tally(name, cls))
+    def tally(self, name: str, cls: str) -> Judged:
+        return Judged(Tally(name, cls))
 
     def judge_batch(
         self,
-        judged: _Judged,
+        judged: Judged,
         lines: Sequence[tuple[str, str]],
         reference_ids: Sequence[list[int]],
         reference_decoded: Sequence[str],
@@ -207,18 +205,23 @@ class Judge:
         candidate_decoded: Sequence[str],
         special_ids: frozenset[int] = frozenset(),
         *,
+        serials: Sequence[int],
         names: Mapping[int, str] | None = None,
         streams: Sequence[StreamFailure | None] | None = None,
     ) -> None:
         """Classify each line of a batch; ``special_ids`` are the candidate's own specials,
         ``names`` what it calls them, and ``streams`` how each line's stream failed, if it did
-        (see :class:`tokcheck.stream.StreamCheck`)."""
+        (see :class:`tokcheck.stream.StreamCheck`). ``serials`` place each line in the whole
+        input (increasing in its order): among counterexamples of one length, the first line
+        of the input is kept, however the input was split across workers."""
         tally = judged.tally
         tally.lines += len(lines)
         outputs = (reference_ids, candidate_ids, reference_decoded, candidate_decoded)
         streamed = [None] * len(lines) if streams is None else streams
         # Runs once per line, so the common case (identical) is kept to C-level comparisons.
-        for r, c, rd, cd, (text, origin), stream in zip(*outputs, lines, streamed, strict=True):
+        for r, c, rd, cd, (text, origin), stream, serial in zip(
+            *outputs, lines, streamed, serials, strict=True
+        ):
             if r == c and rd == cd and stream is None:
                 continue
             kinds = self.classify(r, c, rd, cd, special_ids, text=text, names=names, stream=stream)
@@ -227,7 +230,7 @@ class Judge:
                 setattr(tally, kind, getattr(tally, kind) + 1)
             keep = judged.ties if kinds == ["tie"] else judged.diverged
             line = (text, origin, kinds, r, c, rd, cd, stream)
-            keep.offer(len(text), next(self._serial), line, self.show)
+            keep.offer(len(text), serial, line, self.show)
 
     def classify(
         self,
@@ -297,7 +300,7 @@ class Judge:
             for prefix, a, b in _stretches(pieces, reference, candidate)
         )
 
-    def finish(self, judged: _Judged, pieces: Callable[[list[int]], list[str]]) -> Tally:
+    def finish(self, judged: Judged, pieces: Callable[[list[int]], list[str]]) -> Tally:
         """The tally with its counterexamples spelled out; ``pieces`` names candidate ids."""
         tally = judged.tally
         tally.counterexamples = [self._example(item, pieces) for item in judged.diverged.items()]
@@ -351,14 +354,31 @@ class _Shortest:
     def items(self) -> list[_Line]:
         return [line for _, _, line in sorted(self._heap, reverse=True)]
 
+    def merge(self, other: _Shortest, k: int) -> None:
+        """Keep the K shortest of both, as if every line had been offered here."""
+        for length, serial, line in other._heap:
+            self.offer(-length, -serial, line, k)
+
+
+# What Judged.merge adds up: the counts of every kind and of the lines seen and streamed.
+_COUNTERS = ("lines", "differing", *KINDS, "stream_checked", "stream_unchecked")
+
 
 @dataclass
-class _Judged:
+class Judged:
     """A tally being filled, with the lines kept for its counterexamples."""
 
     tally: Tally
     diverged: _Shortest = field(default_factory=_Shortest)
     ties: _Shortest = field(default_factory=_Shortest)
+
+    def merge(self, other: Judged, k: int) -> None:
+        """Add what ``other`` judged on another part of the input: the counts add up, and the
+        K shortest counterexamples of both are kept (the first in the input among equals)."""
+        for name in _COUNTERS:
+            setattr(self.tally, name, getattr(self.tally, name) + getattr(other.tally, name))
+        self.diverged.merge(other.diverged, k)
+        self.ties.merge(other.ties, k)
 
 
 def _path_scores(model: SentencePieceModel) -> list[float]:

@@ -13,11 +13,11 @@ import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from tokcheck.compare import CompareReport
+    from tokcheck.corpus import Location
     from tokcheck.export import ExportResult
     from tokcheck.gate import GateReport
     from tokcheck.judge import Counterexample, Tally
@@ -397,7 +397,7 @@ class Progress:
 
     def __init__(
         self,
-        corpora: Sequence[Path],
+        corpora: Sequence[Location],
         *,
         enabled: bool,
         extra: Callable[[], int] | None = None,
@@ -405,7 +405,9 @@ class Progress:
         """``extra`` gives the bytes of generated input beyond the corpora (the exhaustive
         generators'); it is called only when the bar is shown."""
         self.enabled = enabled and sys.stderr.isatty() and not os.environ.get("CI")
-        self.total = sum(p.stat().st_size for p in corpora)
+        from tokcheck.corpus import corpus_size
+
+        self.total = sum(map(corpus_size, corpora))
         if self.enabled and extra is not None:
             self.total += extra()
         self._bar: Any = None

@@ -26,11 +26,20 @@ would say); on a line of context-free pieces each step's difference is that piec
 The lines of the first batch that the rule skips are streamed too, to test the rule on the
 candidate: when one of them streams wrongly, every later line is streamed. The first
 :data:`BOTH_WAYS` lines are streamed both ways; after them a tokenizers-backed candidate is
-streamed with ``DecodeStream`` alone (the same algorithm, in Rust). At most :data:`BUDGET` ids
-of the lines the rule picks are streamed per candidate: on a large corpus whose ids hold many
-byte pieces, the rest are counted, not streamed. The inputs come probes first, so those are
-always streamed. Each tally says how many lines it streamed (``stream_checked``) and how many
-it left (``stream_unchecked``); the text report warns about the latter.
+streamed with ``DecodeStream`` alone (the same algorithm, in Rust).
+
+At most :data:`BUDGET` ids of the lines the rule picks are streamed per candidate, in input
+order: the first line that does not fit ends streaming, and a line of more than
+:data:`LINE_CAP` ids is never streamed (one long document must not spend what thousands of
+lines could). On a large corpus whose ids hold many byte pieces the rest are counted, not
+streamed. The inputs come probes first, so those are always streamed. Each tally says how many
+lines it streamed (``stream_checked``) and how many it left (``stream_unchecked``); the text
+report warns about the latter.
+
+Which lines are streamed depends only on their order, never on how the input is split: a
+worker judging a part of it (:mod:`tokcheck.runner`) defers the lines that fit what may be
+left of the budget, and the coordinator streams them in input order (:meth:`StreamCheck.stream`),
+so ``compare --jobs N`` streams the lines ``--jobs 1`` does.
 
 A stream that sentencepiece's own decode, streamed by prefix/read offsets, gets wrong the same
 way is not counted against the candidate: the loss is the algorithm's on that model. (With
@@ -57,6 +66,8 @@ DECODE_STREAM = "DecodeStream"
 WHOLE = "decode"
 # Ids of lines the rule picks streamed per candidate (about half a second of DecodeStream).
 BUDGET = 250_000
+# Ids of the longest line that is streamed.
+LINE_CAP = BUDGET // 8
 # Lines streamed both ways per candidate, DecodeStream and prefix/read offsets, before the
 # tokenizers-backed ones go on with DecodeStream alone.
 BOTH_WAYS = 200
@@ -177,9 +188,22 @@ class Streamer:
 
 class StreamCheck:
     """Streams a candidate's decode of each batch's reference ids; see the module docstring
-    for which lines are streamed."""
+    for which lines are streamed.
 
-    def __init__(self, model: SentencePieceModel, streamer: Streamer) -> None:
+    ``every_line`` streams every line (the rule failed on this candidate's first batch, in
+    another process). With ``defer`` (a worker's part of the input), lines to stream are not
+    streamed but returned by :meth:`check`, as many as fit ``defer`` ids, for the
+    coordinator's :meth:`stream`; no line is then taken as the first batch.
+    """
+
+    def __init__(
+        self,
+        model: SentencePieceModel,
+        streamer: Streamer,
+        *,
+        every_line: bool = False,
+        defer: int | None = None,
+    ) -> None:
         self.streamer = streamer
         processor = model.processor
         self.reference_decode: Decode = lambda ids: str(processor.decode(ids))
@@ -193,12 +217,15 @@ class StreamCheck:
             None,
         )
         self.classified: set[int] = set(self.risky)
-        self.every_line = self.anchor is None
+        self.every_line = every_line or self.anchor is None
         self.checked = 0
         # Lines the rule would stream that were not, the budget being spent.
         self.unchecked = 0
-        self.budget = BUDGET
-        self._batches = 0
+        self.deferring = defer is not None
+        self.budget = BUDGET if defer is None else defer
+        # A line did not fit the budget: no later line is streamed.
+        self.spent = False
+        self._batches = 1 if self.deferring else 0
 
     def check(
         self,
@@ -206,10 +233,11 @@ class StreamCheck:
         expected: Sequence[str],
         candidate_ids: Sequence[list[int]],
         candidate_decoded: Sequence[str],
-    ) -> list[StreamFailure | None]:
-        """One entry per line: how decoding the reference ``ids`` failed, or None (right, or
-        not streamed). ``candidate_decoded`` is the candidate's decode of ``candidate_ids``,
-        reused where those are the reference ids."""
+    ) -> tuple[list[StreamFailure | None], list[int]]:
+        """One entry per line: how decoding the reference ``ids`` failed, or None (right, not
+        streamed, or deferred); and the positions of the deferred lines. ``candidate_decoded``
+        is the candidate's decode of ``candidate_ids``, reused where those are the reference
+        ids."""
         whole = self._whole(ids, candidate_ids, candidate_decoded)
         first = self._batches == 0
         self._batches += 1
@@ -217,29 +245,50 @@ class StreamCheck:
             self._classify(ids)
         risky = self.risky
         out: list[StreamFailure | None] = []
-        for line, text, full in zip(ids, expected, whole, strict=True):
+        deferred: list[int] = []
+        for k, (line, text, full) in enumerate(zip(ids, expected, whole, strict=True)):
             if full != text:
                 out.append(StreamFailure(WHOLE, WHOLE_DIFFERS, (full,)))
                 continue
             needed = self.every_line or not risky.isdisjoint(line)
-            if not (needed or first):
+            if not (needed or first) or (needed and not self._fits(len(line))):
                 out.append(None)
                 continue
-            if needed and self.budget < len(line):
-                self.unchecked += 1
+            if self.deferring:
+                deferred.append(k)
                 out.append(None)
                 continue
-            if needed:
-                self.budget -= len(line)
-            self.checked += 1
-            failed = self.streamer.failure(line, text, both=self.checked <= BOTH_WAYS)
-            if failed and self._reference_streams_so(line, text, failed):
-                failed = None
+            failed = self._stream(line, text)
             if failed and not needed:
                 # The rule would have skipped a line that streams wrongly: stream every line.
                 self.every_line = True
             out.append(failed)
-        return out
+        return out, deferred
+
+    def stream(self, ids: list[int], text: str) -> StreamFailure | None:
+        """A deferred line (see :meth:`check`), streamed if it fits the budget in input order:
+        how it failed, or None."""
+        return self._stream(ids, text) if self._fits(len(ids)) else None
+
+    def restart(self, defer: int) -> None:
+        """Begin another part, with ``defer`` ids of budget that may be left when it starts."""
+        self.budget, self.spent, self.checked, self.unchecked = defer, False, 0, 0
+
+    def _fits(self, length: int) -> bool:
+        """Whether a line the rule picks is streamed; counts it unchecked if not."""
+        if length > LINE_CAP or self.spent or length > self.budget:
+            self.spent = self.spent or length <= LINE_CAP
+            self.unchecked += 1
+            return False
+        self.budget -= length
+        return True
+
+    def _stream(self, ids: list[int], text: str) -> StreamFailure | None:
+        self.checked += 1
+        failed = self.streamer.failure(ids, text, both=self.checked <= BOTH_WAYS)
+        if failed and self._reference_streams_so(ids, text, failed):
+            return None
+        return failed
 
     def _reference_streams_so(self, ids: list[int], text: str, failed: StreamFailure) -> bool:
         """Whether sentencepiece's own decode, streamed by prefix/read offsets, shows the same
@@ -279,11 +328,24 @@ class StreamCheck:
         anchor = self.anchor
         assert anchor is not None  # every_line is set without one
         a = self.plain[anchor]
-        try:
-            decoded = self.streamer.decode_batch([[anchor, i, anchor] for i in inside])
-        except Exception:
-            self.every_line = True
-            return
         self.risky.update(
-            i for i, text in zip(inside, decoded, strict=True) if text != a + self.plain[i] + a
+            i
+            for i, text in zip(inside, self._between(anchor, inside), strict=True)
+            if text != a + self.plain[i] + a
         )
+
+    def _between(self, anchor: int, ids: list[int]) -> list[str | None]:
+        """The candidate's decode of each id between two anchors; None where it raises (one
+        id at a time then, so that which ids are risky never depends on the batch)."""
+        windows = [[anchor, i, anchor] for i in ids]
+        try:
+            return list(self.streamer.decode_batch(windows))
+        except Exception:
+            pass
+        out: list[str | None] = []
+        for window in windows:
+            try:
+                out.append(self.streamer.decode(window))
+            except Exception:
+                out.append(None)
+        return out

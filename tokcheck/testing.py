@@ -48,7 +48,7 @@ def assert_matches_reference(
     the built-in probes plus ``examples`` Hypothesis strings. Ties pass unless ``strict``, with a
     :class:`TieWarning`; returns the tally (``tally.tie`` counts them)."""
     from tokcheck.candidates import as_candidate
-    from tokcheck.compare import judge_lines
+    from tokcheck.runner import judge_lines
 
     _, reference = load(model)
     if texts is None:

@@ -1,0 +1,97 @@
+"""The cluster engine: compare's parts judged on a Dask distributed cluster.
+
+``compare --engine dask`` starts a local cluster of ``--jobs`` worker processes, or with
+``--scheduler tcp://HOST:8786`` connects to a running one. The job (the model's tokenizer files,
+a few MB, and the candidate names) is sent to every worker once; each worker process loads the
+model and the candidates once (:mod:`tokcheck.engine`) and reads its parts of the corpora
+itself, from local paths it can see or from fsspec URLs (``s3://``, ``gs://``, ``hdfs://``, with
+that filesystem's package installed on the workers). Results come back in input order, at most
+two per worker thread in flight, and the coordinator merges them as :mod:`tokcheck.runner`
+says: the report is the one ``--jobs 1`` gives.
+
+Needs the ``cluster`` extra (``pip install 'tokcheck[cluster]'``, which is Dask distributed),
+imported only when the engine is chosen; workers need tokcheck installed in the same version.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from tokcheck.candidates import Candidate
+from tokcheck.engine import Job, ordered
+from tokcheck.errors import MissingDependencyError, TokcheckError, one_line
+from tokcheck.proto import SentencePieceModel
+
+EXTRA = "cluster"
+# Seconds to wait for a scheduler to answer.
+CONNECT_TIMEOUT = 30
+R = TypeVar("R")
+
+
+class Dask:
+    """Parts judged by the workers of a Dask cluster: a local one of ``workers`` processes, or
+    the one whose scheduler is at ``scheduler``."""
+
+    def __init__(self, scheduler: str | None, workers: int) -> None:
+        self.distributed = _distributed()
+        self.scheduler = scheduler
+        self.workers = workers
+        self.threads = 1
+        self.in_process = False
+        where = scheduler or f"a local cluster of {workers} processes"
+        self.name = f"dask ({where})"
+        self._client: Any = None
+        self._cluster: Any = None
+        self._job: Job | None = None
+        self._shared: Any = None
+
+    def start(self, job: Job, model: SentencePieceModel, loaded: Sequence[Candidate]) -> None:
+        distributed = self.distributed
+        try:
+            if self.scheduler is None:
+                self._cluster = distributed.LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                self._client = distributed.Client(self._cluster)
+            else:
+                self._client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as e:
+            self.close()
+            where = self.scheduler or "a local cluster"
+            raise TokcheckError(
+                f"cannot start the Dask engine on {where}: {one_line(str(e))}"
+            ) from e
+        self.workers = max(1, sum(self._client.nthreads().values()))
+        self._job = job
+        self._shared = self._client.scatter(job.with_files(), broadcast=True)
+
+    def map(self, fn: Callable[..., R], args: Iterable[tuple[Any, ...]]) -> Iterator[R]:
+        client = self._client
+
+        def submit(a: tuple[Any, ...]) -> Any:
+            shared = tuple(self._shared if x is self._job else x for x in a)
+            return client.submit(fn, *shared, pure=False)
+
+        yield from ordered(submit, args, 2 * self.workers)
+
+    def close(self) -> None:
+        for thing in (self._client, self._cluster):
+            if thing is not None:
+                thing.close()
+        self._client = self._cluster = self._shared = None
+
+
+def _distributed() -> Any:
+    try:
+        return importlib.import_module("distributed")
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"the Dask engine needs Dask distributed: pip install 'tokcheck[{EXTRA}]'"
+        ) from e

@@ -1,0 +1,269 @@
+"""Where compare's parts are judged: in this process, in local worker processes, or on a cluster.
+
+An engine maps a function over parts (:mod:`tokcheck.partition`) and yields the results in
+input order, with a bounded number in flight, so that memory stays flat however large the
+corpus. Every worker judges with the same :class:`~tokcheck.runner.Runner`, built once per
+worker from a :class:`Job` (the model, the candidates that loaded in the coordinator, and the
+streaming rule's outcome there); :func:`judge_partition` is the one function a worker runs.
+
+:class:`Local` runs ``jobs`` worker processes (``compare --jobs N``), or with one job judges in
+this process. On Linux the workers are forked once the coordinator has loaded the model and
+the candidates, so they start with them loaded; elsewhere they are spawned and load them once
+each. Each worker's encoders get ``cores // jobs`` threads. The Dask engine is in
+:mod:`tokcheck.cluster`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import sys
+import tempfile
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from tokcheck.candidates import Candidate, load_candidates
+from tokcheck.corpus import CorpusStats
+from tokcheck.errors import TokcheckError
+from tokcheck.partition import Partition, count_lines, line_size
+from tokcheck.proto import SentencePieceModel
+from tokcheck.resolve import HUB_ALLOW_PATTERNS, ResolvedModel
+from tokcheck.runner import BATCH_LINES, Batch, Part, Runner
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to judge parts as the coordinator would."""
+
+    resolved: ResolvedModel
+    # The candidates that loaded in the coordinator, in its order.
+    candidates: tuple[str, ...]
+    field: str
+    show: int
+    # sentencepiece's threads per worker.
+    threads: int
+    # Candidates whose streaming rule failed on the coordinator's first batch.
+    every_line: tuple[str, ...] = ()
+    # The model's tokenizer files by name, for workers that may not see its paths (a cluster).
+    files: tuple[tuple[str, bytes], ...] = ()
+    token: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+
+    def with_files(self) -> Job:
+        """This job carrying the model file and the tokenizer files beside it."""
+        sources = [self.resolved.model_file]
+        if (directory := self.resolved.directory) is not None:
+            sources += [directory / name for name in HUB_ALLOW_PATTERNS]
+        files = {p.name: p.read_bytes() for p in sources if p.is_file()}
+        return dataclasses.replace(self, files=tuple(files.items()))
+
+
+@dataclass
+class Judgement:
+    """What a worker found on one part."""
+
+    part: Part
+    stats: CorpusStats
+    lines: int
+    bytes: int
+    # The part's bytes for a progress bar, less those reported while it was judged.
+    size: int
+
+
+class Engine(Protocol):
+    """Runs functions over parts, the results in input order."""
+
+    name: str
+    # Processes that judge parts at once, and sentencepiece's threads in each.
+    workers: int
+    threads: int
+    in_process: bool
+
+    def start(self, job: Job, model: SentencePieceModel, loaded: Sequence[Candidate]) -> None:
+        """Get ready to judge ``job``; ``model`` and ``loaded`` are the coordinator's own."""
+
+    def map(self, fn: Callable[..., R], args: Iterable[tuple[Any, ...]]) -> Iterator[R]:
+        """``fn(*a)`` for each ``a``, in order; ``args`` is drawn only as work is sent."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def judge_partition(
+    job: Job, partition: Partition, defer: int, progress: Callable[[int], None] | None = None
+) -> Judgement:
+    """Judge one part, with ``defer`` ids of streaming budget that may be left at its start.
+
+    ``progress`` (in this process only) is called after each batch with the bytes read since
+    the last call; what is left of the part's size is in :attr:`Judgement.size`.
+    """
+    runner = _worker(job).runner
+    runner.begin(defer)
+    stats = CorpusStats()
+    lines = size = told = 0
+    for batch in runner.run(_batches(partition.read(stats, job.field))):
+        lines += len(batch)
+        size += sum(line_size(t) for t, _ in batch)
+        if progress is not None and (read := min(stats.bytes, partition.size)) > told:
+            progress(read - told)
+            told = read
+    return Judgement(runner.part(), stats, lines, size, partition.size - told)
+
+
+class Local:
+    """``jobs`` worker processes on this machine; one job judges in this process."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = self.workers = jobs
+        cores = os.cpu_count() or 1
+        self.threads = cores if jobs == 1 else max(1, cores // jobs)
+        self.name = "local" if jobs == 1 else f"local, {jobs} processes"
+        # One job judges in this process, where a progress bar can follow each batch.
+        self.in_process = jobs == 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self, job: Job, model: SentencePieceModel, loaded: Sequence[Candidate]) -> None:
+        global _WORKER
+        if self.jobs == 1:
+            _WORKER = _Worker(job, model, list(loaded))
+            return
+        fork = sys.platform == "linux"
+        if fork:  # the workers inherit it, loaded
+            _WORKER = _Worker(job, model, list(loaded))
+            # Set before forking, so tokenizers neither warns about it nor decides it alone.
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", str(job.threads > 1).lower())
+        context = multiprocessing.get_context("fork" if fork else "spawn")
+        self._pool = ProcessPoolExecutor(
+            self.jobs, mp_context=context, initializer=_initialise, initargs=(job,)
+        )
+
+    def map(self, fn: Callable[..., R], args: Iterable[tuple[Any, ...]]) -> Iterator[R]:
+        if self._pool is None:
+            yield from (fn(*a) for a in args)
+            return
+        pool = self._pool
+        try:
+            yield from ordered(lambda a: pool.submit(fn, *a), args, 2 * self.jobs)
+        except BrokenProcessPool as e:
+            raise TokcheckError(f"a compare worker process died: {e}") from e
+
+    def close(self) -> None:
+        global _WORKER
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        _WORKER = None
+
+
+class Pending(Protocol[R_co]):
+    """A result on its way: a concurrent.futures or a Dask future."""
+
+    def result(self) -> R_co: ...
+
+    def cancel(self) -> Any: ...
+
+
+def ordered(
+    submit: Callable[[tuple[Any, ...]], Pending[R]], args: Iterable[tuple[Any, ...]], window: int
+) -> Iterator[R]:
+    """Results of ``submit(a)`` for each ``a``, in order, with at most ``window`` in flight;
+    ``args`` is drawn when a slot frees, so what it computes then is as fresh as it can be."""
+    pending: deque[Pending[R]] = deque()
+    try:
+        for a in args:
+            pending.append(submit(a))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def count_part(partition: Partition) -> int:
+    """:func:`tokcheck.partition.count_lines`, as a worker runs it."""
+    return count_lines(partition)
+
+
+class _Worker:
+    """A worker's model, candidates and runner, built once per job."""
+
+    def __init__(
+        self, job: Job, model: SentencePieceModel, candidates: list[Candidate] | None = None
+    ) -> None:
+        self.token = job.token
+        if candidates is None:
+            loaded, failed = load_candidates(job.resolved, model, job.candidates)
+            if failed:
+                reasons = "; ".join(f"{u.name} {u.reason}" for u in failed)
+                raise TokcheckError(f"a compare worker could not load a candidate: {reasons}")
+            candidates = loaded
+        self.runner = Runner(
+            model,
+            candidates,
+            job.show,
+            threads=job.threads,
+            every_line=job.every_line,
+            defer=0,
+        )
+        self._files: tempfile.TemporaryDirectory[str] | None = None
+
+
+_WORKER: _Worker | None = None
+
+
+def _worker(job: Job) -> _Worker:
+    global _WORKER
+    if _WORKER is None or _WORKER.token != job.token:
+        _WORKER = None
+        _WORKER = _load(job)
+    return _WORKER
+
+
+def _load(job: Job) -> _Worker:
+    """A worker for ``job`` loaded here: from its files when it carries them."""
+    if job.threads == 1:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not job.files:
+        return _Worker(job, SentencePieceModel.load(job.resolved.model_file))
+    files = tempfile.TemporaryDirectory(prefix="tokcheck-worker-")
+    root = Path(files.name)
+    for name, data in job.files:
+        (root / name).write_bytes(data)
+    resolved = dataclasses.replace(
+        job.resolved,
+        model_file=root / job.resolved.model_file.name,
+        directory=root if job.resolved.directory is not None else None,
+    )
+    worker = _Worker(
+        dataclasses.replace(job, resolved=resolved), SentencePieceModel.load(resolved.model_file)
+    )
+    worker._files = files  # removed with the worker
+    return worker
+
+
+def _initialise(job: Job) -> None:
+    _worker(job)
+
+
+def _batches(read: Iterable[tuple[tuple[str, str], int]]) -> Iterator[Batch]:
+    lines: list[tuple[str, str]] = []
+    serials: list[int] = []
+    for line, serial in read:
+        lines.append(line)
+        serials.append(serial)
+        if len(lines) == BATCH_LINES:
+            yield lines, serials
+            lines, serials = [], []
+    if lines:
+        yield lines, serials

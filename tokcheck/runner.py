@@ -54,6 +54,8 @@ class Part:
 
     judged: dict[str, Judged]
     deferred: dict[str, list[Deferred]] = field(default_factory=dict)
+    # Candidates whose streaming budget ran out in this part: it has run out for what follows.
+    spent: list[str] = field(default_factory=list)
 
 
 def judge_lines(
@@ -222,6 +224,7 @@ class Runner:
         return Part(
             judged={self.distinct[k].name: j for k, j in self.judged.items()},
             deferred={self.distinct[k].name: d for k, d in self.deferred.items() if d},
+            spent=[self.distinct[k].name for k, s in self.streams.items() if s.spent],
         )
 
     def absorb(self, part: Part) -> None:
@@ -246,6 +249,9 @@ class Runner:
                 names=self.special_names[key],
                 streams=[stream.stream(d.reference_ids, d.reference_decoded) for d in deferred],
             )
+        for name in part.spent:
+            # The part ran out with at least the budget left here: so would one process have.
+            self.streams[by_name[name]].spent = True
 
     def tallies(self) -> list[Tally]:
         out = []

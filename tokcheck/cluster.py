@@ -62,7 +62,7 @@ class Dask:
                 self._client = distributed.Client(self._cluster)
             else:
                 self._client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError, ValueError) as e:
+        except (OSError, TimeoutError, ValueError, RuntimeError) as e:
             self.close()
             where = self.scheduler or "a local cluster"
             raise TokcheckError(

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -123,28 +124,38 @@ class Local:
     """``jobs`` worker processes on this machine; one job judges in this process."""
 
     def __init__(self, jobs: int) -> None:
-        self.jobs = self.workers = jobs
-        cores = os.cpu_count() or 1
-        self.threads = cores if jobs == 1 else max(1, cores // jobs)
+        self._size(jobs)
         self.name = "local" if jobs == 1 else f"local, {jobs} processes"
-        # One job judges in this process, where a progress bar can follow each batch.
-        self.in_process = jobs == 1
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self, job: Job, model: SentencePieceModel, loaded: Sequence[Candidate]) -> None:
         global _WORKER
+        if self.jobs > 1 and multiprocessing.current_process().daemon:
+            # A daemonic process (a multiprocessing pool's worker) may not start processes.
+            self._size(1)
+            self.name = "local (in this process: a daemonic process cannot start workers)"
+            job = dataclasses.replace(job, threads=self.threads)
         if self.jobs == 1:
             _WORKER = _Worker(job, model, list(loaded))
             return
         fork = sys.platform == "linux"
         if fork:  # the workers inherit it, loaded
             _WORKER = _Worker(job, model, list(loaded))
-            # Set before forking, so tokenizers neither warns about it nor decides it alone.
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", str(job.threads > 1).lower())
         context = multiprocessing.get_context("fork" if fork else "spawn")
         self._pool = ProcessPoolExecutor(
             self.jobs, mp_context=context, initializer=_initialise, initargs=(job,)
         )
+        # Start the workers now, tokenizers' parallelism set for them: tokenizers decides it
+        # itself in a forked child, and says so on the terminal, unless it is set.
+        with _environment("TOKENIZERS_PARALLELISM", str(job.threads > 1).lower()):
+            self._pool.submit(int).result()
+
+    def _size(self, jobs: int) -> None:
+        self.jobs = self.workers = jobs
+        cores = os.cpu_count() or 1
+        self.threads = cores if jobs == 1 else max(1, cores // jobs)
+        # One job judges in this process, where a progress bar can follow each batch.
+        self.in_process = jobs == 1
 
     def map(self, fn: Callable[..., R], args: Iterable[tuple[Any, ...]]) -> Iterator[R]:
         if self._pool is None:
@@ -233,7 +244,7 @@ def _worker(job: Job) -> _Worker:
 def _load(job: Job) -> _Worker:
     """A worker for ``job`` loaded here: from its files when it carries them."""
     if job.threads == 1:
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # a worker process's own
     if not job.files:
         return _Worker(job, SentencePieceModel.load(job.resolved.model_file))
     files = tempfile.TemporaryDirectory(prefix="tokcheck-worker-")
@@ -250,6 +261,18 @@ def _load(job: Job) -> _Worker:
     )
     worker._files = files  # removed with the worker
     return worker
+
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """``name`` set to ``value`` unless the user set it, for the block only."""
+    before = os.environ.get(name)
+    os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
 
 
 def _initialise(job: Job) -> None:

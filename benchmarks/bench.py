@@ -10,6 +10,9 @@ directory, never inside the repository, then measures:
   and peak RSS, each child's own, read with ``os.wait4``;
 - ``tokcheck inspect`` and ``check`` as whole processes against a bare ``import sentencepiece``;
 - ``tokcheck roundtrip`` examples per second and ``tokcheck gate`` wall time on two fixtures;
+- ``compare --jobs N`` for N = 1, 2, 4, ... cores against the raw encodes at the same
+  parallelism, and ``--engine dask`` on a local cluster (see ``benchmarks/scaling.py``; alone
+  with ``--scaling``);
 
 and prints a table of the figures and the targets they are held to, and optionally JSON.
 It does not fail on a missed target: it measures and reports; the exit code is 0 unless a
@@ -19,6 +22,7 @@ command it runs cannot run at all.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import json
 import os
@@ -34,6 +38,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import scaling
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -136,6 +142,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--json", metavar="FILE", help="also write the results as JSON here ('-': stdout)"
     )
+    p.add_argument(
+        "--scaling",
+        action="store_true",
+        help="only the --jobs scaling and the Dask engine's overhead, on the whole corpus",
+    )
+    p.add_argument(
+        "--jobs",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=scaling.jobs_ladder(os.cpu_count() or 1),
+        metavar="N,N,...",
+        help="the --jobs to measure (default: 1, 2, 4, ... cores)",
+    )
     return p
 
 
@@ -151,6 +169,11 @@ def _run_all(args: argparse.Namespace, fixture: Path, out_dir: Path) -> dict[str
     start = time.perf_counter()
     corpus = _build_corpus(full, small, full_bytes, small_bytes, args.seed)
     corpus["build_s"] = round(time.perf_counter() - start, 2)
+    _log(f"compare --jobs {', '.join(map(str, args.jobs))} against the raw encodes")
+    dask = importlib.util.find_spec("distributed") is not None
+    jobs = scaling.scaling(fixture, full, args.jobs, dask)
+    if args.scaling:
+        return {"machine": _machine(), "fixture": str(fixture), "corpus": corpus, "scaling": jobs}
 
     _log("raw sentencepiece encode")
     raw_sp = _raw_sentencepiece(fixture / "spiece.model", full)
@@ -251,11 +274,18 @@ def _run_all(args: argparse.Namespace, fixture: Path, out_dir: Path) -> dict[str
             "x",
         ),
         Target("gate neox-3.6b + bilingual-4b", sum(g["wall_s"] for g in gate.values()), 20.0, "s"),
+        Target(
+            f"compare --jobs {jobs['jobs'][-1]['jobs']} wall / raw encodes at that parallelism",
+            jobs["jobs"][-1]["ratio"],
+            1.25,
+            "x",
+        ),
     ]
     return {
         "machine": _machine(),
         "fixture": str(fixture.relative_to(REPO) if fixture.is_relative_to(REPO) else fixture),
         "corpus": corpus,
+        "scaling": jobs,
         "raw_sentencepiece": raw_sp,
         "raw_tokenizers": raw_hf,
         "compare": compare_runs,
@@ -453,14 +483,19 @@ def _machine() -> dict[str, Any]:
 
 
 def _render(r: dict[str, Any]) -> str:
-    c, s = r["corpus"], r["startup"]
+    c = r["corpus"]
     rows: list[tuple[str, str, str]] = [
         (
             "corpus",
             f"{c['bytes'] / MB:.1f} MB, {c['lines']} lines, built in {c['build_s']} s",
             c["source"],
         ),
+        *scaling.render(r["scaling"]),
     ]
+    title = f"tokcheck benchmarks: fixture {r['fixture']}, {r['machine']['cpus']} CPUs"
+    if "startup" not in r:  # --scaling
+        return _table(("benchmark", "figure", "detail"), rows, title)
+    s = r["startup"]
     for name in ("raw_sentencepiece", "raw_tokenizers"):
         raw = r[name]
         rows.append(
@@ -495,7 +530,6 @@ def _render(r: dict[str, Any]) -> str:
         (f"gate {name}", f"{g['wall_s']} s", f"passed: {g['passed']}, RSS {g['max_rss_mb']} MB")
         for name, g in r["gate"].items()
     ]
-    title = f"tokcheck benchmarks: fixture {r['fixture']}, {r['machine']['cpus']} CPUs"
     verdicts = [
         (
             "MET" if t["met"] else "MISSED",

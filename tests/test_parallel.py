@@ -32,7 +32,24 @@ MODEL = FIXTURES / "bilingual-4b"
 # Short lines every candidate path of the fixture gets wrong: counterexamples of equal length
 # in many parts, where the first in the input must win.
 SHORT = [" a", "  ", " b", "\t ", " c"]
-WORDS = "吾輩は 猫 である 名前 はまだ 無い the cat sat on a mat გამარჯობა 😀 ①② ｱｲｳ".split()
+WORDS = [
+    "吾輩は",
+    "猫",
+    "である",
+    "名前",
+    "はまだ",
+    "無い",
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "a",
+    "mat",
+    "გამარჯობა",
+    "😀",
+    "①②",
+    "ｱｲｳ",
+]
 
 
 def _docs(n: int, seed: int = 0) -> list[str]:
@@ -175,7 +192,12 @@ def _read_parts(parts: list[Partition]) -> tuple[list[Any], CorpusStats]:
 
 @pytest.mark.parametrize("target", [1, 7, 64, 5000, 1 << 30])
 def test_parts_read_what_the_whole_file_reads(tmp_path: Path, target: int) -> None:
-    body = b"first\r\n\n" + b"x" * 300 + b"\nnot \xff utf-8\n" + b"\n".join(b"%d" % i for i in range(99))
+    body = (
+        b"first\r\n\n"
+        + b"x" * 300
+        + b"\nnot \xff utf-8\n"
+        + b"\n".join(b"%d" % i for i in range(99))
+    )
     path = tmp_path / "c.txt"
     path.write_bytes(body)
     whole_stats = CorpusStats()

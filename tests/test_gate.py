@@ -155,3 +155,19 @@ def test_gate_junit_and_plugin_report_stream_and_injection(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "special_injected" in result.stdout
     assert "stream_mismatched" in result.stdout
+
+
+def test_plugin_takes_the_corpus_field_and_jobs(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    parquet = pytest.importorskip("pyarrow.parquet")
+    corpus = tmp_path / "c.parquet"
+    parquet.write_table(pa.table({"body": ["吾輩は猫である", "x"]}), corpus)
+    args = ["--tokcheck-model", str(FIXTURES / "tiny-neox"), "--tokcheck-examples", "5"]
+    args += ["--tokcheck-corpus", str(corpus), "--tokcheck-jobs", "2"]
+    wrong = _pytest(tmp_path, *args)  # the default field, "text", is no column of it
+    assert "no column 'text'" in wrong.stdout + wrong.stderr
+    right = _pytest(tmp_path, *args, "--tokcheck-field", "body")
+    assert "no column" not in right.stdout
+    assert "compare[default]" in right.stdout, right.stdout + right.stderr
+    bad = _pytest(tmp_path, *args[:-2], "--tokcheck-jobs", "0")
+    assert "--tokcheck-jobs must be >= 1, got 0" in bad.stdout + bad.stderr

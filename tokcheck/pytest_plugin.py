@@ -7,6 +7,7 @@ other test. Without ``--tokcheck-model`` the plugin adds no items and imports no
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -28,7 +29,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="corpus for compare (repeatable)",
+        help="corpus for compare (repeatable): a path or an fsspec URL",
+    )
+    group.addoption(
+        "--tokcheck-field",
+        default="text",
+        metavar="NAME",
+        help="the JSONL key or Parquet column of the corpora's text (default: text)",
+    )
+    group.addoption(
+        "--tokcheck-jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="processes judging the corpora; the verdicts are the same for every N "
+        "(default: this machine's cores)",
     )
     group.addoption(
         "--tokcheck-strict",
@@ -54,16 +69,16 @@ class _Gate:
     @property
     def report(self) -> Any:
         if self._report is None:
+            from tokcheck.corpus import is_url
             from tokcheck.errors import TokcheckError
             from tokcheck.gate import run_gate
             from tokcheck.profiles import load_profile, profile_for_hub_id
             from tokcheck.testing import load
 
             opt = self.config.getoption
-            if opt("tokcheck_examples") < 1:
-                raise TokcheckError(
-                    f"--tokcheck-examples must be >= 1, got {opt('tokcheck_examples')}"
-                )
+            for option in ("examples", "jobs"):
+                if (value := opt(f"tokcheck_{option}")) < 1:
+                    raise TokcheckError(f"--tokcheck-{option} must be >= 1, got {value}")
             resolved, model = load(opt("tokcheck_model"))
             name = opt("tokcheck_profile")
             profile = (
@@ -75,9 +90,11 @@ class _Gate:
                 resolved,
                 model,
                 profile,
-                corpora=[Path(p) for p in opt("tokcheck_corpus")],
+                corpora=[p if is_url(p) else Path(p) for p in opt("tokcheck_corpus")],
+                field=opt("tokcheck_field"),
                 examples=opt("tokcheck_examples"),
                 strict=opt("tokcheck_strict"),
+                jobs=opt("tokcheck_jobs"),
             )
         return self._report
 

@@ -24,7 +24,9 @@ include a piece the candidate does not decode context-free (byte, control, unkno
 pieces, and any piece the candidate decodes differently between two plain pieces than alone
 would say); on a line of context-free pieces each step's difference is that piece's own text.
 The lines of the first batch that the rule skips are streamed too, to test the rule on the
-candidate: when one of them streams wrongly, every later line is streamed. The first
+candidate: when one of them streams wrongly, every later line is streamed. (In ``compare`` that
+batch is of the generated lines, probes first, judged before any worker starts; the workers are
+told the outcome.) The first
 :data:`BOTH_WAYS` lines are streamed both ways; after them a tokenizers-backed candidate is
 streamed with ``DecodeStream`` alone (the same algorithm, in Rust).
 

@@ -310,3 +310,18 @@ def test_dask_cluster_gives_the_report_of_one_process(
     ) as cluster:
         got = _report(model, corpora, engine=Dask(cluster.scheduler_address, 2))
     assert got == expected
+
+
+def test_generated_strings_do_not_depend_on_the_modules_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hypothesis draws string constants from the program's own modules: without tokcheck's
+    guard, importing the Dask engine (or any module) changed what a seed drew."""
+    from tokcheck.probes import hypothesis_strings
+
+    before = hypothesis_strings(1000, 7)
+    module = tmp_path / "tokcheck_test_constants.py"
+    module.write_text("".join(f'C{i} = "k{i} x"\n' for i in range(200)), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("tokcheck_test_constants")
+    assert hypothesis_strings(1000, 7) == before

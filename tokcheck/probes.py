@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 # Moved to tokcheck.corpus; re-exported so that existing imports keep working.
@@ -130,8 +131,36 @@ def hypothesis_strings(count: int, seed: int, alphabet: str | None = None) -> li
     def collect(text: str) -> None:
         drawn.append(text)
 
-    collect()
+    with _without_local_constants():
+        collect()
     return drawn
+
+
+@contextmanager
+def _without_local_constants() -> Iterator[None]:
+    """Hypothesis without the string constants it collects from the running program's own
+    modules (6.131 and later): with them, what a seed draws depends on which of tokcheck's
+    modules are imported and on their source, so that ``--engine dask``, ``gate`` or an
+    editable install would draw other strings than ``compare`` for the same seed. Without
+    them it depends on the seed and the Hypothesis release alone. Hypothesis has no public
+    switch for this; where its internals differ, nothing is changed.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+
+        cache = providers.CONSTANTS_CACHE.cache
+        collect = providers._get_local_constants
+    except (ImportError, AttributeError):
+        yield
+        return
+    cache.clear()  # pools cached with the local constants
+    providers._get_local_constants = Constants
+    try:
+        yield
+    finally:
+        providers._get_local_constants = collect
+        cache.clear()
 
 
 # Text units that exercise sentencepiece's whitespace handling, normaliser and byte fallback.

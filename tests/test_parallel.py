@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -325,3 +327,31 @@ def test_generated_strings_do_not_depend_on_the_modules_imported(
     monkeypatch.syspath_prepend(str(tmp_path))
     __import__("tokcheck_test_constants")
     assert hypothesis_strings(1000, 7) == before
+
+
+def test_a_corpus_that_changes_while_read_is_an_error(tmp_path: Path) -> None:
+    from tokcheck.errors import CorpusError
+
+    path = tmp_path / "c.txt"
+    path.write_bytes(b"".join(b"line %d\n" % i for i in range(2000)))
+    ranges = cut([path], 4000)
+    ranges = numbered(ranges, [count_lines(p) for p in to_count(ranges)])
+    whole = cut([path], 1 << 30)
+    with path.open("r+b") as handle:
+        handle.truncate(6000)
+    with pytest.raises(CorpusError, match="changed while being read"):
+        _read_parts(ranges[1:2])
+    with pytest.raises(CorpusError, match="changed while being read"):
+        _read_parts(whole)
+
+
+def test_user_set_tokenizers_parallelism_does_not_hang_forked_workers(tmp_path: Path) -> None:
+    """A forked worker inherits tokenizers' thread pool without its threads: with parallelism
+    on it would wait for them forever."""
+    corpus = _corpus(tmp_path, "c.txt", _docs(300))
+    argv = [sys.executable, "-m", "tokcheck", "compare", str(FIXTURES / "tiny-neox")]
+    argv += ["--corpus", str(corpus), "--jobs", "2", "--examples", "5", "--json"]
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "true"}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    assert json.loads(done.stdout)["engine"] == "local, 2 processes"

@@ -42,6 +42,15 @@ def _count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _jobs(text: str) -> int:
+    from tokcheck.engine import MAX_JOBS
+
+    value = _count(1)(text)
+    if value > MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_JOBS}, got {value}")
+    return value
+
+
 def _seed(text: str) -> int:
     value = _count(0)(text)
     if value >= 2**32:
@@ -88,13 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="local",
         help="where the corpora are judged: local processes (--jobs of them), or a Dask "
         "distributed cluster (needs tokcheck[cluster]; a local one of --jobs workers unless "
-        "--scheduler names one); the report is the same",
+        "--scheduler names one); the findings are the same either way",
     )
     p.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="with --engine dask: a running cluster's scheduler (tcp://HOST:8786); its workers "
-        "read the corpora themselves, from paths they see or fsspec URLs (s3://..., gs://...)",
+        help="only with --engine dask: a running cluster's scheduler (tcp://HOST:8786), "
+        "reached before anything runs (10 s timeout); its workers read the corpora "
+        "themselves, from paths they see or fsspec URLs (s3://..., gs://...)",
     )
     p = add("roundtrip", help="Hypothesis round-trip properties of the reference")
     _options(p, "model")
@@ -137,9 +147,9 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
             "--corpus",
             action="append",
             default=[],
-            metavar="FILE",
-            help="corpus (repeatable), a path or an fsspec URL: text, one input per line; "
-            ".gz/.zst compressed; .jsonl[.gz|.zst]; .parquet",
+            metavar="FILE|URL",
+            help="corpus (repeatable), a path or an fsspec URL (file://, s3://, ...): text, one "
+            "input per line; .gz/.zst compressed; .jsonl[.gz|.zst]; .parquet",
         )
         p.add_argument(
             "--field",
@@ -159,12 +169,13 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
         )
         p.add_argument(
             "--jobs",
-            type=_count(1),
+            type=_jobs,
             default=os.cpu_count() or 1,
             metavar="N",
-            help="processes judging the corpora, each loading the model and the candidates "
-            "once; the report is the same for every N (default: this machine's cores, "
-            "%(default)s)",
+            help="processes judging the corpora and --exhaustive lines (the generated lines are "
+            "judged in the main process first), each loading the model and the candidates once; "
+            "with --engine dask, the local cluster's workers. The findings are the same for "
+            "every N (default: this machine's cores, %(default)s)",
         )
     if "strict" in groups:
         p.add_argument("--strict", action="store_true", help="fail on ties too (see README)")

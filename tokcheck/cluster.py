@@ -27,7 +27,7 @@ from tokcheck.proto import SentencePieceModel
 
 EXTRA = "cluster"
 # Seconds to wait for a scheduler to answer.
-CONNECT_TIMEOUT = 30
+CONNECT_TIMEOUT = 10
 R = TypeVar("R")
 
 
@@ -47,9 +47,14 @@ class Dask:
         self._cluster: Any = None
         self._job: Job | None = None
         self._shared: Any = None
+        self._quiet: _Quiet | None = None
 
-    def start(self, job: Job, model: SentencePieceModel, loaded: Sequence[Candidate]) -> None:
+    def open(self) -> None:
+        """Start the local cluster or connect to the scheduler, before any long work."""
         distributed = self.distributed
+        # Workers log a failed task's traceback, and the scheduler lost workers, as ERROR
+        # records: tokcheck says what failed in one line of its own.
+        self._quiet = _Quiet("distributed")
         try:
             if self.scheduler is None:
                 self._cluster = distributed.LocalCluster(
@@ -57,18 +62,22 @@ class Dask:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
-                    silence_logs=logging.ERROR,
+                    silence_logs=logging.CRITICAL,
                 )
                 self._client = distributed.Client(self._cluster)
             else:
                 self._client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError, RuntimeError) as e:
-            self.close()
+            self.close(abort=True)
             where = self.scheduler or "a local cluster"
             raise TokcheckError(
                 f"cannot start the Dask engine on {where}: {one_line(str(e))}"
             ) from e
         self.workers = max(1, sum(self._client.nthreads().values()))
+
+    def start(self, job: Job, model: SentencePieceModel, loaded: Sequence[Candidate]) -> None:
+        if self._client is None:
+            self.open()
         self._job = job
         self._shared = self._client.scatter(job.with_files(), broadcast=True)
 
@@ -81,11 +90,26 @@ class Dask:
 
         yield from ordered(submit, args, 2 * self.workers)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         for thing in (self._client, self._cluster):
             if thing is not None:
                 thing.close()
         self._client = self._cluster = self._shared = None
+        if self._quiet is not None:
+            self._quiet.restore()
+            self._quiet = None
+
+
+class _Quiet:
+    """A logger and its children silenced below CRITICAL until :meth:`restore`."""
+
+    def __init__(self, name: str) -> None:
+        self.logger = logging.getLogger(name)
+        self.level = self.logger.level
+        self.logger.setLevel(logging.CRITICAL)
+
+    def restore(self) -> None:
+        self.logger.setLevel(self.level)
 
 
 def _distributed() -> Any:

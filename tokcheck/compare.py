@@ -19,7 +19,7 @@ import dataclasses
 import itertools
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ from tokcheck.conversations import (
 )
 from tokcheck.convert import unsupported
 from tokcheck.corpus import DEFAULT_FIELD, CorpusStats, Location, check_corpora, corpus_size
-from tokcheck.engine import Engine, Job, Judgement, Local, count_part, judge_partition
+from tokcheck.engine import Engine, Job, Judgement, Local, count_part, judge_partition, opened
 from tokcheck.errors import TokcheckError
 from tokcheck.exhaustive import exhaustive_lines
 from tokcheck.inject import Remedy, injection_texts, verify_remedies
@@ -70,8 +70,9 @@ class CompareReport:
     prompts: PromptCheck | None = None
     # Injectable candidates' settings against it, verified (see tokcheck.inject).
     remedies: list[Remedy] = dataclasses.field(default_factory=list)
-    # Where the corpora were judged (see tokcheck.engine); the findings do not depend on it.
-    engine: str = "local"
+    # Where the corpora and exhaustive lines were judged (see tokcheck.engine), None without
+    # them; the findings do not depend on it.
+    engine: str | None = None
 
     @property
     def load_failures(self) -> list[Unavailable]:
@@ -233,42 +234,75 @@ def compare(
     """
     model.require_text("compare tokenizers on it")
     corpora = check_corpora(corpora, field)
-    loaded, unavailable = load_candidates(resolved, model, candidates)
-    judged = list(candidates) if candidates else ["default"]
-    if candidates and (absent := [u for u in unavailable if not u.failed]):
+    # The corpora and the exhaustive lines go to the engine, reached now: a cluster that
+    # cannot be reached fails before any long work.
+    engine = (engine or Local(jobs)) if corpora or exhaustive else None
+    with opened(engine):
+        return _compare(
+            resolved,
+            model,
+            corpora,
+            engine,
+            _Options(field, examples, seed, candidates, probes, prompts, profile, exhaustive),
+            show=show,
+            strict=strict,
+            progress=progress,
+        )
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What to judge, as :func:`compare` was asked."""
+
+    field: str
+    examples: int
+    seed: int
+    candidates: Sequence[str] | None
+    probes: bool
+    prompts: int
+    profile: Profile | None
+    exhaustive: bool
+
+
+def _compare(
+    resolved: ResolvedModel,
+    model: SentencePieceModel,
+    corpora: Sequence[Location],
+    engine: Engine | None,
+    o: _Options,
+    *,
+    show: int,
+    strict: bool,
+    progress: Callable[[int], None] | None,
+) -> CompareReport:
+    loaded, unavailable = load_candidates(resolved, model, o.candidates)
+    judged = list(o.candidates) if o.candidates else ["default"]
+    if o.candidates and (absent := [u for u in unavailable if not u.failed]):
         raise TokcheckError(
             "; ".join(f"candidate {u.name} does not apply here: {u.reason}" for u in absent)
         )
     start = time.perf_counter()
-    formats, formats_from = prompt_formats(profile)
+    formats, formats_from = prompt_formats(o.profile)
     injection = [
-        (t, f"inject[{i}]") for i, t in enumerate(injection_texts(model, loaded) if probes else ())
+        (t, f"inject[{i}]")
+        for i, t in enumerate(injection_texts(model, loaded) if o.probes else ())
     ]
-    head: list[Iterable[Line]] = []
-    if probes:
-        head.append((t, f"probe[{i}]") for i, t in enumerate(BUILTIN_PROBES))
-    head.append(prompt_lines(formats, prompts, seed))
-    head.append(injection)
-    head.append(
-        (t, f"hypothesis[{i}]")
-        for i, t in enumerate(hypothesis_strings(examples, seed, generation_alphabet(model)))
-    )
-    totals = {"lines": 0, "bytes": 0}
     runner = Runner(model, loaded, show)
-    for batch in runner.run(numbered_batches(itertools.chain.from_iterable(head))):
+    totals = {"lines": 0, "bytes": 0}
+    for batch in runner.run(numbered_batches(_generated(model, o, formats, injection))):
         totals["lines"] += len(batch)
         totals["bytes"] += sum(line_size(t) for t, _ in batch)
     stats = CorpusStats()
-    if corpora or exhaustive:
-        engine = engine or Local(jobs)
-        job = Job(resolved, tuple(c.name for c in loaded), field, show, engine.threads)
+    if engine is not None:
+        job = Job(resolved, tuple(c.name for c in loaded), o.field, show, engine.threads)
         job = dataclasses.replace(job, every_line=tuple(runner.every_line()))
-        more = exhaustive_lines(model, resolved) if exhaustive else ()
-        work = _Work(engine, job, runner, stats, totals, progress)
-        work.run(model, loaded, corpora, more)
+        more = exhaustive_lines(model, resolved) if o.exhaustive else ()
+        _Work(engine, job, runner, stats, totals, progress).run(model, loaded, corpora, more)
     tallies = runner.tallies()
     cleanup = (
-        check_cleanup(model, loaded, formats, formats_from, prompts, seed) if prompts else None
+        check_cleanup(model, loaded, formats, formats_from, o.prompts, o.seed)
+        if o.prompts
+        else None
     )
     remedies = verify_remedies(model, loaded, tallies, injection)
     return CompareReport(
@@ -278,16 +312,16 @@ def compare(
         inputs={
             "lines": totals["lines"],
             "bytes": totals["bytes"],
-            "probes": len(BUILTIN_PROBES) if probes else 0,
-            "prompts": prompts * len(formats),
+            "probes": len(BUILTIN_PROBES) if o.probes else 0,
+            "prompts": o.prompts * len(formats),
             "injection": len(injection),
-            "examples": examples,
-            "seed": seed,
+            "examples": o.examples,
+            "seed": o.seed,
             "corpora": [str(p) for p in corpora],
             "corpus_lines": stats.lines,
             "skipped_lines": [s.to_dict() for s in stats.skipped],
             # The Unicode database that chose the code points: it grows with Python releases.
-            "exhaustive": {"unicode": unicodedata.unidata_version} if exhaustive else None,
+            "exhaustive": {"unicode": unicodedata.unidata_version} if o.exhaustive else None,
         },
         elapsed_s=time.perf_counter() - start,
         versions={
@@ -300,8 +334,21 @@ def compare(
         unexportable=unsupported(model),
         prompts=cleanup,
         remedies=remedies,
-        engine=engine.name if engine else "local",
+        engine=engine.name if engine else None,
     )
+
+
+def _generated(
+    model: SentencePieceModel, o: _Options, formats: Sequence[str], injection: list[Line]
+) -> Iterator[Line]:
+    """The lines compare generates, judged in this process first: probes, prompts, the
+    injection lines and Hypothesis strings."""
+    if o.probes:
+        yield from ((t, f"probe[{i}]") for i, t in enumerate(BUILTIN_PROBES))
+    yield from prompt_lines(formats, o.prompts, o.seed)
+    yield from injection
+    strings = hypothesis_strings(o.examples, o.seed, generation_alphabet(model))
+    yield from ((t, f"hypothesis[{i}]") for i, t in enumerate(strings))
 
 
 @dataclass
@@ -325,22 +372,18 @@ class _Work:
     ) -> None:
         engine = self.engine
         engine.start(self.job, model, loaded)
-        try:
-            size = sum(map(corpus_size, corpora))
-            target = min(max(size // (4 * engine.workers), MIN_PART), MAX_PART)
-            parts = cut(corpora, target)
-            counts = engine.map(count_part, ((p,) for p in to_count(parts)))
-            parts = numbered(parts, list(counts))
-            after = generated(more, (len(corpora) + 1) * STRIDE)
-            told = self.progress if engine.in_process else None
-            args = (
-                (self.job, p, self.runner.budget_left(), told)
-                for p in itertools.chain(parts, after)
-            )
-            for judgement in engine.map(judge_partition, args):
-                self._absorb(judgement)
-        finally:
-            engine.close()
+        size = sum(map(corpus_size, corpora))
+        target = min(max(size // (4 * engine.workers), MIN_PART), MAX_PART)
+        parts = cut(corpora, target)
+        counts = engine.map(count_part, ((p,) for p in to_count(parts)))
+        parts = numbered(parts, list(counts))
+        after = generated(more, (len(corpora) + 1) * STRIDE)
+        told = self.progress if engine.in_process else None
+        args = (
+            (self.job, p, self.runner.budget_left(), told) for p in itertools.chain(parts, after)
+        )
+        for judgement in engine.map(judge_partition, args):
+            self._absorb(judgement)
 
     def _absorb(self, judgement: Judgement) -> None:
         self.runner.absorb(judgement.part)

@@ -238,9 +238,16 @@ def _lines(
                 elif text is not None:
                     stats.lines += 1
                     yield text, f"{path}:{position}", position
+            if left:
+                raise CorpusError(changed(path))
         except errors as e:
             what = f"corrupt {fmt.compression} stream" if fmt.compression else "cannot read corpus"
             raise CorpusError(f"{path}: {what} after line {position}: {e}") from e
+
+
+def changed(path: Location) -> str:
+    """The message for a corpus that changed size while compare read it."""
+    return f"{path}: changed while being read (its size is not what it was when compare began)"
 
 
 def _record(line: bytes, kind: str, field: str) -> tuple[str | None, str | None]:

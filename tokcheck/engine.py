@@ -89,6 +89,9 @@ class Engine(Protocol):
     threads: int
     in_process: bool
 
+    def open(self) -> None:
+        """Reach the workers (a cluster), so that a bad address fails before any long work."""
+
     def start(self, job: Job, model: SentencePieceModel, loaded: Sequence[Candidate]) -> None:
         """Get ready to judge ``job``; ``model`` and ``loaded`` are the coordinator's own."""
 
@@ -96,7 +99,8 @@ class Engine(Protocol):
         """``fn(*a)`` for each ``a``, in order; ``args`` is drawn only as work is sent."""
         ...
 
-    def close(self) -> None: ...
+    def close(self, abort: bool = False) -> None:
+        """Release the workers; ``abort`` on an error, without waiting for running parts."""
 
 
 def judge_partition(
@@ -120,13 +124,22 @@ def judge_partition(
     return Judgement(runner.part(), stats, lines, size, partition.size - told)
 
 
+# More worker processes than any machine tokcheck runs on has cores.
+MAX_JOBS = 1024
+
+
 class Local:
     """``jobs`` worker processes on this machine; one job judges in this process."""
 
     def __init__(self, jobs: int) -> None:
+        if not 1 <= jobs <= MAX_JOBS:
+            raise TokcheckError(f"jobs must be between 1 and {MAX_JOBS}, got {jobs}")
         self._size(jobs)
         self.name = "local" if jobs == 1 else f"local, {jobs} processes"
         self._pool: ProcessPoolExecutor | None = None
+
+    def open(self) -> None:
+        pass
 
     def start(self, job: Job, model: SentencePieceModel, loaded: Sequence[Candidate]) -> None:
         global _WORKER
@@ -145,9 +158,11 @@ class Local:
         self._pool = ProcessPoolExecutor(
             self.jobs, mp_context=context, initializer=_initialise, initargs=(job,)
         )
-        # Start the workers now, tokenizers' parallelism set for them: tokenizers decides it
-        # itself in a forked child, and says so on the terminal, unless it is set.
-        with _environment("TOKENIZERS_PARALLELISM", str(job.threads > 1).lower()):
+        # Start the workers now. A forked child inherits tokenizers' thread pool without its
+        # threads: parallelism there waits for them forever, so it is off in every forked
+        # worker, whatever the user set (spawned ones get cores // jobs threads).
+        parallel = "false" if fork else str(job.threads > 1).lower()
+        with _environment("TOKENIZERS_PARALLELISM", parallel):
             self._pool.submit(int).result()
 
     def _size(self, jobs: int) -> None:
@@ -167,9 +182,15 @@ class Local:
         except BrokenProcessPool as e:
             raise TokcheckError(f"a compare worker process died: {e}") from e
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers; with ``abort`` (an error or Ctrl-C), without waiting for the parts
+        they are judging."""
         global _WORKER
         if self._pool is not None:
+            if abort:
+                # The executor has no public way to stop a running task: end its processes.
+                for process in list(getattr(self._pool, "_processes", {}).values()):
+                    process.terminate()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         _WORKER = None
@@ -199,6 +220,22 @@ def ordered(
     finally:
         for future in pending:
             future.cancel()
+
+
+@contextmanager
+def opened(engine: Engine | None) -> Iterator[None]:
+    """``engine`` opened for the block (see :meth:`Engine.open`) and closed after it: at once,
+    running parts abandoned, when the block raises."""
+    if engine is None:
+        yield
+        return
+    engine.open()
+    try:
+        yield
+    except BaseException:
+        engine.close(abort=True)
+        raise
+    engine.close()
 
 
 def count_part(partition: Partition) -> int:
@@ -265,14 +302,16 @@ def _load(job: Job) -> _Worker:
 
 @contextmanager
 def _environment(name: str, value: str) -> Iterator[None]:
-    """``name`` set to ``value`` unless the user set it, for the block only."""
+    """``name`` set to ``value`` for the block only."""
     before = os.environ.get(name)
-    os.environ.setdefault(name, value)
+    os.environ[name] = value
     try:
         yield
     finally:
         if before is None:
             os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _initialise(job: Job) -> None:

@@ -24,12 +24,14 @@ from tokcheck.corpus import (
     CorpusStats,
     Location,
     Span,
+    changed,
     corpus_format,
     corpus_size,
     open_corpus,
     records,
     require,
 )
+from tokcheck.errors import CorpusError
 from tokcheck.runner import Line
 
 # Serials of one corpus file: more records than any file holds.
@@ -59,8 +61,16 @@ class Partition:
         if self.location is None:
             stats.lines += len(self.lines)
             return ((line, self.serial + k) for k, line in enumerate(self.lines))
-        spanned = records(self.location, stats, field, self.span)
-        return (((text, origin), self.serial + p) for text, origin, p in spanned)
+        return self._records(self.location, stats, field)
+
+    def _records(
+        self, location: Location, stats: CorpusStats, field: str
+    ) -> Iterator[tuple[Line, int]]:
+        for text, origin, position in records(location, stats, field, self.span):
+            yield (text, origin), self.serial + position
+        # A byte range that ends early is caught as it is read; a whole file by its size.
+        if self.span.stop is None and corpus_size(location) != self.size:
+            raise CorpusError(changed(location))
 
 
 def line_size(text: str) -> int:

@@ -127,9 +127,8 @@ def test_jobs_give_the_report_of_one_process(
     path = _corpus(tmp_path, name, _docs(4000))
     monkeypatch.setattr(stream, "BUDGET", 3_000)
     monkeypatch.setattr(stream, "LINE_CAP", 200)
-    whole = _report(model, [path], jobs=1)  # one part per file
+    whole = _report(model, [path], jobs=1)  # in this process: one part per file
     monkeypatch.setattr(compare_module, "MIN_PART", 20_000)
-    assert _report(model, [path], jobs=1) == whole
     assert _report(model, [path], jobs=2) == whole
     default, backend = whole["candidates"]
     # Not vacuous: corpus lines among the counterexamples, the budget spent part-way.
@@ -181,6 +180,7 @@ def test_exhaustive_lines_are_judged_in_parts_too(
     one = compare(resolved, sp, jobs=1, **kwargs).to_dict()
     two = compare(resolved, sp, jobs=2, **kwargs).to_dict()
     assert one["inputs"]["lines"] > 100_000
+    assert one["inputs"]["corpus_lines"] == 0  # generated lines are not the corpus's
     for report in (one, two):
         for timing in ("elapsed_s", "lines_per_s", "mb_per_s", "engine"):
             report.pop(timing)
@@ -307,8 +307,9 @@ def test_dask_cluster_gives_the_report_of_one_process(
         str(_corpus(tmp_path, "b.jsonl.gz", _docs(1000, seed=3))),
     ]
     expected = _report(model, corpora, jobs=1)
+    # Two threads in one worker process: each judges with a worker of its own.
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None
     ) as cluster:
         got = _report(model, corpora, engine=Dask(cluster.scheduler_address, 2))
     assert got == expected

@@ -15,13 +15,15 @@ imported only when the engine is chosen; workers need tokcheck installed in the 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from typing import Any, TypeVar
 
 from tokcheck.candidates import Candidate
-from tokcheck.engine import Job, ordered
+from tokcheck.engine import Job, forget, ordered
 from tokcheck.errors import MissingDependencyError, TokcheckError, one_line
 from tokcheck.proto import SentencePieceModel
 
@@ -79,7 +81,12 @@ class Dask:
         if self._client is None:
             self.open()
         self._job = job
-        self._shared = self._client.scatter(job.with_files(), broadcast=True)
+        try:
+            self._shared = self._client.scatter(job.with_files(), broadcast=True)
+        except (OSError, TimeoutError) as e:  # no workers, say
+            raise TokcheckError(
+                f"cannot send the job to the Dask workers: {one_line(str(e))}"
+            ) from e
 
     def map(self, fn: Callable[..., R], args: Iterable[tuple[Any, ...]]) -> Iterator[R]:
         client = self._client
@@ -88,9 +95,20 @@ class Dask:
             shared = tuple(self._shared if x is self._job else x for x in a)
             return client.submit(fn, *shared, pure=False)
 
-        yield from ordered(submit, args, 2 * self.workers)
+        # A worker that died, or a task the cluster cancelled: the cluster's failure, in one
+        # line. A task's own error (a corrupt corpus) comes back as itself.
+        lost = (self.distributed.KilledWorker, CancelledError)
+        try:
+            yield from ordered(submit, args, 2 * self.workers)
+        except lost as e:
+            raise TokcheckError(f"the Dask cluster lost a part: {type(e).__name__}: {e}") from e
 
     def close(self, abort: bool = False) -> None:
+        """Let the workers forget the job, and disconnect (a local cluster is stopped). The
+        scheduler drops the tasks still queued either way, so ``abort`` changes nothing."""
+        if self._client is not None and self._shared is not None:
+            with contextlib.suppress(Exception):  # a cluster already gone
+                self._client.run(forget)
         for thing in (self._client, self._cluster):
             if thing is not None:
                 thing.close()

@@ -243,7 +243,16 @@ def compare(
             model,
             corpora,
             engine,
-            _Options(field, examples, seed, candidates, probes, prompts, profile, exhaustive),
+            _Options(
+                field=field,
+                examples=examples,
+                seed=seed,
+                candidates=candidates,
+                probes=probes,
+                prompts=prompts,
+                profile=profile,
+                exhaustive=exhaustive,
+            ),
             show=show,
             strict=strict,
             progress=progress,
@@ -294,8 +303,8 @@ def _compare(
         totals["bytes"] += sum(line_size(t) for t, _ in batch)
     stats = CorpusStats()
     if engine is not None:
-        job = Job(resolved, tuple(c.name for c in loaded), o.field, show, engine.threads)
-        job = dataclasses.replace(job, every_line=tuple(runner.every_line()))
+        names = tuple(c.name for c in loaded)
+        job = Job(resolved, names, o.field, show, engine.threads, tuple(runner.every_line()))
         more = exhaustive_lines(model, resolved) if o.exhaustive else ()
         _Work(engine, job, runner, stats, totals, progress).run(model, loaded, corpora, more)
     tallies = runner.tallies()
@@ -373,7 +382,11 @@ class _Work:
         engine = self.engine
         engine.start(self.job, model, loaded)
         size = sum(map(corpus_size, corpora))
-        target = min(max(size // (4 * engine.workers), MIN_PART), MAX_PART)
+        # In one process a file is one part: nothing to spread, and no newlines to count.
+        workers = engine.workers
+        target = (
+            size + 1 if engine.in_process else min(max(size // (4 * workers), MIN_PART), MAX_PART)
+        )
         parts = cut(corpora, target)
         counts = engine.map(count_part, ((p,) for p in to_count(parts)))
         parts = numbered(parts, list(counts))

@@ -226,10 +226,6 @@ def _lines(
                 raw.seek(span.start)
             lines = _decompressed(raw, fmt.compression)
             for position, line in enumerate(lines, start=span.first):
-                if left is not None:
-                    if left <= 0:
-                        break
-                    left -= len(line)
                 # Compressed: the bytes the decompressor has read (ahead, never past the end).
                 stats.bytes = start + raw.tell() if fmt.compression else stats.bytes + len(line)
                 text, reason = _record(line, fmt.kind, field)
@@ -238,6 +234,10 @@ def _lines(
                 elif text is not None:
                     stats.lines += 1
                     yield text, f"{path}:{position}", position
+                if left is not None:
+                    left -= len(line)
+                    if left <= 0:  # the range ends at a line end: its last line is read
+                        break
             if left:
                 raise CorpusError(changed(path))
         except errors as e:

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,7 +37,7 @@ from tokcheck.errors import TokcheckError
 from tokcheck.partition import Partition, count_lines, line_size
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import HUB_ALLOW_PATTERNS, ResolvedModel
-from tokcheck.runner import BATCH_LINES, Batch, Part, Runner
+from tokcheck.runner import Part, Runner, batches
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
@@ -115,7 +116,7 @@ def judge_partition(
     runner.begin(defer)
     stats = CorpusStats()
     lines = size = told = 0
-    for batch in runner.run(_batches(partition.read(stats, job.field))):
+    for batch in runner.run(batches(partition.read(stats, job.field))):
         lines += len(batch)
         size += sum(line_size(t) for t, _ in batch)
         if progress is not None and (read := min(stats.bytes, partition.size)) > told:
@@ -142,18 +143,17 @@ class Local:
         pass
 
     def start(self, job: Job, model: SentencePieceModel, loaded: Sequence[Candidate]) -> None:
-        global _WORKER
         if self.jobs > 1 and multiprocessing.current_process().daemon:
             # A daemonic process (a multiprocessing pool's worker) may not start processes.
             self._size(1)
             self.name = "local (in this process: a daemonic process cannot start workers)"
             job = dataclasses.replace(job, threads=self.threads)
         if self.jobs == 1:
-            _WORKER = _Worker(job, model, list(loaded))
+            _seed_worker(_Worker(job, model, list(loaded)))
             return
         fork = sys.platform == "linux"
         if fork:  # the workers inherit it, loaded
-            _WORKER = _Worker(job, model, list(loaded))
+            _seed_worker(_Worker(job, model, list(loaded)))
         context = multiprocessing.get_context("fork" if fork else "spawn")
         self._pool = ProcessPoolExecutor(
             self.jobs, mp_context=context, initializer=_initialise, initargs=(job,)
@@ -162,8 +162,11 @@ class Local:
         # threads: parallelism there waits for them forever, so it is off in every forked
         # worker, whatever the user set (spawned ones get cores // jobs threads).
         parallel = "false" if fork else str(job.threads > 1).lower()
-        with _environment("TOKENIZERS_PARALLELISM", parallel):
-            self._pool.submit(int).result()
+        try:
+            with _environment("TOKENIZERS_PARALLELISM", parallel):
+                self._pool.submit(int).result()
+        except BrokenProcessPool as e:
+            raise TokcheckError(f"compare's worker processes could not start: {e}") from e
 
     def _size(self, jobs: int) -> None:
         self.jobs = self.workers = jobs
@@ -185,15 +188,15 @@ class Local:
     def close(self, abort: bool = False) -> None:
         """Stop the workers; with ``abort`` (an error or Ctrl-C), without waiting for the parts
         they are judging."""
-        global _WORKER
         if self._pool is not None:
             if abort:
-                # The executor has no public way to stop a running task: end its processes.
-                for process in list(getattr(self._pool, "_processes", {}).values()):
+                # The executor has no public way to stop a running task before Python 3.14
+                # (terminate_workers): end its processes, where this Python names them.
+                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
                     process.terminate()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        _WORKER = None
+        forget()
 
 
 class Pending(Protocol[R_co]):
@@ -244,38 +247,55 @@ def count_part(partition: Partition) -> int:
 
 
 class _Worker:
-    """A worker's model, candidates and runner, built once per job."""
+    """A worker's model, candidates and runner, built once per job; ``files`` is the directory
+    holding the job's tokenizer files, removed with the worker."""
 
     def __init__(
-        self, job: Job, model: SentencePieceModel, candidates: list[Candidate] | None = None
+        self,
+        job: Job,
+        model: SentencePieceModel,
+        candidates: list[Candidate] | None = None,
+        files: tempfile.TemporaryDirectory[str] | None = None,
     ) -> None:
         self.token = job.token
+        self.files = files
         if candidates is None:
-            loaded, failed = load_candidates(job.resolved, model, job.candidates)
-            if failed:
-                reasons = "; ".join(f"{u.name} {u.reason}" for u in failed)
-                raise TokcheckError(f"a compare worker could not load a candidate: {reasons}")
-            candidates = loaded
+            candidates = []
+            if job.candidates:  # none at all loaded in the coordinator: none here either
+                candidates, failed = load_candidates(job.resolved, model, job.candidates)
+                if failed:
+                    reasons = "; ".join(f"{u.name} {u.reason}" for u in failed)
+                    raise TokcheckError(f"a compare worker could not load a candidate: {reasons}")
+        # defer=0: a worker's runner defers the lines to stream; each part's begin() says
+        # how much budget may be left.
         self.runner = Runner(
-            model,
-            candidates,
-            job.show,
-            threads=job.threads,
-            every_line=job.every_line,
-            defer=0,
+            model, candidates, job.show, threads=job.threads, every_line=job.every_line, defer=0
         )
-        self._files: tempfile.TemporaryDirectory[str] | None = None
 
 
-_WORKER: _Worker | None = None
+# One worker per thread: a Dask worker process may run tasks on several threads at once.
+_LOCAL = threading.local()
+# Loading imports transformers' tokenizer classes, which two threads at once cannot.
+_LOADING = threading.Lock()
 
 
 def _worker(job: Job) -> _Worker:
-    global _WORKER
-    if _WORKER is None or _WORKER.token != job.token:
-        _WORKER = None
-        _WORKER = _load(job)
-    return _WORKER
+    worker: _Worker | None = getattr(_LOCAL, "worker", None)
+    if worker is None or worker.token != job.token:
+        _LOCAL.worker = None
+        with _LOADING:
+            _LOCAL.worker = worker = _load(job)
+    return worker
+
+
+def _seed_worker(worker: _Worker | None) -> None:
+    """This thread's worker, as the coordinator built it (None: forget it)."""
+    _LOCAL.worker = worker
+
+
+def forget() -> None:
+    """Drop this thread's worker: its model, candidates and files."""
+    _LOCAL.worker = None
 
 
 def _load(job: Job) -> _Worker:
@@ -293,11 +313,8 @@ def _load(job: Job) -> _Worker:
         model_file=root / job.resolved.model_file.name,
         directory=root if job.resolved.directory is not None else None,
     )
-    worker = _Worker(
-        dataclasses.replace(job, resolved=resolved), SentencePieceModel.load(resolved.model_file)
-    )
-    worker._files = files  # removed with the worker
-    return worker
+    model = SentencePieceModel.load(resolved.model_file)
+    return _Worker(dataclasses.replace(job, resolved=resolved), model, files=files)
 
 
 @contextmanager
@@ -315,17 +332,9 @@ def _environment(name: str, value: str) -> Iterator[None]:
 
 
 def _initialise(job: Job) -> None:
-    _worker(job)
-
-
-def _batches(read: Iterable[tuple[tuple[str, str], int]]) -> Iterator[Batch]:
-    lines: list[tuple[str, str]] = []
-    serials: list[int] = []
-    for line, serial in read:
-        lines.append(line)
-        serials.append(serial)
-        if len(lines) == BATCH_LINES:
-            yield lines, serials
-            lines, serials = [], []
-    if lines:
-        yield lines, serials
+    """Load the worker as the process starts; a failure is raised by its first part instead,
+    as a one-line error, rather than breaking the pool with a traceback."""
+    try:
+        _worker(job)
+    except Exception:
+        forget()

@@ -37,7 +37,7 @@ with one vocabulary:
 A line with only a tie is never called exact. The tie policy is one for every command: ties
 pass with a warning and a count; ``strict`` makes them fail (:meth:`Tally.passed`).
 
-This module judges; :mod:`tokcheck.compare` feeds it lines and candidates' outputs.
+This module judges; :mod:`tokcheck.runner` feeds it lines and candidates' outputs.
 """
 
 from __future__ import annotations

@@ -58,8 +58,7 @@ class Partition:
 
     def read(self, stats: CorpusStats, field: str) -> Iterator[tuple[Line, int]]:
         """Each record's (text, origin) and serial, counted in ``stats``."""
-        if self.location is None:
-            stats.lines += len(self.lines)
+        if self.location is None:  # generated lines: not the corpus's, not in its stats
             return ((line, self.serial + k) for k, line in enumerate(self.lines))
         return self._records(self.location, stats, field)
 

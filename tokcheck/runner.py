@@ -79,13 +79,17 @@ def judge_lines(
     return runner.tallies()
 
 
-def numbered_batches(lines: Iterable[Line], start: int = 0) -> Iterator[Batch]:
-    """``lines`` in batches of :data:`BATCH_LINES`, numbered from ``start`` in order."""
-    it = iter(lines)
-    serial = start
-    while batch := list(itertools.islice(it, BATCH_LINES)):
-        yield batch, list(range(serial, serial + len(batch)))
-        serial += len(batch)
+def numbered_batches(lines: Iterable[Line]) -> Iterator[Batch]:
+    """``lines`` in batches of :data:`BATCH_LINES`, numbered from 0 in order."""
+    return batches((line, serial) for serial, line in enumerate(lines))
+
+
+def batches(numbered: Iterable[tuple[Line, int]]) -> Iterator[Batch]:
+    """(line, serial) pairs in batches of :data:`BATCH_LINES`."""
+    it = iter(numbered)
+    while chunk := list(itertools.islice(it, BATCH_LINES)):
+        lines, serials = zip(*chunk, strict=True)
+        yield list(lines), list(serials)
 
 
 class Runner:
@@ -116,18 +120,22 @@ class Runner:
         for c in candidates:
             self.distinct.setdefault(c.key, c)
             self.names.setdefault(c.key, []).append(c)
-        self.judged = {key: self.judge.tally(c.name, c.cls) for key, c in self.distinct.items()}
         failed = set(every_line)
         self.streams = {
             key: StreamCheck(model, c.streamer, every_line=c.name in failed, defer=defer)
             for key, c in self.distinct.items()
             if c.streamer is not None
         }
-        self.deferred: dict[str, list[Deferred]] = {key: [] for key in self.distinct}
+        self._fresh()
         # What each candidate calls its special ids and the model's control pieces.
         self.special_names = {
             key: _special_names(model, c, self.judge.control) for key, c in self.distinct.items()
         }
+        self._tallies: list[Tally] | None = None
+
+    def _fresh(self) -> None:
+        self.judged = {k: self.judge.tally(c.name, c.cls) for k, c in self.distinct.items()}
+        self.deferred: dict[str, list[Deferred]] = {key: [] for key in self.distinct}
 
     def run(self, batches: Iterable[Batch]) -> Iterator[list[Line]]:
         """Judge each batch, yielding its lines once judged.
@@ -170,8 +178,10 @@ class Runner:
         if deferred:
             later = set(deferred)
             self.deferred[key] += [
-                Deferred(serials[k], lines[k], ref_ids[k], ref_decoded[k], cand_ids[k], cd)
-                for k, cd in ((k, cand_decoded[k]) for k in deferred)
+                Deferred(
+                    serials[k], lines[k], ref_ids[k], ref_decoded[k], cand_ids[k], cand_decoded[k]
+                )
+                for k in deferred
             ]
             now = [k for k in range(len(lines)) if k not in later]
             lines, serials = _pick(lines, now), _pick(serials, now)
@@ -211,8 +221,7 @@ class Runner:
     def begin(self, defer: int) -> None:
         """Start judging another part afresh, ``defer`` ids of streaming budget that may be
         left when it starts (see :class:`tokcheck.stream.StreamCheck`)."""
-        self.judged = {k: self.judge.tally(c.name, c.cls) for k, c in self.distinct.items()}
-        self.deferred = {key: [] for key in self.distinct}
+        self._fresh()
         for stream in self.streams.values():
             stream.restart(defer)
 
@@ -254,6 +263,9 @@ class Runner:
             self.streams[by_name[name]].spent = True
 
     def tallies(self) -> list[Tally]:
+        """Every candidate's tally, counterexamples spelled out (once: this ends the run)."""
+        if self._tallies is not None:
+            return self._tallies
         out = []
         for key, judged in self.judged.items():
             if stream := self.streams.get(key):
@@ -263,7 +275,8 @@ class Runner:
             out.append(base)
             out += [base.renamed(c.name, c.cls) for c in self.names[key][1:]]
         order = {name: i for i, name in enumerate(c.name for cs in self.names.values() for c in cs)}
-        return sorted(out, key=lambda r: order[r.name])
+        self._tallies = sorted(out, key=lambda r: order[r.name])
+        return self._tallies
 
 
 def _pick(items: Sequence[T], keep: list[int]) -> list[T]:

@@ -26,7 +26,7 @@ would say); on a line of context-free pieces each step's difference is that piec
 The lines of the first batch that the rule skips are streamed too, to test the rule on the
 candidate: when one of them streams wrongly, every later line is streamed. (In ``compare`` that
 batch is of the generated lines, probes first, judged before any worker starts; the workers are
-told the outcome.) The first
+told the outcome. A library caller that turns off every generated line gets no such test.) The first
 :data:`BOTH_WAYS` lines are streamed both ways; after them a tokenizers-backed candidate is
 streamed with ``DecodeStream`` alone (the same algorithm, in Rust).
 
@@ -227,6 +227,7 @@ class StreamCheck:
         self.budget = BUDGET if defer is None else defer
         # A line did not fit the budget: no later line is streamed.
         self.spent = False
+        # A worker's part is never the first batch: the coordinator tested the rule.
         self._batches = 1 if self.deferring else 0
 
     def check(
@@ -253,7 +254,7 @@ class StreamCheck:
                 out.append(StreamFailure(WHOLE, WHOLE_DIFFERS, (full,)))
                 continue
             needed = self.every_line or not risky.isdisjoint(line)
-            if not (needed or first) or (needed and not self._fits(len(line))):
+            if not (needed or first) or (needed and not self._admit(len(line))):
                 out.append(None)
                 continue
             if self.deferring:
@@ -270,14 +271,15 @@ class StreamCheck:
     def stream(self, ids: list[int], text: str) -> StreamFailure | None:
         """A deferred line (see :meth:`check`), streamed if it fits the budget in input order:
         how it failed, or None."""
-        return self._stream(ids, text) if self._fits(len(ids)) else None
+        return self._stream(ids, text) if self._admit(len(ids)) else None
 
     def restart(self, defer: int) -> None:
         """Begin another part, with ``defer`` ids of budget that may be left when it starts."""
         self.budget, self.spent, self.checked, self.unchecked = defer, False, 0, 0
 
-    def _fits(self, length: int) -> bool:
-        """Whether a line the rule picks is streamed; counts it unchecked if not."""
+    def _admit(self, length: int) -> bool:
+        """Whether a line the rule picks is streamed: its ids are taken from the budget, or
+        it is counted unchecked (and a line that does not fit ends streaming)."""
         if length > LINE_CAP or self.spent or length > self.budget:
             self.spent = self.spent or length <= LINE_CAP
             self.unchecked += 1

@@ -148,12 +148,11 @@ class Local:
             self._size(1)
             self.name = "local (in this process: a daemonic process cannot start workers)"
             job = dataclasses.replace(job, threads=self.threads)
-        if self.jobs == 1:
-            _seed_worker(_Worker(job, model, list(loaded)))
-            return
         fork = sys.platform == "linux"
-        if fork:  # the workers inherit it, loaded
+        if self.jobs == 1 or fork:  # this process's worker, or the one forked workers inherit
             _seed_worker(_Worker(job, model, list(loaded)))
+        if self.jobs == 1:
+            return
         context = multiprocessing.get_context("fork" if fork else "spawn")
         self._pool = ProcessPoolExecutor(
             self.jobs, mp_context=context, initializer=_initialise, initargs=(job,)

@@ -33,12 +33,20 @@ from tokcheck.conversations import (
 )
 from tokcheck.convert import unsupported
 from tokcheck.corpus import DEFAULT_FIELD, CorpusStats, Location, check_corpora, corpus_size
-from tokcheck.engine import Engine, Job, Judgement, Local, count_part, judge_partition, opened
+from tokcheck.engine import Engine, Job, Judgement, Local, judge_partition, opened
 from tokcheck.errors import TokcheckError
 from tokcheck.exhaustive import exhaustive_lines
 from tokcheck.inject import Remedy, injection_texts, verify_remedies
 from tokcheck.judge import Tally
-from tokcheck.partition import STRIDE, cut, generated, line_size, numbered, to_count
+from tokcheck.partition import (
+    STRIDE,
+    count_lines,
+    cut,
+    generated,
+    line_size,
+    numbered,
+    to_count,
+)
 from tokcheck.probes import BUILTIN_PROBES, generation_alphabet, hypothesis_strings
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel
@@ -388,7 +396,7 @@ class _Work:
             size + 1 if engine.in_process else min(max(size // (4 * workers), MIN_PART), MAX_PART)
         )
         parts = cut(corpora, target)
-        counts = engine.map(count_part, ((p,) for p in to_count(parts)))
+        counts = engine.map(count_lines, ((p,) for p in to_count(parts)))
         parts = numbered(parts, list(counts))
         after = generated(more, (len(corpora) + 1) * STRIDE)
         told = self.progress if engine.in_process else None

@@ -34,7 +34,7 @@ from typing import Any, Protocol, TypeVar
 from tokcheck.candidates import Candidate, load_candidates
 from tokcheck.corpus import CorpusStats
 from tokcheck.errors import TokcheckError
-from tokcheck.partition import Partition, count_lines, line_size
+from tokcheck.partition import Partition, line_size
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import HUB_ALLOW_PATTERNS, ResolvedModel
 from tokcheck.runner import Part, Runner, batches
@@ -240,11 +240,6 @@ def opened(engine: Engine | None) -> Iterator[None]:
     engine.close()
 
 
-def count_part(partition: Partition) -> int:
-    """:func:`tokcheck.partition.count_lines`, as a worker runs it."""
-    return count_lines(partition)
-
-
 class _Worker:
     """A worker's model, candidates and runner, built once per job; ``files`` is the directory
     holding the job's tokenizer files, removed with the worker."""
@@ -287,8 +282,8 @@ def _worker(job: Job) -> _Worker:
     return worker
 
 
-def _seed_worker(worker: _Worker | None) -> None:
-    """This thread's worker, as the coordinator built it (None: forget it)."""
+def _seed_worker(worker: _Worker) -> None:
+    """This thread's worker, as the coordinator built it."""
     _LOCAL.worker = worker
 
 

@@ -188,16 +188,31 @@ class Runner:
             ref_ids, ref_decoded = _pick(ref_ids, now), _pick(ref_decoded, now)
             cand_ids, cand_decoded = _pick(cand_ids, now), _pick(cand_decoded, now)
             streams = _pick(streams, now) if streams is not None else None
+        self._judge_batch(
+            key, (lines, serials), ref_ids, ref_decoded, cand_ids, cand_decoded, streams
+        )
+
+    def _judge_batch(
+        self,
+        key: str,
+        batch: Batch,
+        ref_ids: list[list[int]],
+        ref_decoded: list[str],
+        cand_ids: list[list[int]],
+        cand_decoded: list[str],
+        streams: list[StreamFailure | None] | None,
+    ) -> None:
+        """The judge's call for one candidate's lines, with what it is expected to add."""
         candidate = self.distinct[key]
         self.judge.judge_batch(
             self.judged[key],
-            lines,
+            batch[0],
             with_added(ref_ids, candidate.added),
             ref_decoded,
             cand_ids,
             cand_decoded,
             candidate.special_ids,
-            serials=serials,
+            serials=batch[1],
             names=self.special_names[key],
             streams=streams,
         )
@@ -245,18 +260,14 @@ class Runner:
         for name, deferred in part.deferred.items():
             key = by_name[name]
             stream = self.streams[key]
-            candidate = self.distinct[key]
-            self.judge.judge_batch(
-                self.judged[key],
-                [d.line for d in deferred],
-                with_added([d.reference_ids for d in deferred], candidate.added),
+            self._judge_batch(
+                key,
+                ([d.line for d in deferred], [d.serial for d in deferred]),
+                [d.reference_ids for d in deferred],
                 [d.reference_decoded for d in deferred],
                 [d.candidate_ids for d in deferred],
                 [d.candidate_decoded for d in deferred],
-                candidate.special_ids,
-                serials=[d.serial for d in deferred],
-                names=self.special_names[key],
-                streams=[stream.stream(d.reference_ids, d.reference_decoded) for d in deferred],
+                [stream.stream(d.reference_ids, d.reference_decoded) for d in deferred],
             )
         for name in part.spent:
             # The part ran out with at least the budget left here: so would one process have.

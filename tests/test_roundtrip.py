@@ -122,3 +122,60 @@ def test_duplicate_piece_is_refused_by_the_reference(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "already defined" in err
+
+
+def test_strings_drawn_do_not_depend_on_the_modules_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay command runs in another program than the gate that printed it: what a seed
+    draws must not depend on the string constants of the modules each has imported."""
+
+    def drawn() -> list[str]:
+        seen: list[str] = []
+        _run("record", lambda s: seen.append(s) or None, 300, 3, None, "")
+        return seen
+
+    before = drawn()
+    module = tmp_path / "tokcheck_roundtrip_constants.py"
+    module.write_text("".join(f'C{i} = "k{i} x"\n' for i in range(200)), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("tokcheck_roundtrip_constants")
+    assert drawn() == before
+
+
+def test_the_replay_command_the_gate_prints_replays(tmp_path: Path) -> None:
+    """A model that loses text: the gate's replay command, run as printed, finds the same
+    minimal counterexample."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    from tokcheck.gate import run_gate
+    from tokcheck.resolve import resolve
+
+    proto = pb.ModelProto()
+    proto.ParseFromString((FIXTURES / "tiny-legacy" / "spiece.model").read_bytes())
+    # Characters only longer pieces spell: alone they are unknown, and come back as " ⁇ ".
+    proto.pieces[600].piece, proto.pieces[601].piece = "ΩЖ", "ЖΩ"
+    path = tmp_path / "lossy.model"
+    path.write_bytes(proto.SerializeToString())
+    resolved = resolve(str(path))
+    report = run_gate(resolved, SentencePieceModel.load(path), None, examples=200)
+    (failed,) = [p for p in report.roundtrip.properties if not p.passed]
+    assert failed.replay is not None
+    command = shlex.split(failed.replay.split("  #")[0])
+    assert command[:2] == ["tokcheck", "roundtrip"]
+    done = subprocess.run(
+        [sys.executable, "-m", "tokcheck", *command[1:], "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    replayed = {p["name"]: p for p in json.loads(done.stdout)["properties"]}[failed.name]
+    assert replayed["counterexample"] == failed.counterexample
+    assert replayed["examples"] == failed.examples

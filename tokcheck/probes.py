@@ -131,13 +131,13 @@ def hypothesis_strings(count: int, seed: int, alphabet: str | None = None) -> li
     def collect(text: str) -> None:
         drawn.append(text)
 
-    with _without_local_constants():
+    with without_local_constants():
         collect()
     return drawn
 
 
 @contextmanager
-def _without_local_constants() -> Iterator[None]:
+def without_local_constants() -> Iterator[None]:
     """Hypothesis without the string constants it collects from the running program's own
     modules (6.131 and later): with them, what a seed draws depends on which of tokcheck's
     modules are imported and on their source, so that ``--engine dask``, ``gate`` or an

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tokcheck.probes import generation_alphabet
+from tokcheck.probes import generation_alphabet, without_local_constants
 from tokcheck.proto import SentencePieceModel
 
 ESCAPED_SPACE = "\u2581"
@@ -143,7 +143,9 @@ def _run(
             last_failure.append((text, detail))
             raise AssertionError(detail)
 
-    with with_reporter(lambda _message: None):
+    # The strings a seed draws must not depend on which modules are imported: the replay
+    # command runs in another program (see tokcheck.probes.without_local_constants).
+    with with_reporter(lambda _message: None), without_local_constants():
         try:
             prop()
         except Exception:

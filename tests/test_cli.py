@@ -476,3 +476,5 @@ def test_reader_going_away_is_not_a_traceback(tmp_path: Path, command: str) -> N
         os.close(write_end)
     assert "Traceback" not in done.stderr
     assert "BrokenPipeError" not in done.stderr
+    # Neither a failed check (1) nor bad input (2): what a shell reports for SIGPIPE.
+    assert done.returncode == 141, done.stderr

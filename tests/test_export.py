@@ -427,6 +427,20 @@ def test_divergence_refuses_unless_forced(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "tokenizer.json").is_file()
 
 
+def test_a_refused_export_is_a_verdict_not_bad_input(tmp_path: Path) -> None:
+    """A library caller that catches bad input (TokcheckError) must not catch a refusal."""
+    from tokcheck.errors import Verdict
+
+    assert not issubclass(ExportRefusedError, TokcheckError)
+    resolved = resolve(str(FIXTURES / "tiny-legacy"))
+    model = _load(resolved.model_file)
+    with pytest.raises(Verdict):
+        try:
+            export(resolved, model, tmp_path / "out", texts=["\uff21\u0301"], examples=0)
+        except TokcheckError:
+            pytest.fail("a refused export was caught as bad input")
+
+
 def test_float32_ties_alone_do_not_refuse(tmp_path: Path) -> None:
     resolved = resolve(str(FIXTURES / "broken" / "whitespace-removal-on"))
     model = _load(resolved.model_file)

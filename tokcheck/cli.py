@@ -20,6 +20,9 @@ from tokcheck.corpus import DEFAULT_FIELD
 from tokcheck.errors import ExportRefusedError, TokcheckError, one_line
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# The reader of stdout went away: what a shell reports for a process SIGPIPE ended (128 + 13),
+# neither a verdict nor bad input.
+EXIT_BROKEN_PIPE = 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -224,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`tokcheck inspect MODEL | head`): stop quietly, as cat does.
         # Point stdout at devnull so the interpreter's final flush cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_FAILED
+        return EXIT_BROKEN_PIPE
     except (MemoryError, RecursionError, Exception) as e:
         # A failure nobody anticipated still ends as one line and exit 2 rather than a
         # traceback that CI would read as a failed check; TOKCHECK_DEBUG=1 shows the traceback.

@@ -1,8 +1,9 @@
 """The exceptions tokcheck raises, in one place.
 
 Every error a user can cause derives from :class:`TokcheckError`; the CLI turns it into one line
-on stderr and exit code 2. A failed *check* is not an exception: checks return results, and a
-failed result is exit code 1.
+on stderr and exit code 2. A failed *check* is a verdict, not an error: checks return results,
+and a failed result is exit code 1. Where a verdict must interrupt the caller (export refuses to
+write), it is raised as a :class:`Verdict`, which no ``except TokcheckError`` catches.
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ class MissingDependencyError(TokcheckError):
     """An optional dependency (torch, for example) is needed but not installed."""
 
 
-class ExportRefusedError(TokcheckError):
+class Verdict(Exception):
+    """A check ran and failed, raised where the caller must not go on: exit 1, never 2."""
+
+
+class ExportRefusedError(Verdict):
     """The exported tokenizer diverges from sentencepiece: a failed check (exit 1), not bad input.
 
     ``result`` is the :class:`tokcheck.export.ExportResult` with the judge's findings.

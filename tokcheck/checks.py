@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tokcheck import verdict
 from tokcheck.hftokens import HfTokens, read_hf_tokens, tokenizer_special_id
 from tokcheck.profiles import Profile
 from tokcheck.proto import ModelSummary, SentencePieceModel, proto_text
@@ -55,20 +56,47 @@ class CheckReport(Verdicts):
     profile: str | None
     checks: list[CheckResult]
     skipped: list[Skipped] = field(default_factory=list)
+    # How the profile was chosen (see tokcheck.profiles.select).
+    profile_how: str | None = None
+    strict: bool = False
+
+    @property
+    def caveats(self) -> list[str]:
+        if self.profile is not None:
+            return []
+        return ["no profile applied: the family's vocabulary size and flags were not checked"]
+
+    @property
+    def verdict(self) -> str:
+        return verdict.decide(bool(self.failed), self.caveats, self.strict)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict != verdict.FAILED
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
+            "verdict": self.verdict,
+            "caveats": self.caveats,
             "source": self.source,
             "profile": self.profile,
+            "profile_how": self.profile_how,
             "checks": [c.to_dict() for c in self.checks],
             "skipped": [asdict(s) for s in self.skipped],
         }
 
 
 def run_checks(
-    resolved: ResolvedModel, model: SentencePieceModel, profile: Profile | None
+    resolved: ResolvedModel,
+    model: SentencePieceModel,
+    profile: Profile | None,
+    *,
+    how: str | None = None,
+    strict: bool = False,
 ) -> CheckReport:
+    """Every check that applies to ``model`` (and ``profile``, when there is one: without one
+    the pass carries a caveat); ``how`` says how the profile was chosen."""
     summary = model.summary()
     checks: list[CheckResult] = []
     skipped: list[Skipped] = []
@@ -78,7 +106,8 @@ def run_checks(
                 checks.append(item)
             else:
                 skipped.append(item)
-    return CheckReport(summary.source, profile.name if profile else None, checks, skipped)
+    name = profile.name if profile else None
+    return CheckReport(summary.source, name, checks, skipped, how, strict)
 
 
 _Item = CheckResult | Skipped

@@ -54,6 +54,22 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _stream_budget(text: str) -> int:
+    from tokcheck.stream import UNLIMITED
+
+    return UNLIMITED if text == "all" else _count(1)(text)
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text}")
+    return value
+
+
 def _seed(text: str) -> int:
     value = _count(0)(text)
     if value >= 2**32:
@@ -68,7 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     add = sub.add_parser
 
     _options(add("inspect", help="summarise a sentencepiece model and its HF files"), "model")
-    _options(add("check", help="validate a model against its family's profile"), "model", "profile")
+    _options(
+        add("check", help="validate a model against its family's profile"),
+        "model",
+        "profile",
+        "required",
+    )
     _options(add("profiles", help="list the built-in profiles"))
     p = add("compare", help="compare every Hugging Face loading path with sentencepiece")
     _options(p, "model", "profile", "inputs", "strict")
@@ -128,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of those strings")
     p.add_argument("--show", type=_count(0), default=3, metavar="K", help="counterexamples shown")
     p = add("gate", help="check + compare + roundtrip (+ smoke): one verdict for CI")
-    _options(p, "model", "profile", "inputs", "strict", "smoke", min_examples=1)
+    _options(p, "model", "profile", "required", "inputs", "strict", "smoke", min_examples=1)
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
     p.add_argument("--smoke", action="store_true", help="also run the generation smoke test")
     return parser
@@ -140,10 +161,18 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
         p.add_argument("model", metavar="MODEL", help=".model file, HF directory, or hub id")
         p.add_argument("--revision", help="hub revision (branch, tag or commit) for a hub id")
     if "profile" in groups:
-        p.add_argument(
+        choice = p.add_mutually_exclusive_group()
+        choice.add_argument(
             "--profile",
             metavar="NAME|FILE",
-            help="built-in profile name or TOML file (default: from the hub id, else none)",
+            help="built-in profile name or TOML file (default: the family of the hub id, or "
+            "the one family whose config.json model_type and vocab_size the directory has)",
+        )
+        choice.add_argument(
+            "--no-profile",
+            action="store_true",
+            help="no family expectations: the generic checks only, and the pass carries that "
+            "caveat" + ("" if "required" in groups else " (the default where none applies)"),
         )
     if "inputs" in groups:
         p.add_argument(
@@ -180,6 +209,22 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
             "with --engine dask, the local cluster's workers. The findings are the same for "
             "every N (default: this machine's cores, %(default)s)",
         )
+        p.add_argument(
+            "--stream-budget",
+            type=_stream_budget,
+            default=None,
+            metavar="N|all",
+            help="ids streamed per candidate at most, in input order (default 250000; lines "
+            "left over are a caveat); all: stream every line that needs it",
+        )
+        p.add_argument(
+            "--max-skipped",
+            type=_share,
+            default=None,
+            metavar="FRACTION",
+            help="fail when more than this share of the corpus records cannot be judged and are "
+            "skipped (default: any share passes, with a caveat)",
+        )
     if "strict" in groups:
         p.add_argument("--strict", action="store_true", help="fail on ties too (see README)")
     if "smoke" in groups:
@@ -208,9 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        from tokcheck import __version__
+        from tokcheck.provenance import versions
 
-        print(__version__)
+        print("\n".join(f"{name} {v or 'not installed'}" for name, v in versions().items()))
         return EXIT_PASSED
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -266,17 +311,25 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     return resolved, SentencePieceModel.load(resolved.model_file)
 
 
-def _profile(args: argparse.Namespace, resolved: Any) -> Any:
-    from tokcheck.profiles import load_profile, profile_for_hub_id
+def _selection(args: argparse.Namespace, resolved: Any, *, required: bool = False) -> Any:
+    """The profile the command applies and how it was chosen (tokcheck.profiles.select): check
+    and gate need one or an explicit --no-profile; compare and smoke do without."""
+    from tokcheck.profiles import select
 
-    if args.profile:
-        return load_profile(args.profile)
-    return profile_for_hub_id(resolved.hub_id) if resolved.hub_id else None
+    if args.no_profile:
+        return select(None, None, None, waived=True)
+    return select(args.profile, resolved.hub_id, resolved.config, waived=not required)
+
+
+def _profile(args: argparse.Namespace, resolved: Any) -> Any:
+    return _selection(args, resolved).profile
 
 
 def _show(args: argparse.Namespace, report: Any, text: Callable[[Any], str]) -> None:
     if args.json:
-        render.print_json(report if isinstance(report, dict) else report.to_dict())
+        from tokcheck.provenance import stamped
+
+        render.print_json(stamped(report if isinstance(report, dict) else report.to_dict()))
     else:
         print(text(report))
 
@@ -293,8 +346,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from tokcheck.checks import run_checks
 
     resolved, model = _load(args)
-    report = run_checks(resolved, model, _profile(args, resolved))
-    title = f"{report.source} — profile: {report.profile or 'none (generic checks only)'}"
+    chosen = _selection(args, resolved, required=True)
+    report = run_checks(resolved, model, chosen.profile, how=chosen.how)
+    title = f"{report.source} — profile: {report.profile or 'none'} ({chosen.how})"
     _show(args, report, lambda r: render.checks(r, title=title))
     return _exit(report.passed)
 
@@ -304,7 +358,9 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
 
     items = list(BUILTIN_PROFILES.values())
     if args.json:
-        render.print_json([p.to_dict() for p in items])
+        from tokcheck.provenance import stamped
+
+        render.print_json(stamped({"profiles": [p.to_dict() for p in items]}))
     else:
         print(render.profiles(items))
     return EXIT_PASSED
@@ -353,6 +409,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             strict=args.strict,
             engine=engine,
             progress=bar.advance,
+            stream_budget=args.stream_budget,
+            max_skipped=args.max_skipped,
         )
     _show(args, report, render.comparison)
     return _exit(report.passed)
@@ -422,13 +480,17 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     if junit is not None:
         atomic.check_file_target(junit)  # before the long run, not after it
     resolved, model = _load(args)
-    profile = _profile(args, resolved)
+    chosen = _selection(args, resolved, required=True)
+    profile = chosen.profile
     corpora = _corpora(args)
     with render.Progress(corpora, enabled=not args.json) as bar:
         report = run_gate(
             resolved,
             model,
             profile,
+            profile_how=chosen.how,
+            stream_budget=args.stream_budget,
+            max_skipped=args.max_skipped,
             corpora=corpora,
             field=args.field,
             examples=args.examples,

@@ -15,14 +15,17 @@ strings, the corpora and, on request, the exhaustive generators (:mod:`tokcheck.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
+import json
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tokcheck import stream, verdict
 from tokcheck.candidates import Candidate, Unavailable, load_candidates, transformers_version
 from tokcheck.conversations import (
     DEFAULT_CONVERSATIONS,
@@ -34,7 +37,7 @@ from tokcheck.conversations import (
 from tokcheck.convert import unsupported
 from tokcheck.corpus import DEFAULT_FIELD, CorpusStats, Location, check_corpora, corpus_size
 from tokcheck.engine import Engine, Job, Judgement, Local, judge_partition, opened
-from tokcheck.errors import TokcheckError
+from tokcheck.errors import CorpusError, TokcheckError
 from tokcheck.exhaustive import exhaustive_lines
 from tokcheck.inject import Remedy, injection_texts, verify_remedies
 from tokcheck.judge import Tally
@@ -47,12 +50,17 @@ from tokcheck.partition import (
     numbered,
     to_count,
 )
-from tokcheck.probes import BUILTIN_PROBES, generation_alphabet, hypothesis_strings
+from tokcheck.probes import (
+    BUILTIN_PROBES,
+    generation_alphabet,
+    hypothesis_strings,
+    verification_texts,
+)
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
 from tokcheck.runner import Line, Runner, numbered_batches
-from tokcheck.stream import BUDGET
+from tokcheck.stream import BUDGET, UNLIMITED
 
 # Written by `tokcheck export` beside the tokenizer files (see tokcheck.export).
 EXPORT_RECORD = "tokcheck_export.json"
@@ -81,6 +89,10 @@ class CompareReport:
     # Where the corpora and exhaustive lines were judged (see tokcheck.engine), None without
     # them; the findings do not depend on it.
     engine: str | None = None
+    # Ids streamed per candidate at most (tokcheck.stream.UNLIMITED: every line the rule picks).
+    stream_budget: int = BUDGET
+    # The largest share of corpus records that may be skipped before compare fails.
+    max_skipped: float | None = None
 
     @property
     def load_failures(self) -> list[Unavailable]:
@@ -89,42 +101,113 @@ class CompareReport:
 
     @property
     def judged_tallies(self) -> list[Tally]:
-        return [c for c in self.candidates if c.name in self.judged]
+        """The candidates judged: those asked for, and those that loaded the same tokenizer as
+        one of them (its verdict is theirs)."""
+        return [c for c in self.candidates if self.is_judged(c)]
 
-    def accepts(self, tally: Tally) -> bool:
-        """Whether ``tally`` is no failure of this report: it passed, or was not judged."""
-        return tally.passed(self.strict) or tally.name not in self.judged
+    def is_judged(self, tally: Tally) -> bool:
+        return tally.name in self.judged or tally.same_as in self.judged
+
+    def tally_caveats(self, tally: Tally) -> list[str]:
+        """What weakens a candidate's pass: its ties, and the lines it left unstreamed."""
+        out = [w] if (w := tally.tie_warning(self.strict)) else []
+        if tally.stream_unchecked:
+            budget = "all" if self.stream_budget == UNLIMITED else f"{self.stream_budget:,} ids"
+            out.append(
+                f"{tally.name}: {tally.stream_unchecked} lines holding byte, control or "
+                f"context-dependent pieces were not streamed (the streaming budget, {budget}, "
+                f"was spent; {tally.stream_checked} were; --stream-budget all streams them)"
+            )
+        return out
+
+    def candidate_verdict(self, tally: Tally) -> tuple[str, str]:
+        """A candidate's own verdict and why, the same in every output: ``not judged`` for one
+        that fails but was neither asked for nor the same tokenizer as one that was."""
+        outcome = verdict.decide(tally.diverged, self.tally_caveats(tally), self.strict)
+        why = self.same_reason(tally) or ""
+        if outcome == verdict.FAILED and not self.is_judged(tally):
+            return NOT_JUDGED, (
+                f"{tally.name} was not judged (this run judges {', '.join(self.judged)}) and "
+                f"differs from sentencepiece: {tally.summary()}; `tokcheck compare MODEL "
+                f"--candidate {tally.name}` judges it"
+            )
+        return outcome, why
+
+    def same_reason(self, tally: Tally) -> str | None:
+        """Why a candidate has another's findings: it loaded the very same tokenizer."""
+        if tally.same_as is None:
+            return None
+        release = self.versions.get("transformers") or "?"
+        how = {
+            "slow": f"transformers {release} ignores use_fast=False",
+            "fast": "use_fast=True loads it too",
+            "sentencepiece-backend": f'transformers {release} loads it for backend="sentencepiece" too',
+            "tokenizer.json": "the directory's tokenizer.json is the tokenizer it loads",
+        }.get(tally.name, "it loads the same tokenizer")
+        return f"same tokenizer as {tally.same_as}: {how}"
+
+    @property
+    def corpus_records(self) -> tuple[int, int]:
+        """Corpus records judged and skipped."""
+        counts = self.inputs.get("corpus_counts", [])
+        return sum(c["judged"] for c in counts), sum(c["skipped"] for c in counts)
+
+    @property
+    def too_many_skipped(self) -> str | None:
+        judged, skipped = self.corpus_records
+        if self.max_skipped is None or not skipped:
+            return None
+        share = skipped / (judged + skipped)
+        if share <= self.max_skipped:
+            return None
+        return (
+            f"{skipped} of {judged + skipped} corpus records were skipped ({share:.1%}), more "
+            f"than --max-skipped allows ({self.max_skipped:.1%})"
+        )
+
+    @property
+    def caveats(self) -> list[str]:
+        out = [w for c in _distinct(self.judged_tallies) for w in self.tally_caveats(c)]
+        if skipped := self.corpus_records[1]:
+            out.append(
+                f"{skipped} corpus records could not be judged and were skipped "
+                "(inputs.skipped_lines lists them; --max-skipped bounds their share)"
+            )
+        return out
+
+    @property
+    def verdict(self) -> str:
+        failed = bool(self.load_failures or self.too_many_skipped) or any(
+            c.diverged for c in self.judged_tallies
+        )
+        return verdict.decide(failed, self.caveats, self.strict)
 
     @property
     def passed(self) -> bool:
-        return not self.load_failures and all(map(self.accepts, self.candidates))
+        return self.verdict != verdict.FAILED
+
+    def accepts(self, tally: Tally) -> bool:
+        """Whether ``tally`` is no failure of this report: it passed, or was not judged."""
+        return self.candidate_verdict(tally)[0] != verdict.FAILED
 
     @property
     def warnings(self) -> list[str]:
         out = [
             f"candidate {c.name} ({c.cls}) diverges from sentencepiece: {c.summary()}"
             for c in _distinct(self.candidates)
-            if c.diverged and c.name not in self.judged
+            if c.diverged and not self.is_judged(c)
         ]
         out += [
             f"candidate {u.name} {u.reason}"
             for u in self.unavailable
             if u.failed and u.name not in self.judged
         ]
-        out += [w for c in _distinct(self.judged_tallies) if (w := c.tie_warning(self.strict))]
         if self.prompts and (ref := self.prompts.reference).differing:
             out.append(
                 f"sentencepiece itself does not give back the conversation of {ref.differing} "
                 f"of {self.prompts.prompts} prompts after the card's clean-up (the model, not "
                 f"a loading path): e.g. {ref.example}"
             )
-        out += [
-            f"{c.name}: {c.stream_unchecked} lines holding byte, control or context-dependent "
-            f"pieces were not streamed (the streaming budget, {BUDGET:,} ids, was spent; "
-            f"{c.stream_checked} were)"
-            for c in _distinct(self.candidates)
-            if c.stream_unchecked
-        ]
         return out
 
     @property
@@ -136,13 +219,15 @@ class CompareReport:
         mb = self.inputs["bytes"] / 1e6
         return {
             "passed": self.passed,
+            "verdict": self.verdict,
+            "caveats": self.caveats,
             "strict": self.strict,
             "reference": "sentencepiece",
             "judged": self.judged,
             "exported_directory": self.exported,
             "unexportable": self.unexportable,
             "versions": self.versions,
-            "candidates": [c.to_dict(self.strict) for c in self.candidates],
+            "candidates": [self._candidate(c) for c in self.candidates],
             "unavailable": [u.__dict__ for u in self.unavailable],
             "load_failures": [u.name for u in self.load_failures],
             "warnings": self.warnings,
@@ -151,12 +236,25 @@ class CompareReport:
             "inputs": self.inputs,
             "prompts": self.prompts.to_dict() if self.prompts else None,
             "engine": self.engine,
+            "stream_budget": "all" if self.stream_budget == UNLIMITED else self.stream_budget,
+            "max_skipped": self.max_skipped,
             "elapsed_s": round(self.elapsed_s, 3),
             "lines_per_s": round(self.inputs["lines"] / self.elapsed_s, 1)
             if self.elapsed_s
             else None,
             "mb_per_s": round(mb / self.elapsed_s, 3) if self.elapsed_s else None,
         }
+
+    def _candidate(self, tally: Tally) -> dict[str, Any]:
+        outcome, why = self.candidate_verdict(tally)
+        data = tally.to_dict(self.strict)
+        data.update(verdict=outcome, judged=self.is_judged(tally), reason=why or None)
+        data["passed"] = outcome in (verdict.PASSED, verdict.CAVEATS)
+        return data
+
+
+# A candidate compared but not judged, that fails: a warning, and skipped in pytest and JUnit.
+NOT_JUDGED = "not judged"
 
 
 def export_advice(model: str = "MODEL") -> str:
@@ -223,6 +321,8 @@ def compare(
     jobs: int = 1,
     engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
+    stream_budget: int | None = None,
+    max_skipped: float | None = None,
 ) -> CompareReport:
     """Compare every candidate with sentencepiece on probes, ``prompts`` generated
     conversations in the prompt format of ``profile`` (both formats without one), corpora,
@@ -239,7 +339,17 @@ def compare(
     ``progress`` is called as parts are judged with the bytes they hold: of the corpus files
     as stored (compressed where they are) and of the exhaustive lines, the two that a progress
     bar's total counts.
+
+    ``stream_budget`` bounds the ids streamed per candidate (see :mod:`tokcheck.stream`; None:
+    its ``BUDGET``; ``UNLIMITED`` streams every line the rule picks); lines left over are
+    a caveat. A corpus that yields no judged line is an error (:class:`CorpusError`): nothing
+    was judged of it. Skipped records are a caveat, and more than ``max_skipped`` of them (a
+    share of the corpus records) a failure.
     """
+    if stream_budget is not None and stream_budget < 1:
+        raise TokcheckError(f"the streaming budget must be at least 1 id, got {stream_budget}")
+    if max_skipped is not None and not 0 <= max_skipped <= 1:
+        raise TokcheckError(f"max_skipped must be a share between 0 and 1, got {max_skipped}")
     model.require_text("compare tokenizers on it")
     corpora = check_corpora(corpora, field)
     # The corpora and the exhaustive lines go to the engine, reached now: a cluster that
@@ -260,6 +370,8 @@ def compare(
                 prompts=prompts,
                 profile=profile,
                 exhaustive=exhaustive,
+                stream_budget=stream_budget,
+                max_skipped=max_skipped,
             ),
             show=show,
             strict=strict,
@@ -279,6 +391,8 @@ class _Options:
     prompts: int
     profile: Profile | None
     exhaustive: bool
+    stream_budget: int | None = None
+    max_skipped: float | None = None
 
 
 def _compare(
@@ -304,17 +418,30 @@ def _compare(
         (t, f"inject[{i}]")
         for i, t in enumerate(injection_texts(model, loaded) if o.probes else ())
     ]
-    runner = Runner(model, loaded, show)
+    runner = Runner(model, loaded, show, budget=o.stream_budget)
     totals = {"lines": 0, "bytes": 0}
-    for batch in runner.run(numbered_batches(_generated(model, o, formats, injection))):
+    verification = _verification(model, resolved, o) if o.probes else []
+    generated = _generated(model, o, formats, injection, verification)
+    for batch in runner.run(numbered_batches(generated)):
         totals["lines"] += len(batch)
         totals["bytes"] += sum(line_size(t) for t, _ in batch)
     stats = CorpusStats()
+    counts = {str(c): [0, 0] for c in corpora}  # judged and skipped records per corpus
     if engine is not None:
         names = tuple(c.name for c in loaded)
-        job = Job(resolved, names, o.field, show, engine.threads, tuple(runner.every_line()))
+        job = Job(
+            resolved,
+            names,
+            o.field,
+            show,
+            engine.threads,
+            tuple(runner.every_line()),
+            stream_budget=o.stream_budget,
+        )
         more = exhaustive_lines(model, resolved) if o.exhaustive else ()
-        _Work(engine, job, runner, stats, totals, progress).run(model, loaded, corpora, more)
+        work = _Work(engine, job, runner, stats, totals, progress, counts)
+        work.run(model, loaded, corpora, more)
+    _require_judged(counts)
     tallies = runner.tallies()
     cleanup = (
         check_cleanup(model, loaded, formats, formats_from, o.prompts, o.seed)
@@ -332,9 +459,14 @@ def _compare(
             "probes": len(BUILTIN_PROBES) if o.probes else 0,
             "prompts": o.prompts * len(formats),
             "injection": len(injection),
+            "verification": len(verification),
             "examples": o.examples,
             "seed": o.seed,
             "corpora": [str(p) for p in corpora],
+            "corpus_counts": [
+                {"path": path, "judged": judged, "skipped": skipped}
+                for path, (judged, skipped) in counts.items()
+            ],
             "corpus_lines": stats.lines,
             "skipped_lines": [s.to_dict() for s in stats.skipped],
             # The Unicode database that chose the code points: it grows with Python releases.
@@ -352,20 +484,52 @@ def _compare(
         prompts=cleanup,
         remedies=remedies,
         engine=engine.name if engine else None,
+        stream_budget=stream.BUDGET if o.stream_budget is None else o.stream_budget,
+        max_skipped=o.max_skipped,
     )
 
 
+def _require_judged(counts: dict[str, list[int]]) -> None:
+    """A corpus of which no line was judged passes nothing: an error, naming why."""
+    for path, (judged, skipped) in counts.items():
+        if not judged:
+            why = f"all {skipped} records were skipped" if skipped else "it holds no records"
+            raise CorpusError(
+                f"{path}: no line of this corpus was judged ({why}); check the file"
+                + (" and --field" if skipped else "")
+            )
+
+
+def _verification(model: SentencePieceModel, resolved: ResolvedModel, o: _Options) -> list[Line]:
+    """Export's verification lines (:func:`tokcheck.probes.verification_texts`): on a
+    directory tokcheck exported, those it was verified on; otherwise ``examples`` of each."""
+    examples, seed = o.examples, o.seed
+    if resolved.directory is not None and (record := resolved.directory / EXPORT_RECORD).is_file():
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+            examples, seed = int(data["examples"]), int(data["seed"])
+        except (OSError, ValueError, TypeError, KeyError):
+            pass  # a record of an older export, or not ours: the run's own numbers
+    texts = verification_texts(model, examples, seed)
+    return [(t, f"verification[{i}]") for i, t in enumerate(texts)]
+
+
 def _generated(
-    model: SentencePieceModel, o: _Options, formats: Sequence[str], injection: list[Line]
+    model: SentencePieceModel,
+    o: _Options,
+    formats: Sequence[str],
+    injection: list[Line],
+    verification: list[Line],
 ) -> Iterator[Line]:
     """The lines compare generates, judged in this process first: probes, prompts, the
-    injection lines and Hypothesis strings."""
+    injection lines, Hypothesis strings and export's verification lines."""
     if o.probes:
         yield from ((t, f"probe[{i}]") for i, t in enumerate(BUILTIN_PROBES))
     yield from prompt_lines(formats, o.prompts, o.seed)
     yield from injection
     strings = hypothesis_strings(o.examples, o.seed, generation_alphabet(model))
     yield from ((t, f"hypothesis[{i}]") for i, t in enumerate(strings))
+    yield from verification
 
 
 @dataclass
@@ -379,6 +543,10 @@ class _Work:
     stats: CorpusStats
     totals: dict[str, int]
     progress: Callable[[int], None] | None
+    # Judged and skipped records per corpus, by its name.
+    counts: dict[str, list[int]]
+    # The corpus of each part sent, in order: results come back in that order.
+    sent: collections.deque[str | None] = dataclasses.field(default_factory=collections.deque)
 
     def run(
         self,
@@ -401,12 +569,22 @@ class _Work:
         after = generated(more, (len(corpora) + 1) * STRIDE)
         told = self.progress if engine.in_process else None
         args = (
-            (self.job, p, self.runner.budget_left(), told) for p in itertools.chain(parts, after)
+            self._sent(self.job, p, self.runner.budget_left(), told)
+            for p in itertools.chain(parts, after)
         )
         for judgement in engine.map(judge_partition, args):
             self._absorb(judgement)
 
+    def _sent(self, *args: Any) -> tuple[Any, ...]:
+        location = args[1].location
+        self.sent.append(None if location is None else str(location))
+        return args
+
     def _absorb(self, judgement: Judgement) -> None:
+        if (corpus := self.sent.popleft()) is not None:
+            self.counts[corpus][0] += judgement.stats.lines
+        for skipped in judgement.stats.skipped:
+            self.counts.setdefault(skipped.path, [0, 0])[1] += 1
         self.runner.absorb(judgement.part)
         self.stats.lines += judgement.stats.lines
         self.stats.skipped += judgement.stats.skipped

@@ -56,6 +56,8 @@ class Job:
     threads: int
     # Candidates whose streaming rule failed on the coordinator's first batch.
     every_line: tuple[str, ...] = ()
+    # The run's streaming budget (None: tokcheck.stream.BUDGET), for each line's cap.
+    stream_budget: int | None = None
     # The model's tokenizer files by name, for workers that may not see its paths (a cluster).
     files: tuple[tuple[str, bytes], ...] = ()
     token: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
@@ -263,7 +265,13 @@ class _Worker:
         # defer=0: a worker's runner defers the lines to stream; each part's begin() says
         # how much budget may be left.
         self.runner = Runner(
-            model, candidates, job.show, threads=job.threads, every_line=job.every_line, defer=0
+            model,
+            candidates,
+            job.show,
+            threads=job.threads,
+            every_line=job.every_line,
+            defer=0,
+            budget=job.stream_budget,
         )
 
 

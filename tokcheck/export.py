@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tokcheck import atomic
+from tokcheck import atomic, verdict
 from tokcheck.candidates import (
     from_tokenizers,
     from_transformers,
@@ -41,7 +41,7 @@ from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError, one_
 from tokcheck.hfconfig import ADDED_TOKENS
 from tokcheck.hftokens import HfTokens, read_hf_tokens
 from tokcheck.judge import Tally
-from tokcheck.probes import hazard_texts, numbered, sample_texts, symbol_texts
+from tokcheck.probes import numbered, verification_texts
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import MODEL_FILENAMES
 from tokcheck.runner import judge_lines
@@ -72,8 +72,18 @@ class ExportResult:
     written: bool
 
     @property
+    def caveats(self) -> list[str]:
+        """The verified paths' ties: a pass with them is a pass with caveats."""
+        return [w for t in self.tallies if (w := t.tie_warning(self.strict))]
+
+    @property
+    def verdict(self) -> str:
+        diverged = any(t.diverged for t in self.tallies)
+        return verdict.decide(diverged, self.caveats, self.strict)
+
+    @property
     def passed(self) -> bool:
-        return all(t.passed(self.strict) for t in self.tallies)
+        return self.verdict != verdict.FAILED
 
     @property
     def status(self) -> str:
@@ -88,6 +98,8 @@ class ExportResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
+            "verdict": self.verdict,
+            "caveats": self.caveats,
             "status": self.status,
             "written": self.written,
             "source": self.source,
@@ -130,7 +142,7 @@ def export(
     atomic.check_outdir(outdir, force)
     specials = KeptSpecials.of(model, read_hf_tokens(resolved, model))
     tokenizer = specials.apply(Converter(model).build())
-    lines = _verification_texts(model, texts, examples, seed) if verify else []
+    lines = [*texts, *verification_texts(model, examples, seed)] if verify else []
     staging = atomic.staging_dir(outdir)
     try:
         files = _write_files(staging, model, resolved, tokenizer, specials)
@@ -154,28 +166,12 @@ def export(
                 "nothing written (--force writes it anyway)",
                 result,
             )
-        _write_record(staging / EXPORT_RECORD, model, result, specials)
+        _write_record(staging / EXPORT_RECORD, model, result, specials, examples, seed)
         atomic.move_into_place(staging, outdir, force)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return dataclasses.replace(result, written=True)
-
-
-def _verification_texts(
-    model: SentencePieceModel,
-    texts: list[str] | tuple[str, ...],
-    examples: int,
-    seed: int,
-) -> list[str]:
-    """The caller's texts, ``examples`` generated strings and as many rich in user-defined
-    symbols, and every name the tokenizer must not take for its id (see :mod:`tokcheck.bpe`)."""
-    return [
-        *texts,
-        *sample_texts(model, examples, seed),
-        *symbol_texts(model, examples, seed),
-        *hazard_texts(model),
-    ]
 
 
 def _refuse_own_sources(outdir: Path, model: SentencePieceModel, resolved: ResolvedModel) -> None:
@@ -387,7 +383,12 @@ def _write_files(
 
 
 def _write_record(
-    path: Path, model: SentencePieceModel, result: ExportResult, specials: KeptSpecials
+    path: Path,
+    model: SentencePieceModel,
+    result: ExportResult,
+    specials: KeptSpecials,
+    examples: int,
+    seed: int,
 ) -> None:
     """The human-readable record of the export: what it came from and what was verified."""
     from tokcheck import __version__
@@ -400,6 +401,10 @@ def _write_record(
             "source_sha256": hashlib.sha256(model.data).hexdigest(),
             "status": result.status,
             "lines": result.lines,
+            # What was verified beside the probes (tokcheck.probes.verification_texts): compare
+            # and gate judge the directory on the same lines.
+            "examples": examples,
+            "seed": seed,
             "forced": result.forced,
             "add_bos_token": specials.add_bos_token,
             "add_eos_token": specials.add_eos_token,

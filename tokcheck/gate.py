@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tokcheck import atomic, render
+from tokcheck import atomic, render, verdict
 from tokcheck.checks import CheckReport, run_checks
-from tokcheck.compare import CompareReport, advice, compare
+from tokcheck.compare import NOT_JUDGED, CompareReport, advice, compare
 from tokcheck.corpus import DEFAULT_FIELD, Location
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel
@@ -31,26 +31,44 @@ class GateReport:
     roundtrip: RoundtripReport
     smoke: Any = None
     next_steps: list[str] = field(default_factory=list)
+    strict: bool = False
+
+    @property
+    def steps(self) -> dict[str, str]:
+        """Each step's verdict (see :mod:`tokcheck.verdict`)."""
+        steps = {
+            "check": self.check.verdict,
+            "compare": self.compare.verdict,
+            "roundtrip": verdict.PASSED if self.roundtrip.passed else verdict.FAILED,
+        }
+        if self.smoke is not None:
+            steps["smoke"] = verdict.PASSED if self.smoke.passed else verdict.FAILED
+        return steps
 
     @property
     def verdicts(self) -> dict[str, bool]:
-        verdicts = {
-            "check": self.check.passed,
-            "compare": self.compare.passed,
-            "roundtrip": self.roundtrip.passed,
-        }
-        if self.smoke is not None:
-            verdicts["smoke"] = bool(self.smoke.passed)
-        return verdicts
+        return {step: v != verdict.FAILED for step, v in self.steps.items()}
+
+    @property
+    def caveats(self) -> list[str]:
+        return [*self.check.caveats, *self.compare.caveats]
+
+    @property
+    def verdict(self) -> str:
+        failed = verdict.FAILED in self.steps.values()
+        return verdict.decide(failed, self.caveats, self.strict)
 
     @property
     def passed(self) -> bool:
-        return all(self.verdicts.values())
+        return self.verdict != verdict.FAILED
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
+            "verdict": self.verdict,
+            "caveats": self.caveats,
             "model": self.model,
+            "steps": self.steps,
             "verdicts": self.verdicts,
             "next_steps": self.next_steps,
             "check": self.check.to_dict(),
@@ -73,14 +91,18 @@ def run_gate(
     jobs: int = 1,
     smoke: Callable[[], Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    profile_how: str | None = None,
+    stream_budget: int | None = None,
+    max_skipped: float | None = None,
 ) -> GateReport:
     """Run every part and collect one report; ``smoke`` runs the smoke test when given.
 
-    ``strict`` fails compare on ties too (see :mod:`tokcheck.judge`).
+    ``strict`` fails every caveat (ties, unstreamed lines, skipped records, no profile: see
+    :mod:`tokcheck.verdict`). ``profile_how`` says how ``profile`` was chosen.
     """
     report = GateReport(
         model=resolved.name,
-        check=run_checks(resolved, model, profile),
+        check=run_checks(resolved, model, profile, how=profile_how, strict=strict),
         compare=compare(
             resolved,
             model,
@@ -92,6 +114,8 @@ def run_gate(
             strict=strict,
             jobs=jobs,
             progress=progress,
+            stream_budget=stream_budget,
+            max_skipped=max_skipped,
         ),
         roundtrip=roundtrip(
             model,
@@ -100,6 +124,7 @@ def run_gate(
             replay_hint=f"tokcheck roundtrip {resolved.name}",
         ),
         smoke=smoke() if smoke is not None else None,
+        strict=strict,
     )
     report.next_steps = list(_next_steps(report))
     return report
@@ -107,13 +132,17 @@ def run_gate(
 
 def _next_steps(report: GateReport) -> Iterator[str]:
     ref = report.model
-    if not report.check.passed:
+    if report.check.failed:
         yield (
             f"fix the failed checks ({', '.join(report.check.failed)}): "
             f"`tokcheck check {ref} --profile {report.check.profile or 'NAME'}` explains each"
         )
     if not report.compare.passed:
-        yield advice(report.compare, ref)
+        yield (
+            report.compare.too_many_skipped
+            if report.compare.too_many_skipped and report.compare.next_step is None
+            else advice(report.compare, ref)
+        )
     if not report.roundtrip.passed:
         failed = [p.name for p in report.roundtrip.properties if not p.passed]
         yield (
@@ -124,48 +153,107 @@ def _next_steps(report: GateReport) -> Iterator[str]:
         yield f"the generation smoke test failed: `tokcheck smoke {ref}` shows which check"
 
 
-def junit_xml(report: GateReport) -> ET.ElementTree:
-    """One testcase per check, per candidate, per property (and per smoke check)."""
-    suites = ET.Element("testsuites", name="tokcheck")
-    cases: dict[str, list[tuple[str, bool, str]]] = {
-        "check": [(c.name, c.passed, c.message) for c in report.check.checks],
-        "compare": [
-            (
-                c.name,
-                report.compare.accepts(c),
-                "\n".join([f"{c.cls}: {c.summary()}", *render.counterexamples(c)]),
-            )
-            for c in report.compare.candidates
-        ]
-        + [(u.name, False, u.reason) for u in report.compare.load_failures],
-        "roundtrip": [
-            (p.name, p.passed, f"{p.detail}; replay: {p.replay}" if not p.passed else "")
-            for p in report.roundtrip.properties
-        ],
-    }
+# What a test case is in pytest and JUnit: passed, failed, or skipped (with its reason).
+PASS, FAIL, SKIP = "passed", "failed", "skipped"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case of the gate, as pytest and JUnit show it."""
+
+    suite: str
+    name: str
+    outcome: str
+    message: str = ""
+
+
+def cases(report: GateReport) -> list[Case]:
+    """One case per check (applied or skipped), per candidate (with the verdict of the
+    tokenizer it loaded), per property, and per smoke check."""
+    out = check_cases(report.check)
+    out += compare_cases(report.compare, report.model)
+    out += roundtrip_cases(report.roundtrip)
     if report.smoke is not None:
-        cases["smoke"] = [(c.name, c.passed, c.message) for c in report.smoke.checks]
-    for suite_name, items in cases.items():
+        out += [
+            Case("smoke", c.name, PASS if c.passed else FAIL, c.message)
+            for c in report.smoke.checks
+        ]
+        out += [Case("smoke", s.name, SKIP, s.reason) for s in report.smoke.skipped]
+    return out
+
+
+def check_cases(check: CheckReport) -> list[Case]:
+    out = [Case("check", c.name, PASS if c.passed else FAIL, c.message) for c in check.checks]
+    return out + [Case("check", s.name, SKIP, s.reason) for s in check.skipped]
+
+
+def compare_cases(compare: CompareReport, model: str) -> list[Case]:
+    """One case per candidate, with its own verdict (a twin's is the tokenizer's it loaded; one
+    that fails unjudged is skipped, saying so), and one for the corpora when there are any."""
+    out = []
+    for c in compare.candidates:
+        outcome, why = compare.candidate_verdict(c)
+        lines = [f"{c.name} ({c.cls}) {c.summary()}", *([why] if why else [])]
+        lines += compare.tally_caveats(c)
+        if outcome == verdict.FAILED:
+            lines += [*render.counterexamples(c), f"next: {advice(compare, model)}"]
+        state = SKIP if outcome == NOT_JUDGED else FAIL if outcome == verdict.FAILED else PASS
+        out.append(Case("compare", c.name, state, "\n".join(lines)))
+    for u in compare.unavailable:
+        if u.failed:
+            failed = u.name in compare.judged
+            why = f"{u.name} {u.reason}" + (f"; next: {advice(compare, model)}" if failed else "")
+            out.append(Case("compare", u.name, FAIL if failed else SKIP, why))
+        else:
+            out.append(Case("compare", u.name, SKIP, f"{u.name} does not apply here: {u.reason}"))
+    if counts := compare.inputs.get("corpus_counts"):
+        said = "; ".join(
+            f"{c['path']}: {c['judged']} judged, {c['skipped']} skipped" for c in counts
+        )
+        too_many = compare.too_many_skipped
+        out.append(Case("compare", "corpus", FAIL if too_many else PASS, too_many or said))
+    return out
+
+
+def roundtrip_cases(roundtrip: RoundtripReport) -> list[Case]:
+    return [
+        Case(
+            "roundtrip",
+            p.name,
+            PASS if p.passed else FAIL,
+            f"{p.name}: {p.detail}; replay: {p.replay}" if not p.passed else "",
+        )
+        for p in roundtrip.properties
+    ]
+
+
+def junit_xml(report: GateReport) -> ET.ElementTree:
+    """One testcase per :func:`cases` entry; skipped ones carry their reason."""
+    suites = ET.Element("testsuites", name="tokcheck")
+    by_suite: dict[str, list[Case]] = {}
+    for case in cases(report):
+        by_suite.setdefault(case.suite, []).append(case)
+    for suite_name, items in by_suite.items():
         suite = ET.SubElement(
             suites,
             "testsuite",
             name=f"tokcheck.{suite_name}",
             tests=str(len(items)),
-            failures=str(sum(not ok for _, ok, _ in items)),
+            failures=str(sum(c.outcome == FAIL for c in items)),
             errors="0",
-            skipped="0",
+            skipped=str(sum(c.outcome == SKIP for c in items)),
         )
-        for name, ok, message in items:
-            case = ET.SubElement(
+        for c in items:
+            element = ET.SubElement(
                 suite,
                 "testcase",
                 classname=f"tokcheck.{suite_name}",
-                name=f"{name}[{report.model}]",
+                name=f"{c.name}[{report.model}]",
             )
-            if not ok:
-                ET.SubElement(
-                    case, "failure", message=message.splitlines()[0] if message else "failed"
-                ).text = message
+            if c.outcome != PASS:
+                first = c.message.splitlines()[0] if c.message else c.outcome
+                tag = "failure" if c.outcome == FAIL else "skipped"
+                ET.SubElement(element, tag, message=first).text = c.message
     ET.indent(suites)
     return ET.ElementTree(suites)
 

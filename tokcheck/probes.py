@@ -236,6 +236,18 @@ def symbol_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[s
     return ["".join(part() for _ in range(rng.randint(1, 10))) for _ in range(count)]
 
 
+def verification_texts(model: SentencePieceModel, examples: int, seed: int = 0) -> list[str]:
+    """The lines ``tokcheck export`` verifies beside its probes, and ``compare`` (so ``gate``)
+    judges too, so that both give one verdict on one tokenizer: ``examples`` strings that
+    stress the model and as many rich in its user-defined symbols, and every name the tokenizer
+    must not take for its id (see :mod:`tokcheck.bpe`)."""
+    return [
+        *sample_texts(model, examples, seed),
+        *symbol_texts(model, examples, seed),
+        *hazard_texts(model),
+    ]
+
+
 def hazard_texts(model: SentencePieceModel) -> list[str]:
     """Every name sentencepiece never matches in text (control symbols, bytes, the unknown
     piece), alone and beside user-defined symbols: where an exported tokenizer could take such

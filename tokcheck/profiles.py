@@ -1,8 +1,10 @@
 """Profiles: what a model family's tokenizer must be.
 
 Three families are built in, each from its model card; a user's TOML file with the same keys is
-a profile too. A hub id selects its family's profile by itself. This module only describes
-expectations; :mod:`tokcheck.checks` compares a model against them.
+a profile too. :func:`select` picks the one a command applies: the one named, the family of a
+hub id, the one family whose ``config.json`` model type and vocabulary size the directory's
+match, or none where the user waives it (``--no-profile``); otherwise it asks for one. This
+module only describes expectations; :mod:`tokcheck.checks` compares a model against them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class Profile:
     prompt_format: str | None = None
     # The published parameter count of the family's models, for the smoke test.
     parameters: int | None = None
+    # config.json's model_type for the family's models: with vocab_size, the evidence a
+    # directory without a hub id is recognised by (see select).
+    architecture: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -65,6 +70,7 @@ BUILTIN_PROFILES: dict[str, Profile] = {
             remove_extra_whitespaces=False,
             prompt_format="nl-tag",
             parameters=3_600_000_000,
+            architecture="gpt_neox",
         ),
         Profile(
             name="rinna/bilingual-gpt-neox-4b",
@@ -86,6 +92,7 @@ BUILTIN_PROFILES: dict[str, Profile] = {
             representable=("\n", "\t"),
             prompt_format="newline",
             parameters=3_800_000_000,
+            architecture="gpt_neox",
         ),
         Profile(
             name="rinna/japanese-gpt-1b",
@@ -102,6 +109,7 @@ BUILTIN_PROFILES: dict[str, Profile] = {
             byte_fallback=False,
             add_dummy_prefix=True,
             remove_extra_whitespaces=True,
+            architecture="gpt2",
         ),
     )
 }
@@ -114,6 +122,62 @@ def profile_for_hub_id(hub_id: str) -> Profile | None:
         if wanted in (m.lower() for m in profile.members):
             return profile
     return None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The profile a command applies, and why: ``how`` is said in every report."""
+
+    profile: Profile | None
+    how: str
+
+    @property
+    def waived(self) -> bool:
+        return self.profile is None
+
+
+WAIVED = "none applies or was waived: generic checks only"
+
+
+def select(
+    name: str | None, hub_id: str | None, config: dict[str, Any] | None, *, waived: bool = False
+) -> Selection:
+    """The profile to apply: ``name`` (a built-in name or a TOML file), else the family of
+    ``hub_id``, else the one built-in family whose ``architecture`` and ``vocab_size`` are
+    ``config``'s (a directory's config.json), else none if ``waived``. Raises
+    :class:`ProfileError` when none of these gives one."""
+    if name:
+        return Selection(load_profile(name), f"named ({name})")
+    if hub_id and (profile := profile_for_hub_id(hub_id)):
+        return Selection(profile, f"from the hub id {hub_id}")
+    if (inferred := infer(config)) is not None:
+        how = (
+            f"inferred from config.json (model_type {inferred.architecture}, "
+            f"vocab_size {inferred.vocab_size})"
+        )
+        return Selection(inferred, how)
+    if waived:
+        return Selection(None, WAIVED)
+    known = ", ".join(BUILTIN_PROFILES)
+    raise ProfileError(
+        "no profile applies by itself (no hub id of a known family, no config.json that names "
+        f"one): give --profile NAME|FILE ({known}, or a TOML file) or --no-profile for the "
+        "generic checks only"
+    )
+
+
+def infer(config: dict[str, Any] | None) -> Profile | None:
+    """The one built-in family whose model type and vocabulary size ``config`` has, if exactly
+    one has them."""
+    if not config:
+        return None
+    model_type, vocab = config.get("model_type"), config.get("vocab_size")
+    matches = [
+        p
+        for p in BUILTIN_PROFILES.values()
+        if p.architecture is not None and (p.architecture, p.vocab_size) == (model_type, vocab)
+    ]
+    return matches[0] if len(matches) == 1 else None
 
 
 def load_profile(name_or_path: str) -> Profile:
@@ -143,6 +207,7 @@ _TYPES: dict[str, type] = {
     "representable": list,
     "prompt_format": str,
     "parameters": int,
+    "architecture": str,
 }
 
 

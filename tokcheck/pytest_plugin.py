@@ -1,15 +1,21 @@
-"""pytest plugin: ``pytest --tokcheck-model MODEL`` turns tokcheck's verdicts into test items.
+"""pytest plugin: ``pytest --tokcheck-model MODEL`` turns tokcheck's gate into test items.
 
-One item per check, per compare candidate and per round-trip property, so failures show like any
-other test. Without ``--tokcheck-model`` the plugin adds no items and imports nothing heavy; the
-``tokcheck`` fixture is available either way for users' own tests.
+The model file is collected as a file of tests: one item per check, per compare candidate and
+per round-trip property (``spiece.model::compare[default]``), with the same verdicts as
+``tokcheck gate`` (:func:`tokcheck.gate.cases`): a candidate that loads the same tokenizer as a
+failing one fails with it, and what does not apply is skipped with its reason. Collecting runs
+only the cheap ``check`` step (it names the check items); compare and roundtrip run once each,
+when the first of their items runs, so ``-k``, node ids and ``--lf`` run only what they select.
+
+Without ``--tokcheck-model`` the plugin adds no items and imports nothing heavy; the
+``tokcheck`` fixture is available either way for users' own tests. Usage errors (an empty or
+unknown model, a bad option) are pytest usage errors: ``ERROR: tokcheck: ...``, exit 4.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +28,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--tokcheck-model", metavar="MODEL", help="validate this model: .model, HF dir or hub id"
     )
     group.addoption(
-        "--tokcheck-profile", metavar="NAME|FILE", help="profile (default: from the hub id)"
+        "--tokcheck-profile",
+        metavar="NAME|FILE",
+        help="profile (default: from the hub id or the directory's config.json)",
+    )
+    group.addoption(
+        "--tokcheck-no-profile",
+        action="store_true",
+        help="no family expectations: generic checks only (the pass carries that caveat)",
     )
     group.addoption(
         "--tokcheck-corpus",
@@ -48,7 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--tokcheck-strict",
         action="store_true",
-        help="fail compare on ties too (other ids for the same text, scoring the same)",
+        help="fail every caveat too: ties, unstreamed lines, skipped records, no profile",
     )
     group.addoption(
         "--tokcheck-examples",
@@ -60,139 +73,198 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 class _Gate:
-    """Runs the gate once per session, on first use."""
+    """The model and the gate's steps for one session: check at once, compare and roundtrip
+    on first use."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, model: str) -> None:
+        from tokcheck.checks import run_checks
+        from tokcheck.profiles import select
+        from tokcheck.testing import load
+
+        opt = config.getoption
+        for option in ("examples", "jobs"):
+            if (value := opt(f"tokcheck_{option}")) < 1:
+                raise pytest.UsageError(f"tokcheck: --tokcheck-{option} must be >= 1, got {value}")
+        if opt("tokcheck_profile") and opt("tokcheck_no_profile"):
+            raise pytest.UsageError("tokcheck: give --tokcheck-profile or --tokcheck-no-profile")
         self.config = config
-        self._report: Any = None
+        self.resolved, self.model = load(model)
+        self.model_file = self.resolved.model_file.resolve()
+        chosen = (
+            select(None, None, None, waived=True)
+            if opt("tokcheck_no_profile")
+            else select(opt("tokcheck_profile"), self.resolved.hub_id, self.resolved.config)
+        )
+        self.profile = chosen.profile
+        self.strict = bool(opt("tokcheck_strict"))
+        self.check = run_checks(
+            self.resolved, self.model, self.profile, how=chosen.how, strict=self.strict
+        )
+        self._compare: Any = None
+        self._roundtrip: Any = None
+        self.collected = False
 
     @property
-    def report(self) -> Any:
-        if self._report is None:
+    def name(self) -> str:
+        return self.resolved.name
+
+    def compare(self) -> Any:
+        if self._compare is None:
+            from tokcheck.compare import compare
             from tokcheck.corpus import is_url
-            from tokcheck.errors import TokcheckError
-            from tokcheck.gate import run_gate
-            from tokcheck.profiles import load_profile, profile_for_hub_id
-            from tokcheck.testing import load
 
             opt = self.config.getoption
-            for option in ("examples", "jobs"):
-                if (value := opt(f"tokcheck_{option}")) < 1:
-                    raise TokcheckError(f"--tokcheck-{option} must be >= 1, got {value}")
-            resolved, model = load(opt("tokcheck_model"))
-            name = opt("tokcheck_profile")
-            profile = (
-                load_profile(name)
-                if name
-                else (profile_for_hub_id(resolved.hub_id) if resolved.hub_id else None)
-            )
-            self._report = run_gate(
-                resolved,
-                model,
-                profile,
+            self._compare = compare(
+                self.resolved,
+                self.model,
                 corpora=[p if is_url(p) else Path(p) for p in opt("tokcheck_corpus")],
                 field=opt("tokcheck_field"),
                 examples=opt("tokcheck_examples"),
-                strict=opt("tokcheck_strict"),
+                profile=self.profile,
+                strict=self.strict,
                 jobs=opt("tokcheck_jobs"),
             )
-        return self._report
+        return self._compare
+
+    def roundtrip(self) -> Any:
+        if self._roundtrip is None:
+            from tokcheck.roundtrip import roundtrip
+
+            self._roundtrip = roundtrip(
+                self.model,
+                examples=self.config.getoption("tokcheck_examples"),
+                replay_hint=f"tokcheck roundtrip {self.name}",
+            )
+        return self._roundtrip
+
+
+_GATE = pytest.StashKey[_Gate | None]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    model = config.getoption("tokcheck_model")
+    config.stash[_GATE] = None
+    if model is None:
+        return
+    if not str(model).strip():
+        raise pytest.UsageError(
+            "tokcheck: --tokcheck-model is empty (an unset variable?): give a .model file, a "
+            "Hugging Face directory or a hub id"
+        )
+    from tokcheck.errors import TokcheckError, one_line
+
+    try:
+        config.stash[_GATE] = _Gate(config, model)
+    except TokcheckError as e:
+        # The command line's option names, as this plugin spells them.
+        said = one_line(str(e)).replace("--no-profile", "--tokcheck-no-profile")
+        said = said.replace("--profile", "--tokcheck-profile")
+        raise pytest.UsageError(f"tokcheck: {said}") from e
+    except OSError as e:
+        raise pytest.UsageError(f"tokcheck: {model}: {one_line(str(e))}") from e
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> TokcheckFile | None:
+    gate = parent.config.stash.get(_GATE, None)
+    if gate is None or file_path.resolve() != gate.model_file:
+        return None
+    gate.collected = True
+    return TokcheckFile.from_parent(parent, path=file_path)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """The model's items, where the paths pytest was given did not lead to its file; before
+    ``-k``, ``-m`` and ``--lf`` select among all items."""
+    gate = config.stash.get(_GATE, None)
+    if gate is None or gate.collected:
+        return
+    gate.collected = True
+    path = gate.model_file
+    try:
+        nodeid = str(path.relative_to(config.rootpath))
+    except ValueError:  # outside the rootdir: the node id is the absolute path
+        nodeid = str(path)
+    node = TokcheckFile.from_parent(session, path=path, nodeid=nodeid)
+    items.extend(session.genitems(node))
+
+
+class TokcheckFile(pytest.File):
+    """The model file, as a file of tests."""
+
+    def collect(self) -> Iterator[TokcheckItem]:
+        from tokcheck.candidates import DEFAULT_CANDIDATES
+        from tokcheck.gate import check_cases
+        from tokcheck.roundtrip import property_names
+
+        gate: _Gate | None = self.config.stash[_GATE]
+        assert gate is not None
+        steps = [("check", case.name) for case in check_cases(gate.check)]
+        steps += [("compare", name) for name in DEFAULT_CANDIDATES]
+        if self.config.getoption("tokcheck_corpus"):
+            steps.append(("compare", "corpus"))
+        steps += [("roundtrip", name) for name in property_names(gate.model)]
+        structured = hasattr(self, "id")  # pytest 9.2 and later: node ids with parts
+        for step, case in steps:
+            # Shaped like a parametrized test's (step[case]), so node ids given back to
+            # pytest (a re-run, --lf) name these items.
+            extra = {"nodeid": self.id.child(step).with_params(case)} if structured else {}
+            yield TokcheckItem.from_parent(
+                self, name=f"{step}[{case}]", step=step, case=case, **extra
+            )
 
 
 class TokcheckItem(pytest.Item):
-    def __init__(self, *, verdict: Callable[[Any], tuple[bool, str]], **kwargs: Any) -> None:
+    def __init__(self, *, step: str, case: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.verdict = verdict
+        self.step = step
+        self.case = case
 
     def runtest(self) -> None:
-        gate: _Gate = self.config.stash[_GATE]
-        ok, message = self.verdict(gate.report)
-        if not ok:
-            raise TokcheckFailure(message)
+        from tokcheck import gate as cases
+
+        gate: _Gate | None = self.config.stash[_GATE]
+        assert gate is not None
+        if self.step == "check":
+            found = cases.check_cases(gate.check)
+        elif self.step == "compare":
+            found = cases.compare_cases(gate.compare(), gate.name)
+        else:
+            found = cases.roundtrip_cases(gate.roundtrip())
+        case = next((c for c in found if c.name == self.case), None)
+        if case is None:
+            raise TokcheckFailure(f"{self.name}: tokcheck gave no verdict for it")
+        if case.outcome == cases.SKIP:
+            pytest.skip(case.message)
+        if case.outcome == cases.FAIL:
+            raise TokcheckFailure(case.message)
+        if self.step == "compare":
+            _warn_ties(gate.compare(), self.case)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, TokcheckFailure):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
 
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return Path(str(self.config.getoption("tokcheck_model"))), 0, self.name
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"tokcheck {self.name}"
+
+
+def _warn_ties(compare: Any, name: str) -> None:
+    """A judged candidate that passed but for ties: the pass is shown with its caveat."""
+    import warnings
+
+    from tokcheck.testing import TieWarning
+
+    tally = next((t for t in compare.candidates if t.name == name), None)
+    if tally is not None and compare.is_judged(tally) and (warning := tally.tie_warning()):
+        warnings.warn(TieWarning(warning), stacklevel=1)
 
 
 class TokcheckFailure(Exception):
     pass
-
-
-_GATE = pytest.StashKey[_Gate]()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_GATE] = _Gate(config)
-
-
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    if not config.getoption("tokcheck_model"):
-        return
-    gate = config.stash[_GATE]
-    from tokcheck.errors import TokcheckError
-
-    try:
-        report = gate.report
-    except TokcheckError as e:
-        raise pytest.UsageError(f"tokcheck: {e}") from e
-    items.extend(_items(session, report))
-
-
-def _items(parent: Any, report: Any) -> Iterator[TokcheckItem]:
-    def make(name: str, verdict: Callable[[Any], tuple[bool, str]]) -> TokcheckItem:
-        return TokcheckItem.from_parent(parent, name=name, verdict=verdict)
-
-    for c in report.check.checks:
-        yield make(f"tokcheck::check[{c.name}]", partial(_check, name=c.name))
-    for c in report.compare.candidates:
-        yield make(f"tokcheck::compare[{c.name}]", partial(_candidate, name=c.name))
-    for u in report.compare.load_failures:
-        yield make(f"tokcheck::compare[{u.name}]", partial(_load_failure, name=u.name))
-    for p in report.roundtrip.properties:
-        yield make(f"tokcheck::roundtrip[{p.name}]", partial(_property, name=p.name))
-
-
-def _check(report: Any, name: str) -> tuple[bool, str]:
-    c = next(c for c in report.check.checks if c.name == name)
-    return c.passed, f"{c.name}: {c.message} (expected {c.expected!r}, actual {c.actual!r})"
-
-
-def _candidate(report: Any, name: str) -> tuple[bool, str]:
-    from tokcheck import render
-    from tokcheck.compare import advice
-
-    compare = report.compare
-    c = next(c for c in compare.candidates if c.name == name)
-    ok = compare.accepts(c)
-    lines = [f"{name} ({c.cls}) {c.summary()}", *render.counterexamples(c)]
-    if ok and name in compare.judged and (warning := c.tie_warning()):
-        import warnings
-
-        from tokcheck.testing import TieWarning
-
-        warnings.warn(TieWarning(warning), stacklevel=1)
-    if not ok:
-        lines.append(f"next: {advice(compare, report.model)}")
-    return ok, "\n".join(lines)
-
-
-def _load_failure(report: Any, name: str) -> tuple[bool, str]:
-    from tokcheck.compare import advice
-
-    u = next(u for u in report.compare.load_failures if u.name == name)
-    return False, f"{name} {u.reason}; next: {advice(report.compare, report.model)}"
-
-
-def _property(report: Any, name: str) -> tuple[bool, str]:
-    p = next(p for p in report.roundtrip.properties if p.name == name)
-    return p.passed, f"{p.name}: {p.detail}; replay: {p.replay}"
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from tokcheck import verdict
+
 if TYPE_CHECKING:
     from tokcheck.compare import CompareReport
     from tokcheck.corpus import Location
@@ -128,7 +130,13 @@ def checks(report: Any, *, title: str | None = None) -> str:
     out = [table(("", "check", "expected", "actual"), rows, title=title)]
     out += [f"skipped {s.name}: {s.reason}" for s in report.skipped]
     out += [f"FAIL {c.name}: {c.message}" for c in report.checks if not c.passed]
-    out.append("passed" if report.passed else f"failed: {', '.join(report.failed)}")
+    caveats = getattr(report, "caveats", [])
+    out += [f"caveat: {c}" for c in caveats]
+    outcome = getattr(report, "verdict", None) or (
+        verdict.PASSED if report.passed else verdict.FAILED
+    )
+    detail = ", ".join(report.failed) if outcome == verdict.FAILED else "; ".join(caveats)
+    out.append(verdict.line(outcome, detail))
     return "\n".join(out)
 
 
@@ -255,6 +263,11 @@ def comparison(report: CompareReport) -> str:
         f"transformers {versions['transformers']}"
     )
     out = [tallies(report.candidates, title=title)]
+    out += [
+        f"{t.name}: {why}"
+        for t in report.candidates
+        if (why := report.candidate_verdict(t)[1]) and t.same_as
+    ]
     for u in report.unavailable:
         out.append(
             f"{'FAIL' if u in report.load_failures else 'not compared'}: {u.name}: {u.reason}"
@@ -263,6 +276,10 @@ def comparison(report: CompareReport) -> str:
         if not t.same_as and (t.counterexamples or t.ties):
             out.append("")
             out += counterexamples(t)
+    out += [
+        f"corpus {c['path']}: {c['judged']} records judged, {c['skipped']} skipped"
+        for c in report.inputs.get("corpus_counts", [])
+    ]
     skipped = report.inputs["skipped_lines"]
     if skipped:
         out.append(
@@ -271,6 +288,7 @@ def comparison(report: CompareReport) -> str:
             + (", ..." if len(skipped) > 10 else "")
         )
     out.extend(f"warning: {w}" for w in report.warnings)
+    out.extend(f"caveat: {c}" for c in report.caveats)
     twins = {t.name for t in report.candidates if t.same_as}
     out.extend(f"injection: {r.summary()}" for r in report.remedies if r.candidate not in twins)
     mb = report.inputs["bytes"] / 1e6
@@ -278,13 +296,14 @@ def comparison(report: CompareReport) -> str:
         out.append(report.prompts.summary())
     out.append(f"{report.inputs['lines']} lines ({mb:.2f} MB) in {report.elapsed_s:.2f} s")
     judged = ", ".join(report.judged)
-    if report.passed:
-        ties = any(t.tie for t in report.judged_tallies)
-        out.append(
-            f"passed: {judged} {'matches sentencepiece but for ties' if ties else 'matches sentencepiece'}"
-        )
+    outcome = report.verdict
+    if outcome == verdict.FAILED:
+        detail = report.next_step or report.too_many_skipped or "; ".join(report.caveats)
+    elif outcome == verdict.CAVEATS:
+        detail = f"{judged} matches sentencepiece, with {len(report.caveats)} caveat(s) above"
     else:
-        out.append(f"failed: {report.next_step}")
+        detail = f"{judged} matches sentencepiece"
+    out.append(verdict.line(outcome, detail))
     return "\n".join(out)
 
 
@@ -313,7 +332,8 @@ def roundtrip(report: RoundtripReport) -> str:
         if not p.passed:
             out.append(f"FAIL {p.name}: {p.detail}")
             out.append(f"  replay: {p.replay}")
-    out.append("passed" if report.passed else "failed")
+    failed = ", ".join(p.name for p in report.properties if not p.passed)
+    out.append(verdict.line(verdict.FAILED if failed else verdict.PASSED, failed))
     return "\n".join(out)
 
 
@@ -323,13 +343,14 @@ def exported(result: ExportResult) -> str:
         if t.counterexamples or t.ties:
             out.append("")
             out += counterexamples(t)
-    out += [f"warning: {w}" for t in result.tallies if (w := t.tie_warning(result.strict))]
+    out += [f"caveat: {w}" for w in result.caveats]
     if result.written:
         note = " (written with --force)" if not result.passed else ""
         out.append(f"wrote {result.outdir}{note}: {', '.join(result.files)}")
-        out.append(result.status)
+        out.append(verdict.line(result.verdict, result.status))
     else:
         out.append(f"refused: {result.status}; nothing written (--force writes it anyway)")
+        out.append(verdict.line(verdict.FAILED, result.status))
     return "\n".join(out)
 
 
@@ -348,14 +369,20 @@ def gate(report: GateReport) -> str:
     }
     if report.smoke is not None:
         details["smoke"] = ", ".join(c.name for c in report.smoke.checks if not c.passed) or "ok"
-    rows = [("PASS" if ok else "FAIL", step, details[step]) for step, ok in report.verdicts.items()]
+    marks = {verdict.PASSED: "PASS", verdict.CAVEATS: "PASS*", verdict.FAILED: "FAIL"}
+    rows = [(marks[v], step, details[step]) for step, v in report.steps.items()]
     out = [table(("", "step", "detail"), rows, title=f"tokcheck gate {report.model}")]
+    out.append(f"profile: {report.check.profile or 'none'} ({report.check.profile_how or 'given'})")
+    out += [f"{t.name}: {why}" for t in compare.candidates if (why := compare.same_reason(t))]
     for t in compare.judged_tallies:
-        if not t.passed(compare.strict) and not t.same_as:
+        if t.diverged and not t.same_as:
             out += counterexamples(t)
     out += [f"warning: {w}" for w in compare.warnings]
+    out += [f"caveat: {c}" for c in report.caveats]
     out += [f"next: {step}" for step in report.next_steps]
-    out.append("gate passed" if report.passed else "gate failed")
+    failed = ", ".join(step for step, v in report.steps.items() if v == verdict.FAILED)
+    detail = failed or f"{len(report.caveats)} caveat(s) above" if report.caveats or failed else ""
+    out.append("gate " + verdict.line(report.verdict, detail))
     return "\n".join(out)
 
 

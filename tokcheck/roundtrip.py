@@ -63,6 +63,22 @@ def expected_roundtrip(model: SentencePieceModel, text: str) -> str:
     return normalized.replace(ESCAPED_SPACE, " ") if spec.escape_whitespaces else normalized
 
 
+def property_names(model: SentencePieceModel) -> list[str]:
+    """The properties that apply to ``model``, read from its flags without running any."""
+    names = ["decode_encode"]
+    if model.proto.trainer_spec.byte_fallback:
+        names.append("no_unk")
+        spec = model.proto.normalizer_spec
+        identity = (
+            not spec.precompiled_charsmap
+            and not spec.remove_extra_whitespaces
+            and not spec.add_dummy_prefix
+        )
+        if identity:
+            names.append("lossless")
+    return [*names, "id_piece_bijection"]
+
+
 def roundtrip(
     model: SentencePieceModel, *, examples: int = 1000, seed: int = 0, replay_hint: str = ""
 ) -> RoundtripReport:
@@ -71,13 +87,7 @@ def roundtrip(
     start = time.perf_counter()
     sp = model.processor
     unk = sp.unk_id()
-    byte_fallback = model.proto.trainer_spec.byte_fallback
-    spec = model.proto.normalizer_spec
-    identity = (
-        not spec.precompiled_charsmap
-        and not spec.remove_extra_whitespaces
-        and not spec.add_dummy_prefix
-    )
+    applies = property_names(model)
     alphabet = generation_alphabet(model)
 
     def decode_encode(text: str) -> str | None:
@@ -95,12 +105,12 @@ def roundtrip(
         return None if got == text else f"decode(encode(s)) = {got!r} lost characters of s"
 
     properties = [_run("decode_encode", decode_encode, examples, seed, alphabet, replay_hint)]
-    if byte_fallback:
+    if "no_unk" in applies:
         properties.append(_run("no_unk", no_unk, examples, seed, None, replay_hint))
-        if identity:
-            properties.append(
-                _run("lossless", lossless, examples, seed, None, replay_hint, exclude=ESCAPED_SPACE)
-            )
+    if "lossless" in applies:
+        properties.append(
+            _run("lossless", lossless, examples, seed, None, replay_hint, exclude=ESCAPED_SPACE)
+        )
     properties.append(_bijection(model))
     return RoundtripReport(str(model.path), seed, properties, time.perf_counter() - start)
 

@@ -98,7 +98,8 @@ class Runner:
     ``threads`` bounds sentencepiece's threads (the machine's cores unless given). A worker's
     runner takes ``every_line``, the names of candidates whose streaming rule failed on the
     coordinator's first batch, and ``defer``, the streaming budget that may be left when its
-    part starts (see :class:`tokcheck.stream.StreamCheck`).
+    part starts (see :class:`tokcheck.stream.StreamCheck`); ``budget`` is the run's streaming
+    budget (None: :data:`tokcheck.stream.BUDGET`).
     """
 
     def __init__(
@@ -110,6 +111,7 @@ class Runner:
         threads: int | None = None,
         every_line: Iterable[str] = (),
         defer: int | None = None,
+        budget: int | None = None,
     ) -> None:
         self.sp = model.processor
         self.show = show
@@ -122,7 +124,9 @@ class Runner:
             self.names.setdefault(c.key, []).append(c)
         failed = set(every_line)
         self.streams = {
-            key: StreamCheck(model, c.streamer, every_line=c.name in failed, defer=defer)
+            key: StreamCheck(
+                model, c.streamer, every_line=c.name in failed, defer=defer, budget=budget
+            )
             for key, c in self.distinct.items()
             if c.streamer is not None
         }

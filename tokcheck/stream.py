@@ -30,9 +30,9 @@ told the outcome. A library caller that turns off every generated line gets no s
 :data:`BOTH_WAYS` lines are streamed both ways; after them a tokenizers-backed candidate is
 streamed with ``DecodeStream`` alone (the same algorithm, in Rust).
 
-At most :data:`BUDGET` ids of the lines the rule picks are streamed per candidate, in input
-order: the first line that does not fit ends streaming, and a line of more than
-:data:`LINE_CAP` ids is never streamed (one long document must not spend what thousands of
+At most :data:`BUDGET` ids (``compare --stream-budget N|all``) of the lines the rule picks are
+streamed per candidate, in input order: the first line that does not fit ends streaming, and a
+line of more than an eighth of the budget (:data:`LINE_CAP` by default) is never streamed (one long document must not spend what thousands of
 lines could). On a large corpus whose ids hold many byte pieces the rest are counted, not
 streamed. The inputs come probes first, so those are always streamed. Each tally says how many
 lines it streamed (``stream_checked``) and how many it left (``stream_unchecked``); the text
@@ -55,6 +55,7 @@ This module streams and judges streams; :mod:`tokcheck.judge` counts ``stream_mi
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -68,8 +69,11 @@ DECODE_STREAM = "DecodeStream"
 WHOLE = "decode"
 # Ids of lines the rule picks streamed per candidate (about half a second of DecodeStream).
 BUDGET = 250_000
-# Ids of the longest line that is streamed.
+# Ids of the longest line streamed under the default budget: one long document must not
+# spend what thousands of lines could. Another budget caps lines at the same eighth.
 LINE_CAP = BUDGET // 8
+# A budget that never runs out: every line the rule picks is streamed.
+UNLIMITED = sys.maxsize
 # Lines streamed both ways per candidate, DecodeStream and prefix/read offsets, before the
 # tokenizers-backed ones go on with DecodeStream alone.
 BOTH_WAYS = 200
@@ -205,8 +209,12 @@ class StreamCheck:
         *,
         every_line: bool = False,
         defer: int | None = None,
+        budget: int | None = None,
     ) -> None:
         self.streamer = streamer
+        # The budget and line cap of this run, read now (None: the module's defaults).
+        self.cap = LINE_CAP if budget is None else budget // 8
+        budget = BUDGET if budget is None else budget
         processor = model.processor
         self.reference_decode: Decode = lambda ids: str(processor.decode(ids))
         proto = model.proto
@@ -224,7 +232,7 @@ class StreamCheck:
         # Lines the rule would stream that were not, the budget being spent.
         self.unchecked = 0
         self.deferring = defer is not None
-        self.budget = BUDGET if defer is None else defer
+        self.budget = budget if defer is None else defer
         # A line did not fit the budget: no later line is streamed.
         self.spent = False
         # A worker's part is never the first batch: the coordinator tested the rule.
@@ -280,8 +288,8 @@ class StreamCheck:
     def _admit(self, length: int) -> bool:
         """Whether a line the rule picks is streamed: its ids are taken from the budget, or
         it is counted unchecked (and a line that does not fit ends streaming)."""
-        if length > LINE_CAP or self.spent or length > self.budget:
-            self.spent = self.spent or length <= LINE_CAP
+        if length > self.cap or self.spent or length > self.budget:
+            self.spent = self.spent or length <= self.cap
             self.unchecked += 1
             return False
         self.budget -= length

@@ -434,11 +434,13 @@ def test_a_refused_export_is_a_verdict_not_bad_input(tmp_path: Path) -> None:
     assert not issubclass(ExportRefusedError, TokcheckError)
     resolved = resolve(str(FIXTURES / "tiny-legacy"))
     model = _load(resolved.model_file)
-    with pytest.raises(Verdict):
-        try:
-            export(resolved, model, tmp_path / "out", texts=["\uff21\u0301"], examples=0)
-        except TokcheckError:
-            pytest.fail("a refused export was caught as bad input")
+    try:
+        export(resolved, model, tmp_path / "out", texts=["\uff21\u0301"], examples=0)
+    except TokcheckError:
+        pytest.fail("a refused export was caught as bad input")
+    except Verdict:
+        return
+    pytest.fail("the export was not refused")
 
 
 def test_float32_ties_alone_do_not_refuse(tmp_path: Path) -> None:

@@ -132,7 +132,11 @@ def test_strings_drawn_do_not_depend_on_the_modules_imported(
 
     def drawn() -> list[str]:
         seen: list[str] = []
-        _run("record", lambda s: seen.append(s) or None, 300, 3, None, "")
+
+        def record(text: str) -> None:
+            seen.append(text)
+
+        _run("record", record, 300, 3, None, "")
         return seen
 
     before = drawn()

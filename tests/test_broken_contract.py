@@ -56,6 +56,10 @@ def _case(name: str, command: str) -> Case:
     if command == "export":
         outdir = "out"
         argv.append("{tmp}/out")
+    if command == "check":
+        # The generic checks: what each defect breaks by itself (profiles are inferred, or
+        # asked for, as test_profile_inferred_from_config_json_fails_the_defects shows).
+        argv.append("--no-profile")
     if command in ("roundtrip", "compare", "export"):
         argv += ["--examples", "5"]
     return Case(0, 0, command, "broken", name, (), (*argv, "--json"), json=True, outdir=outdir)
@@ -71,3 +75,19 @@ def test_broken_fixture_keeps_the_contract(name: str, command: str, tmp_path: Pa
 
 def test_every_broken_fixture_has_its_expected_exits() -> None:
     assert sorted(EXPECTED_EXIT) == BROKEN
+
+
+@pytest.mark.parametrize("name", ["dummy-prefix-on", "whitespace-removal-on", "wrong-vocab-size"])
+def test_profile_inferred_from_config_json_fails_the_defects(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A GPT-NeoX config.json with 32,000 embeddings names rinna's 3.6b family: without
+    --profile the check applies it, and the defect fails (it passed with no expectation)."""
+    import json
+
+    from tokcheck.cli import main
+
+    assert main(["check", str(FIXTURES / "broken" / name), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["profile"] == "rinna/japanese-gpt-neox-3.6b"
+    assert report["profile_how"].startswith("inferred from config.json")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 from tokcheck import __version__
 from tokcheck.cli import main
 from tokcheck.profiles import BUILTIN_PROFILES
+from tokcheck.provenance import SCHEMA_VERSION
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NEOX = "rinna/japanese-gpt-neox-3.6b"
@@ -67,7 +69,7 @@ def _failed(report: dict[str, object]) -> set[str]:
 def test_check_passes_exit_0(cli: CLI) -> None:
     run = cli(["check", str(FIXTURES / "neox-3.6b"), "--profile", NEOX])
     assert run.code == 0
-    assert run.out.rstrip().endswith("passed")
+    assert re.fullmatch(r"passed \(transformers \S+\)", run.out.rstrip().splitlines()[-1])
     assert run.err == ""
 
 
@@ -76,7 +78,7 @@ def test_check_fails_exit_1(cli: CLI) -> None:
     assert run.code == 1
     last = run.out.rstrip().splitlines()[-1]
     assert last.startswith("failed: ")
-    assert set(last.removeprefix("failed: ").split(", ")) == {
+    assert set(last.removeprefix("failed: ").split(" (transformers")[0].split(", ")) == {
         "byte_fallback",
         "byte_pieces",
         "add_dummy_prefix",
@@ -135,11 +137,34 @@ def test_check_shared_ja_model(cli: CLI, shared_ja_model: Path) -> None:
     }
 
 
-def test_check_without_profile_runs_generic_checks(cli: CLI) -> None:
+def test_check_infers_the_profile_from_config_json(cli: CLI) -> None:
     run = cli(["check", str(FIXTURES / "legacy-1b"), "--json"])
     report = json.loads(run.out)
-    assert (run.code, report["profile"], report["passed"]) == (0, None, True)
+    assert (run.code, report["profile"]) == (0, "rinna/japanese-gpt-1b")
+    assert report["profile_how"] == "inferred from config.json (model_type gpt2, vocab_size 32000)"
+
+
+@pytest.mark.parametrize("command", ["check", "gate"])
+def test_no_expectation_is_an_error_not_a_pass(cli: CLI, command: str) -> None:
+    """tiny-neox's config.json matches no family: without --profile or --no-profile nothing
+    says what the tokenizer should be."""
+    run = cli(
+        [command, str(FIXTURES / "tiny-neox"), "--examples", "5"][: 2 if command == "check" else 4]
+    )
+    assert (run.code, run.out) == (2, "")
+    assert run.err.count("\n") == 1
+    assert "--profile NAME|FILE" in run.err
+    assert "--no-profile" in run.err
+
+
+def test_check_without_a_profile_is_a_pass_with_caveats(cli: CLI) -> None:
+    run = cli(["check", str(FIXTURES / "tiny-neox"), "--no-profile", "--json"])
+    report = json.loads(run.out)
+    assert (run.code, report["profile"], report["verdict"]) == (0, None, "passed with caveats")
     assert "profile" in {s["name"] for s in report["skipped"]}
+    assert any("no profile" in c for c in report["caveats"])
+    text = cli(["check", str(FIXTURES / "tiny-neox"), "--no-profile"]).out
+    assert text.rstrip().splitlines()[-1].startswith("passed with caveats: no profile applied")
 
 
 def test_check_user_toml_profile(cli: CLI, tmp_path: Path) -> None:
@@ -201,13 +226,51 @@ def test_profiles_json(cli: CLI) -> None:
     run = cli(["profiles", "--json"])
     assert run.code == 0
     data = json.loads(run.out)
-    assert [p["name"] for p in data] == list(BUILTIN_PROFILES)
-    assert len(data) == 3
-    assert data[0]["members"] == list(BUILTIN_PROFILES[NEOX].members)
+    assert data["schema_version"] == SCHEMA_VERSION
+    profiles = data["profiles"]
+    assert [p["name"] for p in profiles] == list(BUILTIN_PROFILES)
+    assert len(profiles) == 3
+    assert profiles[0]["members"] == list(BUILTIN_PROFILES[NEOX].members)
 
 
-def test_version(cli: CLI) -> None:
-    assert cli(["--version"]) == Run(0, f"{__version__}\n", "")
+def test_version_names_every_library_a_verdict_depends_on(cli: CLI) -> None:
+    run = cli(["--version"])
+    assert (run.code, run.err) == (0, "")
+    said = dict(line.split(" ", 1) for line in run.out.splitlines())
+    assert said["tokcheck"] == __version__
+    for library in ("sentencepiece", "tokenizers", "transformers", "python"):
+        assert said[library] != "not installed", library
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["inspect", str(FIXTURES / "tiny-neox")],
+        ["check", str(FIXTURES / "tiny-neox"), "--no-profile"],
+        ["profiles"],
+        ["roundtrip", str(FIXTURES / "tiny-neox"), "--examples", "5"],
+    ],
+    ids=["inspect", "check", "profiles", "roundtrip"],
+)
+def test_every_json_output_carries_schema_and_versions(cli: CLI, argv: list[str]) -> None:
+    from tokcheck.provenance import versions
+
+    run = cli([*argv, "--json"])
+    data = json.loads(run.out)
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert data["versions"] == versions()
+    assert data["versions"]["transformers"]
+
+
+def test_every_text_verdict_names_the_transformers_version(cli: CLI) -> None:
+    from tokcheck.provenance import versions
+
+    for argv in (
+        ["check", str(FIXTURES / "tiny-neox"), "--no-profile"],
+        ["roundtrip", str(FIXTURES / "tiny-neox"), "--examples", "5"],
+    ):
+        last = cli(argv).out.rstrip().splitlines()[-1]
+        assert last.endswith(f"(transformers {versions()['transformers']})"), argv
 
 
 def test_no_command_prints_help_exit_2(cli: CLI) -> None:
@@ -454,7 +517,7 @@ def test_console_script_and_module_pass(tmp_path: Path) -> None:
             check=False,
         )
         assert (done.returncode, done.stderr) == (0, ""), argv
-        assert done.stdout.rstrip().endswith("passed")
+        assert done.stdout.rstrip().splitlines()[-1].startswith("passed (transformers")
 
 
 @pytest.mark.parametrize("command", ["inspect", "check"])
@@ -464,7 +527,8 @@ def test_reader_going_away_is_not_a_traceback(tmp_path: Path, command: str) -> N
     os.close(read_end)
     try:
         done = subprocess.run(
-            [_console_script(), command, str(FIXTURES / "tiny-neox"), "--json"],
+            [_console_script(), command, str(FIXTURES / "tiny-neox"), "--json"]
+            + (["--no-profile"] if command == "check" else []),
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,

@@ -41,7 +41,53 @@ def test_gate_passes_on_the_exported_directory(tmp_path: Path) -> None:
     out = tmp_path / "exported"
     assert main(["export", str(FIXTURES / "tiny-neox"), str(out), "--examples", "50"]) == 0
     assert main(["compare", str(FIXTURES / "tiny-neox"), "--examples", "50"]) == 1
-    assert main(["gate", str(out), "--examples", "100"]) == 0
+    assert main(["gate", str(out), "--examples", "100", "--no-profile"]) == 0
+
+
+def test_gate_on_an_exported_neox_model_with_the_dummy_prefix_on_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exact to its own model, but not what rinna's 3.6b family is: the gate infers the family
+    from config.json (GPT-NeoX, 32,000 embeddings) and fails the flag, without --profile."""
+    out = tmp_path / "exported"
+    source = FIXTURES / "broken" / "dummy-prefix-on"
+    assert main(["export", str(source), str(out), "--examples", "20"]) == 0
+    capsys.readouterr()
+    assert main(["gate", str(out), "--examples", "20", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["steps"]["check"] == "failed"
+    assert report["check"]["profile_how"].startswith("inferred from config.json")
+    assert "add_dummy_prefix" in {c["name"] for c in report["check"]["checks"] if not c["passed"]}
+
+
+def test_export_and_gate_give_one_tie_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 65,536-piece rinna-flag model whose exported tokenizer ties on runs of one piece:
+    the gate reports the ties as a pass with caveats, names their count, and --strict fails."""
+    out = tmp_path / "exported"
+    assert main(["export", str(FIXTURES / "bilingual-4b"), str(out), "--examples", "50"]) == 0
+    corpus = tmp_path / "runs.txt"
+    corpus.write_text("".join("ご" * k + "\n" for k in range(2, 40)), encoding="utf-8")
+    argv = ["gate", str(out), "--examples", "20", "--corpus", str(corpus), "--jobs", "1"]
+    capsys.readouterr()
+    assert main([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"] == "passed with caveats"
+    ties = {c["name"]: c["tie"] for c in report["compare"]["candidates"]}
+    assert ties["default"] > 0
+    assert any(f"{ties['default']} of" in c and "ties" in c for c in report["caveats"])
+    # The gate judged export's own verification lines: those export verified the directory on.
+    record = json.loads((out / "tokcheck_export.json").read_text(encoding="utf-8"))
+    from tokcheck.probes import verification_texts
+    from tokcheck.proto import SentencePieceModel
+
+    model = SentencePieceModel.load(out / "spiece.model")
+    assert record["examples"] == 50
+    assert report["compare"]["inputs"]["verification"] == len(verification_texts(model, 50, 0))
+    assert main(argv) == 0
+    assert capsys.readouterr().out.rstrip().splitlines()[-1].startswith("gate passed with caveats")
+    assert main([*argv, "--strict"]) == 1
 
 
 def test_existing_outdir_is_refused_and_untouched(

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,11 +51,11 @@ def test_gate_on_legacy_model_with_neox_profile_names_failed_checks(
 def test_gate_on_diverging_default_path_points_to_export(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = main(["gate", str(FIXTURES / "tiny-neox"), "--examples", "50"])
+    code = main(["gate", str(FIXTURES / "tiny-neox"), "--examples", "50", "--no-profile"])
     out = capsys.readouterr().out
     assert code == 1
     assert "tokcheck export" in out
-    assert "gate failed" in out
+    assert "gate failed: compare (transformers" in out
 
 
 def test_gate_on_a_default_path_that_raises_fails_with_the_reason(
@@ -62,6 +63,7 @@ def test_gate_on_a_default_path_that_raises_fails_with_the_reason(
 ) -> None:
     junit = tmp_path / "gate.xml"
     argv = ["gate", str(unloadable_dir), "--examples", "10", "--junit", str(junit), "--json"]
+    argv.append("--no-profile")
     code = main(argv)
     data = json.loads(capsys.readouterr().out)
     assert code == 1
@@ -76,7 +78,14 @@ def test_gate_on_a_default_path_that_raises_fails_with_the_reason(
 def test_plugin_reports_a_path_that_raises_as_a_failed_item(
     tmp_path: Path, unloadable_dir: Path
 ) -> None:
-    result = _pytest(tmp_path, "--tokcheck-model", str(unloadable_dir), "--tokcheck-examples", "10")
+    result = _pytest(
+        tmp_path,
+        "--tokcheck-model",
+        str(unloadable_dir),
+        "--tokcheck-examples",
+        "10",
+        "--tokcheck-no-profile",
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "compare[default]" in result.stdout
     assert "failed to load" in result.stdout
@@ -147,11 +156,13 @@ def test_gate_junit_and_plugin_report_stream_and_injection(tmp_path: Path) -> No
         pytest.skip(f"the default path raises on this transformers release: {e}")
     junit = tmp_path / "gate.xml"
     argv = ["gate", str(FIXTURES / "tiny-neox"), "--examples", "10", "--junit", str(junit)]
-    assert main(argv) == 1
+    assert main([*argv, "--no-profile"]) == 1
     failures = " ".join(f.get("message", "") for f in ET.parse(junit).getroot().iter("failure"))
     assert "special_injected" in failures
     assert "stream_mismatched" in failures
-    result = _pytest(tmp_path, "--tokcheck-model", str(FIXTURES / "tiny-neox"))
+    result = _pytest(
+        tmp_path, "--tokcheck-model", str(FIXTURES / "tiny-neox"), "--tokcheck-no-profile"
+    )
     assert result.returncode == 1
     assert "special_injected" in result.stdout
     assert "stream_mismatched" in result.stdout
@@ -163,7 +174,7 @@ def test_plugin_takes_the_corpus_field_and_jobs(tmp_path: Path) -> None:
     corpus = tmp_path / "c.parquet"
     parquet.write_table(pa.table({"body": ["吾輩は猫である", "x"]}), corpus)
     args = ["--tokcheck-model", str(FIXTURES / "tiny-neox"), "--tokcheck-examples", "5"]
-    args += ["--tokcheck-corpus", str(corpus), "--tokcheck-jobs", "2"]
+    args += ["--tokcheck-no-profile", "--tokcheck-corpus", str(corpus), "--tokcheck-jobs", "2"]
     wrong = _pytest(tmp_path, *args)  # the default field, "text", is no column of it
     assert "no column 'text'" in wrong.stdout + wrong.stderr
     right = _pytest(tmp_path, *args, "--tokcheck-field", "body")
@@ -171,3 +182,48 @@ def test_plugin_takes_the_corpus_field_and_jobs(tmp_path: Path) -> None:
     assert "compare[default]" in right.stdout, right.stdout + right.stderr
     bad = _pytest(tmp_path, *args[:-2], "--tokcheck-jobs", "0")
     assert "--tokcheck-jobs must be >= 1, got 0" in bad.stdout + bad.stderr
+
+
+# -- tokcheck.testing: arguments a caller can get wrong ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tokenizer", "kwargs", "error"),
+    [
+        (None, {}, TypeError),
+        ("text", {}, TypeError),
+        (object(), {}, TypeError),
+        ("ok", {"examples": 1.5}, TypeError),
+        ("ok", {"examples": -1}, ValueError),
+        ("ok", {"seed": -1}, ValueError),
+        ("ok", {"seed": 2**32}, ValueError),
+        ("ok", {"strict": "yes"}, TypeError),
+        ("ok", {"show": True}, TypeError),
+    ],
+    ids=["none", "str", "object", "float-examples", "negative-examples", "negative-seed",
+         "huge-seed", "str-strict", "bool-show"],
+)  # fmt: skip
+def test_testing_validates_its_arguments(
+    tokenizer: Any, kwargs: dict[str, Any], error: type[Exception]
+) -> None:
+    from tokenizers import Tokenizer
+
+    from tokcheck.testing import assert_matches_reference
+
+    if tokenizer == "ok":
+        tokenizer = Tokenizer.from_str(
+            '{"version":"1.0","model":{"type":"WordLevel","vocab":{"a":0},"unk_token":"a"}}'
+        )
+    with pytest.raises(error) as raised:
+        assert_matches_reference(tokenizer, FIXTURES / "tiny-neox", **kwargs)
+    name = next(iter(kwargs), "tokenizer")
+    assert name in str(raised.value)
+
+
+def test_testing_model_argument_is_named() -> None:
+    from tokcheck.testing import assert_profile
+
+    with pytest.raises(TypeError, match="model must be"):
+        assert_profile(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="profile must be"):
+        assert_profile(FIXTURES / "tiny-neox", 3)  # type: ignore[arg-type]

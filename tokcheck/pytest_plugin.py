@@ -96,6 +96,11 @@ class _Gate:
             else select(opt("tokcheck_profile"), self.resolved.hub_id, self.resolved.config)
         )
         self.profile = chosen.profile
+        from tokcheck.corpus import check_corpora, is_url
+
+        self.corpora = check_corpora(
+            [p if is_url(p) else Path(p) for p in opt("tokcheck_corpus")], opt("tokcheck_field")
+        )
         self.strict = bool(opt("tokcheck_strict"))
         self.check = run_checks(
             self.resolved, self.model, self.profile, how=chosen.how, strict=self.strict
@@ -111,13 +116,12 @@ class _Gate:
     def compare(self) -> Any:
         if self._compare is None:
             from tokcheck.compare import compare
-            from tokcheck.corpus import is_url
 
             opt = self.config.getoption
             self._compare = compare(
                 self.resolved,
                 self.model,
-                corpora=[p if is_url(p) else Path(p) for p in opt("tokcheck_corpus")],
+                corpora=self.corpora,
                 field=opt("tokcheck_field"),
                 examples=opt("tokcheck_examples"),
                 profile=self.profile,
@@ -160,7 +164,7 @@ def pytest_configure(config: pytest.Config) -> None:
         said = one_line(str(e)).replace("--no-profile", "--tokcheck-no-profile")
         said = said.replace("--profile", "--tokcheck-profile")
         raise pytest.UsageError(f"tokcheck: {said}") from e
-    except OSError as e:
+    except Exception as e:  # an input resolving cannot read: still the user's, named
         raise pytest.UsageError(f"tokcheck: {model}: {one_line(str(e))}") from e
 
 
@@ -225,14 +229,19 @@ class TokcheckItem(pytest.Item):
     def runtest(self) -> None:
         from tokcheck import gate as cases
 
+        from tokcheck.errors import TokcheckError, one_line
+
         gate: _Gate | None = self.config.stash[_GATE]
         assert gate is not None
-        if self.step == "check":
-            found = cases.check_cases(gate.check)
-        elif self.step == "compare":
-            found = cases.compare_cases(gate.compare(), gate.name)
-        else:
-            found = cases.roundtrip_cases(gate.roundtrip())
+        try:
+            if self.step == "check":
+                found = cases.check_cases(gate.check)
+            elif self.step == "compare":
+                found = cases.compare_cases(gate.compare(), gate.name)
+            else:
+                found = cases.roundtrip_cases(gate.roundtrip())
+        except TokcheckError as e:  # found only while judging (a corpus of no judged line)
+            raise TokcheckFailure(f"tokcheck: error: {one_line(str(e))}") from e
         case = next((c for c in found if c.name == self.case), None)
         if case is None:
             raise TokcheckFailure(f"{self.name}: tokcheck gave no verdict for it")

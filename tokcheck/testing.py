@@ -18,15 +18,43 @@ from typing import Any
 from tokcheck import render
 from tokcheck.checks import CheckReport, run_checks
 from tokcheck.judge import Tally
-from tokcheck.probes import BUILTIN_PROBES, generation_alphabet, hypothesis_strings, numbered
-from tokcheck.profiles import Profile, load_profile, profile_for_hub_id
+from tokcheck.probes import (
+    BUILTIN_PROBES,
+    generation_alphabet,
+    hypothesis_strings,
+    numbered,
+    verification_texts,
+)
+from tokcheck.profiles import Profile, Selection, select
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel, resolve
 
 
 def load(model: str | Path) -> tuple[ResolvedModel, SentencePieceModel]:
+    if not isinstance(model, str | Path):
+        raise TypeError(f"model must be a path or a hub id, got {type(model).__name__}")
     resolved = resolve(str(model))
     return resolved, SentencePieceModel.load(resolved.model_file)
+
+
+def _arguments(tokenizer: Any, *, examples: Any, seed: Any, show: Any, strict: Any) -> None:
+    """The arguments a caller can get wrong, named in a TypeError or ValueError."""
+    raw = hasattr(tokenizer, "encode_batch") and hasattr(tokenizer, "id_to_token")
+    hf = hasattr(tokenizer, "all_special_ids") and hasattr(tokenizer, "convert_ids_to_tokens")
+    if not (raw or hf):
+        raise TypeError(
+            "tokenizer must be a transformers tokenizer or a tokenizers.Tokenizer, got "
+            f"{type(tokenizer).__name__} (a path goes in model=, the second argument)"
+        )
+    for name, value in (("examples", examples), ("seed", seed), ("show", show)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+    if seed >= 2**32:
+        raise ValueError(f"seed must be < 2**32, got {seed}")
+    if not isinstance(strict, bool):
+        raise TypeError(f"strict must be True or False, got {strict!r}")
 
 
 class TieWarning(UserWarning):
@@ -50,10 +78,17 @@ def assert_matches_reference(
     from tokcheck.candidates import as_candidate
     from tokcheck.runner import judge_lines
 
+    _arguments(tokenizer, examples=examples, seed=seed, show=show, strict=strict)
+    if texts is not None and (isinstance(texts, str) or not isinstance(texts, Iterable)):
+        raise TypeError(f"texts must be an iterable of strings, got {type(texts).__name__}")
     _, reference = load(model)
     if texts is None:
         generated = hypothesis_strings(examples, seed, generation_alphabet(reference))
-        texts = [*BUILTIN_PROBES, *generated]
+        texts = [*BUILTIN_PROBES, *generated, *verification_texts(reference, examples, seed)]
+    else:
+        texts = list(texts)
+        if bad := next((t for t in texts if not isinstance(t, str)), None):
+            raise TypeError(f"texts must hold strings only, got {type(bad).__name__}")
     (tally,) = judge_lines(reference, [as_candidate(tokenizer)], numbered(texts), show=show)
     if not strict and (warning := tally.tie_warning()):
         warnings.warn(TieWarning(warning), stacklevel=2)
@@ -67,13 +102,16 @@ def assert_matches_reference(
 
 def assert_profile(model: str | Path, profile: str | Profile | None = None) -> CheckReport:
     """Assert every check passes against ``profile`` (a name, a TOML path, a Profile, or None
-    to select it from the hub id); returns the report."""
+    to select it as ``tokcheck check`` does: from the hub id or the directory's config.json,
+    else a :class:`~tokcheck.errors.ProfileError`); returns the report."""
+    if profile is not None and not isinstance(profile, str | Profile):
+        raise TypeError(f"profile must be a name, a TOML path or a Profile, got {profile!r}")
     resolved, loaded = load(model)
-    if isinstance(profile, str):
-        profile = load_profile(profile)
-    elif profile is None and resolved.hub_id:
-        profile = profile_for_hub_id(resolved.hub_id)
-    report = run_checks(resolved, loaded, profile)
+    if isinstance(profile, Profile):
+        chosen = Selection(profile, "given")
+    else:
+        chosen = select(profile, resolved.hub_id, resolved.config)
+    report = run_checks(resolved, loaded, chosen.profile, how=chosen.how)
     if not report.passed:
         lines = "\n  ".join(f"{c.name}: {c.message}" for c in report.checks if not c.passed)
         raise AssertionError(f"{resolved.name} fails profile {report.profile}:\n  {lines}")

@@ -250,3 +250,102 @@ def test_missing_extra_is_named(
     with pytest.raises(MissingDependencyError, match=r"pip install 'tokcheck\[formats\]'$"):
         check_corpora([path])
     assert "tokcheck[formats]" in _one_line_exit_2(capsys, path)
+
+
+# Records that Python's JSON reader raises on: an integer past its digit limit, nesting past its
+# recursion limit. They are data like any other bad record: skipped and listed, never fatal.
+HOSTILE = (
+    b'{"text": "ok"}\n'
+    b'{"text": "big", "n": ' + b"7" * 5000 + b"}\n"
+    b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    b'{"text": "last"}\n'
+)
+HOSTILE_REASONS = [
+    (2, "JSON that cannot be read: Exceeds the limit (4300 digits) for integer string conversion"),
+    (3, "JSON nested too deep"),
+]
+
+
+def _hostile(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(_compress(HOSTILE, path.suffix))
+    return path
+
+
+def _reasons(skipped: list[Any]) -> list[tuple[int, str]]:
+    return [
+        (s["line"], s["reason"][: len(r)])
+        for s, (_, r) in zip(skipped, HOSTILE_REASONS, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("name", ["c.jsonl", "c.jsonl.gz", "c.jsonl.zst"])
+def test_records_python_cannot_read_are_skipped(tmp_path: Path, name: str) -> None:
+    path = _hostile(tmp_path, name)
+    lines, stats = _read(path)
+    assert lines == [("ok", f"{path}:1"), ("last", f"{path}:4")]
+    assert len(stats.skipped) == 2
+    got = [s.to_dict() for s in stats.skipped]
+    assert _reasons(got) == HOSTILE_REASONS
+
+
+def _unconvertible(path: Path) -> Path:
+    """A Parquet string column whose row 1 is not UTF-8 (written without validation):
+    converting its batch raises UnicodeDecodeError."""
+    pa = pytest.importorskip("pyarrow")
+    column = pa.array([b"ok", b"\xff\xfe", b"last"], type=pa.binary()).view(pa.string())
+    return _parquet(path, column)
+
+
+def test_parquet_values_pyarrow_cannot_convert_are_skipped(tmp_path: Path) -> None:
+    path = _unconvertible(tmp_path / "c.parquet")
+    lines, stats = _read(path)
+    assert lines == [("ok", f"{path}[0]"), ("last", f"{path}[2]")]
+    assert [(s.position, s.unit) for s in stats.skipped] == [(1, "row")]
+    assert stats.skipped[0].reason.startswith("column 'text' cannot be read: UnicodeDecodeError")
+
+
+@pytest.mark.parametrize("command", ["compare", "gate"])
+def test_hostile_records_through_the_cli_and_workers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    pytest.importorskip("zstandard")
+    corpora = [str(_hostile(tmp_path, n)) for n in ("a.jsonl", "b.jsonl.gz", "c.jsonl.zst")]
+    corpora.append(str(_unconvertible(tmp_path / "d.parquet")))
+    argv = [command, str(FIXTURES / "tiny-neox"), "--examples", "1", "--json"]
+    argv += [a for c in corpora for a in ("--corpus", c)]
+    reports = []
+    for jobs in ("1", "2"):
+        code = main([*argv, "--jobs", jobs])
+        out, err = capsys.readouterr()
+        assert code in (0, 1), err
+        report = json.loads(out)
+        reports.append(report if command == "compare" else report["compare"])
+    one, two = reports
+    assert two["engine"] == "local, 2 processes"
+    skipped = one["inputs"]["skipped_lines"]
+    assert [s["path"] for s in skipped] == [c for c in corpora[:3] for _ in (1, 2)] + corpora[3:]
+    for k in range(3):
+        assert _reasons(skipped[2 * k : 2 * k + 2]) == HOSTILE_REASONS
+    assert skipped[-1]["row"] == 1
+    assert skipped[-1]["reason"].startswith("column 'text' cannot be read: UnicodeDecodeError")
+    for report in (one, two):
+        for timing in ("elapsed_s", "lines_per_s", "mb_per_s", "engine"):
+            report.pop(timing)
+    assert one == two
+
+
+def test_hostile_records_on_the_dask_engine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("distributed")
+    path = _hostile(tmp_path, "c.jsonl")
+    argv = ["compare", str(FIXTURES / "tiny-neox"), "--examples", "0", "--prompts", "0"]
+    argv += ["--corpus", str(path), "--json", "--engine", "dask", "--jobs", "1"]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    report = json.loads(out)
+    assert report["engine"].startswith("dask")
+    assert _reasons(report["inputs"]["skipped_lines"]) == HOSTILE_REASONS
+    assert report["inputs"]["corpus_lines"] == 2

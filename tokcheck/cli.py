@@ -261,13 +261,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     _hypothesis_storage()
+    from tokcheck.signals import Terminated, terminating
+
     try:
-        return int(_COMMANDS[args.command](args))
+        with terminating():  # SIGTERM and SIGHUP unwind as Ctrl-C does
+            return int(_COMMANDS[args.command](args))
     except TokcheckError as e:
         return _error(str(e))
     except KeyboardInterrupt:
         print("tokcheck: interrupted", file=sys.stderr)
         return 130
+    except Terminated as e:
+        print(f"tokcheck: {e}", file=sys.stderr)
+        return e.exit_code  # 128 + the signal: 143 for SIGTERM, 129 for SIGHUP
     except BrokenPipeError:
         # The reader went away (`tokcheck inspect MODEL | head`): stop quietly, as cat does.
         # Point stdout at devnull so the interpreter's final flush cannot fail again.

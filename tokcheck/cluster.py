@@ -18,6 +18,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import socket
+import struct
+import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError
 from typing import Any, TypeVar
@@ -68,7 +72,11 @@ class Dask:
                 )
                 self._client = distributed.Client(self._cluster)
             else:
-                self._client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT)
+                left = reach(self.scheduler, CONNECT_TIMEOUT)
+                self._client = distributed.Client(self.scheduler, timeout=max(left, 1.0))
+        except TokcheckError:
+            self.close(abort=True)
+            raise
         except (OSError, TimeoutError, ValueError, RuntimeError) as e:
             self.close(abort=True)
             where = self.scheduler or "a local cluster"
@@ -116,6 +124,134 @@ class Dask:
         if self._quiet is not None:
             self._quiet.restore()
             self._quiet = None
+
+
+def reach(address: str, timeout: float) -> float:
+    """Check that a Dask scheduler answers at ``address`` (a ``tcp://`` one) within ``timeout``
+    seconds, whatever the peer does, and return the seconds left.
+
+    Dask distributed's own connect waits for the peer's handshake without a bound, and reads
+    whatever the peer sends as the length of a message: a peer that accepts and stays silent
+    stalls it, one that answers HTTP makes it allocate exabytes. Here the connection and the
+    first answer are bounded by one deadline, and the first bytes must be what a scheduler's
+    greeting starts with, or the error names what answered. Other schemes (``tls://``,
+    ``inproc://``) are left to Dask.
+    """
+    deadline = time.monotonic() + timeout
+    scheme, location = _address(address)
+    if scheme != "tcp":
+        return timeout
+    host, port = location
+    sock = _connect(address, host, port, deadline, timeout)
+    with sock:
+        with contextlib.suppress(OSError):  # a peer that closed at once: read below says so
+            sock.sendall(_handshake())
+        first = _first_bytes(sock, deadline)
+    if first is None:
+        raise TokcheckError(
+            f"cannot start the Dask engine: {address} accepted the connection but did not "
+            f"answer within {timeout:g} s (a Dask scheduler answers at once)"
+        )
+    if not first:
+        raise TokcheckError(
+            f"cannot start the Dask engine: {address} closed the connection without answering: "
+            "not a Dask scheduler"
+        )
+    if len(first) < _PRELUDE or not 0 < struct.unpack("<Q", first[:_PRELUDE])[0] <= _GREETING:
+        what = "HTTP" if first.startswith(b"HTTP/") else repr(first[:24])
+        raise TokcheckError(
+            f"cannot start the Dask engine: {address} answered but is not a Dask scheduler "
+            f"(it sent {what})"
+        )
+    return max(0.0, deadline - time.monotonic())
+
+
+# A Dask message starts with its length, 8 bytes little-endian; a scheduler's greeting is small.
+_PRELUDE = 8
+_GREETING = 1 << 20
+
+
+def _address(address: str) -> tuple[str, tuple[str, int]]:
+    """(scheme, (host, port)) of a scheduler address; the location only for ``tcp``."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme != "tcp":
+        return scheme, ("", 0)
+    host, port = parse_host_port(location)
+    if not port:
+        raise ValueError(f"{address}: no port")
+    return scheme, (str(host), int(port))
+
+
+def _connect(address: str, host: str, port: int, deadline: float, timeout: float) -> socket.socket:
+    """A connection to ``host:port`` by ``deadline``; refused ones are retried until then, as
+    Dask does (a scheduler that is starting)."""
+    wait = 0.05
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            return socket.create_connection((host, port), timeout=left)
+        except TimeoutError as e:
+            raise TokcheckError(
+                f"cannot start the Dask engine: no Dask scheduler reached at {address} "
+                f"within {timeout:g} s"
+            ) from e
+        except ConnectionRefusedError as e:
+            if deadline - time.monotonic() <= wait:
+                raise TokcheckError(
+                    f"cannot start the Dask engine: {address} refused the connection"
+                ) from e
+            time.sleep(wait)
+            wait = min(2 * wait, 1.0)
+        except OSError as e:
+            raise TokcheckError(
+                f"cannot start the Dask engine: cannot reach {address}: {e.strerror or e}"
+            ) from e
+
+
+def _first_bytes(sock: socket.socket, deadline: float) -> bytes | None:
+    """The peer's first bytes (up to a message's length prefix, or what it sent before closing),
+    b"" if it closed without a word, None if it said nothing by ``deadline``."""
+    got = b""
+    while len(got) < _PRELUDE:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return got or None
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(_PRELUDE - len(got))
+        except TimeoutError:
+            return got or None
+        except OSError:  # reset
+            return got
+        if not chunk:
+            return got
+        got += chunk
+    return got
+
+
+def _handshake() -> bytes:
+    """The greeting Dask's client sends on connecting, so that a peer that waits for a request
+    (an HTTP server, say) answers it; empty where this Dask's wire format is not the one known
+    here, and then only the peer's own greeting is read."""
+    try:
+        import pickle
+
+        from distributed import protocol
+        from distributed.comm.tcp import _add_frames_header
+
+        info = {
+            "compression": None,
+            "python": tuple(sys.version_info)[:3],
+            "pickle-protocol": pickle.HIGHEST_PROTOCOL,
+        }
+        frames, _, _ = _add_frames_header(list(protocol.dumps(info)))
+        return b"".join(bytes(f) for f in frames)
+    except Exception:  # a Dask release that framed messages otherwise
+        return b""
 
 
 class _Quiet:

@@ -7,11 +7,13 @@ Zstandard compression. Parquet and Zstandard need the ``formats`` extra (pyarrow
 imported only when such a corpus is given.
 
 A JSONL or Parquet document is judged whole, newlines included. A record that cannot be judged
-(not UTF-8, invalid JSON, not an object, the field missing, null or not a string) is counted in
-:class:`CorpusStats` by position (line number from 1, or Parquet row from 0) and reason, and
-skipped: never fatal. What is fatal, as a :class:`~tokcheck.errors.CorpusError`, is a file that
-cannot be read as its suffix says (checked by :func:`check_corpora` before any long work) or a
-compressed stream that breaks off part-way.
+(not UTF-8, invalid JSON, JSON that Python cannot read such as nesting past its recursion
+limit or an integer past its digit limit, not an object, the field missing, null or not a
+string, a Parquet value pyarrow cannot convert) is counted in :class:`CorpusStats` by position
+(line number from 1, or Parquet row from 0) and reason, and skipped: never fatal. What is
+fatal, as a :class:`~tokcheck.errors.CorpusError`, is a file that cannot be read as its suffix
+says (checked by :func:`check_corpora` before any long work) or a compressed stream that breaks
+off part-way.
 
 A corpus is a local path or an fsspec URL (``s3://bucket/part-0.jsonl.zst``, ``file:///data/a.txt``;
 the protocol's fsspec package, s3fs say, must be installed). :func:`records` reads a whole file
@@ -264,6 +266,12 @@ def _record(line: bytes, kind: str, field: str) -> tuple[str | None, str | None]
         record = json.loads(decoded)
     except json.JSONDecodeError:
         return None, "invalid JSON"
+    except RecursionError:
+        return None, "JSON nested too deep"
+    except ValueError as e:  # an integer past Python's digit limit, say
+        return None, f"JSON that cannot be read: {_why(e)}"
+    except Exception as e:  # whatever else the reader raises for one record is the record's
+        return None, f"JSON that cannot be read: {type(e).__name__}: {_why(e)}"
     if not isinstance(record, dict):
         return None, "not a JSON object"
     if field not in record:
@@ -301,8 +309,12 @@ def _parquet(
                 batch_size=_PARQUET_ROWS, columns=[field], row_groups=groups
             )
             for batch in batches:
-                for value in batch.column(0).to_pylist():
-                    text, reason = _text(_utf8(value), f"column {field!r}")
+                for value in _values(batch.column(0)):
+                    text, reason = (
+                        _text(_utf8(value), f"column {field!r}")
+                        if not isinstance(value, _Unreadable)
+                        else (None, f"column {field!r} cannot be read: {value.reason}")
+                    )
                     if reason is not None:
                         stats.skipped.append(Skipped(str(path), row, reason, unit="row"))
                     elif text is not None:
@@ -313,6 +325,35 @@ def _parquet(
                 stats.bytes = start + size * (row - span.first) // max(rows, 1)
     except (OSError, require("pyarrow", path).ArrowException) as e:
         raise CorpusError(f"{path}: cannot read Parquet corpus: {e}") from e
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A Parquet value that pyarrow cannot convert (a string column's bytes not UTF-8, say)."""
+
+    reason: str
+
+
+def _values(column: Any) -> list[object]:
+    """A record batch column's values; one that cannot be converted is :class:`_Unreadable`,
+    the rest as they are."""
+    try:
+        return list(column.to_pylist())
+    except Exception:  # some row cannot be converted: find which, one by one
+        pass
+    values: list[object] = []
+    for k in range(len(column)):
+        try:
+            values.append(column[k].as_py())
+        except Exception as e:
+            values.append(_Unreadable(f"{type(e).__name__}: {_why(e)}"))
+    return values
+
+
+def _why(e: BaseException) -> str:
+    """An exception's message, short and on one line, for a skipped record's reason."""
+    text = " ".join(str(e).split())
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _utf8(value: object) -> object:

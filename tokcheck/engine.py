@@ -38,6 +38,7 @@ from tokcheck.partition import Partition, line_size
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import HUB_ALLOW_PATTERNS, ResolvedModel
 from tokcheck.runner import Part, Runner, batches
+from tokcheck.signals import bind_to_parent, default_signals
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
@@ -157,7 +158,7 @@ class Local:
             return
         context = multiprocessing.get_context("fork" if fork else "spawn")
         self._pool = ProcessPoolExecutor(
-            self.jobs, mp_context=context, initializer=_initialise, initargs=(job,)
+            self.jobs, mp_context=context, initializer=_initialise, initargs=(job, os.getpid())
         )
         # Start the workers now. A forked child inherits tokenizers' thread pool without its
         # threads: parallelism there waits for them forever, so it is off in every forked
@@ -333,9 +334,14 @@ def _environment(name: str, value: str) -> Iterator[None]:
             os.environ[name] = before
 
 
-def _initialise(job: Job) -> None:
+def _initialise(job: Job, coordinator: int) -> None:
     """Load the worker as the process starts; a failure is raised by its first part instead,
-    as a one-line error, rather than breaking the pool with a traceback."""
+    as a one-line error, rather than breaking the pool with a traceback.
+
+    The worker ends with the ``coordinator`` process, however that ends, and on SIGTERM or
+    SIGHUP (a forked one inherits the coordinator's handlers, which would raise in its part)."""
+    default_signals()
+    bind_to_parent(coordinator)
     try:
         _worker(job)
     except Exception:

@@ -1,0 +1,155 @@
+"""SIGTERM and SIGHUP end compare and its workers as Ctrl-C does (exit 128 + signal), and the
+workers end with a coordinator that is SIGKILLed: nothing of the run is left behind.
+
+Each test runs a real ``tokcheck compare --jobs 2`` in a session of its own, on a corpus large
+enough that it is mid-run when the signal comes, and looks for the session's processes in /proc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tokcheck.signals import Terminated, terminating
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads the session's processes from /proc"
+)
+
+
+def _big(tmp_path: Path) -> Path:
+    """About 30 MB of text: over ten seconds of judging on two workers."""
+    rng = random.Random(0)
+    words = ["the", "cat", "sat", "on", "a", "mat", "吾輩は", "猫", "である", "😀"]
+    line = " ".join(rng.choices(words, k=2000)) + "\n"
+    path = tmp_path / "big.txt"
+    path.write_text(line * 2500, encoding="utf-8")
+    return path
+
+
+def _session(sid: int) -> list[tuple[int, int]]:
+    """(pid, parent pid) of every process in session ``sid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append((int(entry.name), int(fields[1])))
+    return found
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Starts compare in a session of its own; whatever of it is left at the end is killed,
+    whether the test passed or not."""
+    started: list[subprocess.Popen[str]] = []
+
+    def run(*extra: str) -> subprocess.Popen[str]:
+        argv = [sys.executable, "-m", "tokcheck", "compare", str(FIXTURES / "tiny-neox")]
+        argv += ["--corpus", str(_big(tmp_path)), "--jobs", "2", "--examples", "0", "--json"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        process = subprocess.Popen(
+            [*argv, *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        for pid, _ in _session(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.kill()
+        process.communicate()
+
+
+def _wait_for_workers(process: subprocess.Popen[str], workers: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = [pid for pid, parent in _session(process.pid) if parent == process.pid]
+        if len(children) >= workers:
+            return
+        assert process.poll() is None, process.communicate()[1]
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail("compare's workers did not start")
+
+
+def _left(sid: int, within: float) -> list[tuple[int, int]]:
+    """The session's processes still there after up to ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while (left := _session(sid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_terminating_signal_ends_compare_and_its_workers(
+    start: Callable[..., subprocess.Popen[str]], signum: int, code: int
+) -> None:
+    process = start()
+    _wait_for_workers(process, 2)
+    time.sleep(0.5)  # judging now
+    sent = time.monotonic()
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == code, err
+    assert time.monotonic() - sent < 5
+    assert _left(process.pid, within=3) == []
+    assert err == f"tokcheck: terminated by {signal.Signals(signum).name}\n"
+
+
+def test_workers_end_with_a_killed_coordinator(
+    start: Callable[..., subprocess.Popen[str]],
+) -> None:
+    process = start()
+    _wait_for_workers(process, 2)
+    time.sleep(0.5)
+    process.kill()
+    process.communicate(timeout=15)
+    assert _left(process.pid, within=3) == []
+
+
+def test_sigterm_shuts_the_local_dask_cluster_down(
+    start: Callable[..., subprocess.Popen[str]],
+) -> None:
+    pytest.importorskip("distributed")
+    process = start("--engine", "dask")
+    _wait_for_workers(process, 2)
+    time.sleep(3)  # the Dask workers started and judging
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 143, err
+    assert _left(process.pid, within=5) == []
+    # One line: no resource_tracker warning of leaked semaphores, no Dask log.
+    assert err == "tokcheck: terminated by SIGTERM\n"
+
+
+def test_terminating_raises_and_restores_the_handlers() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated) as caught, terminating():
+        signal.raise_signal(signal.SIGTERM)
+    assert caught.value.exit_code == 143
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -1,0 +1,98 @@
+"""SIGTERM and SIGHUP end tokcheck as Ctrl-C does, and worker processes end with their parent.
+
+Within :func:`terminating`, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread, so
+that what is running unwinds as on Ctrl-C: an engine stops its workers (abandoning the parts
+they are judging) and a local Dask cluster is shut down, leaving no process or semaphore behind.
+The CLI exits with ``128 + signal`` (143 for SIGTERM, 129 for SIGHUP), as a shell reports a
+process the signal ended. A second such signal while the first unwinds ends the process at once.
+
+:func:`bind_to_parent` makes a worker process die with the process that started it, however
+that one ends (SIGKILL included): on Linux through ``prctl(PR_SET_PDEATHSIG)``, elsewhere by a
+thread that watches the parent's pid.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+# The signals that end tokcheck as Ctrl-C does, where this platform has them.
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+# linux/prctl.h
+_PR_SET_PDEATHSIG = 1
+# Seconds between looks at the parent's pid, where prctl is not available.
+_WATCH = 0.5
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: not an error, so ``except Exception`` lets it through."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+
+    @property
+    def exit_code(self) -> int:
+        """``128 + signal``, what a shell reports for a process the signal ended."""
+        return 128 + self.signum
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    # Once: a second signal during the unwinding is the default action, and ends the process.
+    for number in SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+    raise Terminated(signum)
+
+
+@contextmanager
+def terminating() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` during the block; outside the main thread
+    (where Python cannot handle signals) the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {number: signal.signal(number, _raise) for number in SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def default_signals() -> None:
+    """The default action for SIGTERM and SIGHUP in this process: a forked worker inherits the
+    coordinator's handlers, and must end when told to, not raise in the part it judges."""
+    for number in SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+
+
+def bind_to_parent(parent: int) -> None:
+    """End this process when its parent, ``parent``, ends."""
+    if sys.platform == "linux" and _pdeathsig():
+        if os.getppid() != parent:  # it ended before prctl took effect
+            os._exit(1)
+        return
+    threading.Thread(target=_watch, args=(parent,), name="tokcheck-parent", daemon=True).start()
+
+
+def _pdeathsig() -> bool:
+    """Whether the kernel now sends this process SIGKILL when its parent ends."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_WATCH)
+    os._exit(1)

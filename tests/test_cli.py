@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hubcache import make_hub_cache
 
 from tokcheck import __version__
 from tokcheck.cli import main
@@ -25,6 +26,8 @@ from tokcheck.profiles import BUILTIN_PROFILES
 from tokcheck.provenance import SCHEMA_VERSION
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+# One path component longer than the file system allows (ENAMETOOLONG).
+TOO_LONG = "a" * (os.pathconf(FIXTURES, "PC_NAME_MAX") + 1)
 NEOX = "rinna/japanese-gpt-neox-3.6b"
 CHECK_KEYS = {"name", "passed", "expected", "actual", "message"}
 
@@ -309,6 +312,21 @@ def _literal(*args: str) -> Callable[[Path], list[str]]:
     return lambda tmp_path: list(args)
 
 
+def _cached(*args: str, ref_is_a_directory: bool = False) -> Callable[[Path], list[str]]:
+    """``someone/tiny`` in the test's hub cache (see the hub_cache fixture), then ``args``."""
+
+    def make(tmp_path: Path) -> list[str]:
+        cache = tmp_path / "hub-cache"
+        make_hub_cache(cache, "someone/tiny", FIXTURES / "tiny-neox")
+        if ref_is_a_directory:
+            ref = cache / "models--someone--tiny" / "refs" / "main"
+            ref.unlink()
+            ref.mkdir()
+        return ["someone/tiny", *args]
+
+    return make
+
+
 BAD_MODELS: dict[str, Callable[[Path], list[str]]] = {
     "empty-file": _file("empty.model", b""),
     "random-bytes": _file("random.model", random.Random(1).randbytes(2048)),
@@ -325,6 +343,15 @@ BAD_MODELS: dict[str, Callable[[Path], list[str]]] = {
     "hub-id-double-dash": _literal("rinna/x--y"),
     "hub-id-dot-git": _literal("rinna/x.git"),
     "hub-id-not-cached": _literal("rinna/japanese-gpt-neox-3.6b-instruction-ppo"),
+    "name-too-long": _literal(TOO_LONG),
+    "name-too-long-model": _literal(TOO_LONG + ".model"),
+    "name-too-long-nested": lambda tmp_path: [str(tmp_path / TOO_LONG / "spiece.model")],
+    "unknown-user": _literal("~tokcheck-no-such-user/model"),
+    "mistyped-fixture": _literal(str(FIXTURES / "neox-3.6")),
+    "revision-empty": _cached("--revision", ""),
+    "revision-traversal": _cached("--revision", "../../.."),
+    "revision-absolute": _cached("--revision", "/etc"),
+    "cache-ref-is-a-directory": _cached(ref_is_a_directory=True),
 }
 
 
@@ -345,6 +372,77 @@ def test_bad_model(
     cli: CLI, tmp_path: Path, command: str, make: Callable[[Path], list[str]]
 ) -> None:
     _assert_one_line_error(cli([command, *make(tmp_path)]))
+
+
+def _assert_ordinary(run: Run, *words: str) -> None:
+    """One line, exit 2, and not the catch-all that is kept for tokcheck's own bugs."""
+    _assert_one_line_error(run)
+    assert "please report it" not in run.err
+    for word in words:
+        assert word in run.err
+
+
+# Each command's minimal arguments around MODEL (export's OUTDIR is never reached).
+COMMAND_ARGV: dict[str, Callable[[str, Path], list[str]]] = {
+    "inspect": lambda model, tmp: ["inspect", model],
+    "check": lambda model, tmp: ["check", model],
+    "compare": lambda model, tmp: ["compare", model, "--examples", "1"],
+    "roundtrip": lambda model, tmp: ["roundtrip", model, "--examples", "1"],
+    "smoke": lambda model, tmp: ["smoke", model, "--tiny"],
+    "export": lambda model, tmp: ["export", model, str(tmp / "out")],
+    "gate": lambda model, tmp: ["gate", model, "--examples", "1"],
+}
+
+
+@pytest.mark.parametrize("command", list(COMMAND_ARGV))
+@pytest.mark.parametrize(
+    ("model", "words"),
+    [
+        (TOO_LONG, ("file name too long", "give a shorter path")),
+        (TOO_LONG + ".model", ("file name too long",)),
+        ("~tokcheck-no-such-user/x", ("~tokcheck-no-such-user/x", "no user")),
+        (str(FIXTURES / "neox-3.6"), ("no such file or directory", "did you mean")),
+    ],
+    ids=["too-long", "too-long-model", "unknown-user", "mistyped"],
+)
+def test_ordinary_bad_model_for_every_command(
+    cli: CLI, tmp_path: Path, command: str, model: str, words: tuple[str, ...]
+) -> None:
+    _assert_ordinary(cli(COMMAND_ARGV[command](model, tmp_path)), *words)
+
+
+def test_mistyped_fixture_path_is_no_hub_cache_problem(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # fixtures/neox-3.6 is shaped like a hub id; the local fixtures/ directory says it is a path.
+    monkeypatch.chdir(FIXTURES.parent)
+    run = cli(["inspect", "fixtures/neox-3.6"])
+    _assert_ordinary(run, "no such file or directory: fixtures/neox-3.6")
+    assert "did you mean fixtures/neox-3.6b?" in run.err
+    assert "hub cache" not in run.err
+    assert "HF_HUB_OFFLINE" not in run.err
+
+
+@pytest.mark.parametrize("variable", ["HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"])
+def test_unknown_user_in_a_cache_variable(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    for name in ("HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, "~tokcheck-no-such-user/cache")
+    run = cli(["check", "someone/tiny"])
+    _assert_ordinary(run, f"{variable}=~tokcheck-no-such-user/cache", "no user")
+
+
+def test_export_outdir_name_too_long(cli: CLI, tmp_path: Path) -> None:
+    run = cli(["export", str(FIXTURES / "tiny-neox"), str(tmp_path / TOO_LONG)])
+    _assert_ordinary(run, "file name too long")
+    assert [p.name for p in tmp_path.iterdir() if p.name != "hub-cache"] == []
+
+
+def test_profile_name_too_long(cli: CLI) -> None:
+    run = cli(["check", str(FIXTURES / "tiny-neox"), "--profile", TOO_LONG + ".toml"])
+    _assert_ordinary(run, "profile", "file name too long")
 
 
 def test_hub_id_not_cached_mentions_offline(cli: CLI) -> None:
@@ -390,6 +488,7 @@ BAD_USAGE: dict[str, list[str]] = {
     "compare-negative-examples": ["compare", str(FIXTURES / "tiny-neox"), "--examples", "-1"],
     "compare-huge-seed": ["compare", str(FIXTURES / "tiny-neox"), "--seed", "9" * 30],
     "export-negative-show": ["export", str(FIXTURES / "tiny-neox"), "out", "--show", "-2"],
+    "gate-empty-junit": ["gate", str(FIXTURES / "tiny-neox"), "--junit", ""],
 }
 
 
@@ -415,10 +514,12 @@ def test_junit_path_is_checked_before_the_gate_runs(
     for target, message in (
         (out, "is a directory"),
         (out / "missing" / "junit.xml", "does not exist"),
+        (out / (TOO_LONG + ".xml"), "file name too long"),
+        (TOO_LONG, "file name too long"),
+        ("", "an empty file name"),
     ):
         run = cli(["gate", model, "--junit", str(target)])
-        _assert_one_line_error(run)
-        assert message in run.err
+        _assert_ordinary(run, message)
     assert list(out.iterdir()) == []  # no temporary file left behind either
     fifo = out / "fifo"
     os.mkfifo(fifo)
@@ -542,3 +643,168 @@ def test_reader_going_away_is_not_a_traceback(tmp_path: Path, command: str) -> N
     assert "BrokenPipeError" not in done.stderr
     # Neither a failed check (1) nor bad input (2): what a shell reports for SIGPIPE.
     assert done.returncode == 141, done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv", [["inspect", "--json"], ["check", "--no-profile"], ["profiles"], ["--version"]]
+)
+def test_stdout_on_a_full_device_is_one_line(tmp_path: Path, argv: list[str]) -> None:
+    # `tokcheck inspect MODEL --json > /dev/full`: ENOSPC on write or on the flush at exit.
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    model = [] if argv[0] in ("profiles", "--version") else [str(FIXTURES / "tiny-neox")]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "tokcheck", argv[0], *model, *argv[1:]],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+    run = Run(done.returncode, "", done.stderr)
+    _assert_ordinary(run, "stdout", "No space left on device")
+    assert "Exception ignored" not in done.stderr
+
+
+class _FullStdout:
+    """A stdout that takes every write and fails on flush, as a buffered one on a full disk."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    def fileno(self) -> int:
+        raise ValueError("no file descriptor")
+
+
+def test_stdout_failing_only_on_flush_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdout", _FullStdout())
+    code = main(["inspect", str(FIXTURES / "tiny-neox"), "--json"])
+    run = Run(code, "", capsys.readouterr().err)
+    _assert_ordinary(run, "cannot write the output to stdout: No space left on device")
+
+
+# Run as an unprivileged user: drop to nobody after a first run as root has imported what the
+# command needs (the interpreter may live where nobody cannot read, under /root say).
+_AS_NOBODY = """
+import os, sys
+from tokcheck.cli import main
+warm, target, uid = sys.argv[1:4]
+for command in ("inspect", "check"):
+    main([command, warm, "--json", "--no-profile"][: 3 if command == "inspect" else 4])
+sys.stdout.flush()
+if os.geteuid() == 0:
+    os.setgroups([])
+    os.setgid(int(uid))
+    os.setuid(int(uid))
+print("---")
+sys.stdout.flush()
+sys.exit(main([sys.argv[4], target, *(["--no-profile"] if sys.argv[4] == "check" else [])]))
+"""
+
+
+@pytest.mark.parametrize("command", ["inspect", "check"])
+@pytest.mark.parametrize("layout", ["dir-not-searchable", "parent-not-searchable"])
+def test_model_in_a_directory_this_user_may_not_search(command: str, layout: str) -> None:
+    import tempfile
+
+    # Under the system's temp directory, not pytest's (0700, root's only).
+    top = Path(tempfile.mkdtemp(prefix="tokcheck-perm-"))
+    try:
+        top.chmod(0o755)
+        parent = top / "parent"
+        model = parent / "model"
+        shutil.copytree(FIXTURES / "tiny-neox", model)
+        for path in (parent, model, *model.iterdir()):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        (parent if layout == "parent-not-searchable" else model).chmod(0o644)  # r, no x
+        uid = 65534 if os.geteuid() == 0 else os.geteuid()
+        warm = str(FIXTURES / "tiny-neox")
+        done = subprocess.run(
+            [sys.executable, "-c", _AS_NOBODY, warm, str(model), str(uid), command],
+            capture_output=True,
+            text=True,
+            cwd=top,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode == 0:
+            pytest.skip("the directory can be searched all the same (a capability, say)")
+        _assert_ordinary(Run(done.returncode, "", done.stderr), str(model), "permission denied")
+        assert done.stdout.split("---\n")[-1] == ""
+    finally:
+        for path in (top / "parent", top / "parent" / "model"):
+            if path.exists():
+                path.chmod(0o755)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+# tokcheck without torch: a finder refuses it, and importlib.util.find_spec (which transformers
+# asks) does not see it, so transformers prints its "PyTorch was not found" notice on import.
+_WITHOUT_TORCH = """
+import importlib.util, sys
+
+def hidden(name):
+    return name == "torch" or name.startswith("torch.")
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if hidden(name):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: (
+    None if hidden(name) else find_spec(name, package)
+)
+sys.meta_path.insert(0, NoTorch())
+from tokcheck.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("model", "candidates", "stdout", "code"),
+    [
+        ("tiny-neox", ["exported"], "pipe", 0),
+        ("broken/null-piece", ["exported"], "pipe", 1),
+        ("tiny-neox", ["exported", "tokenizer.json"], "pipe", 2),
+        # Exit 2 after the report, transformers imported by then: the report cannot be written.
+        ("tiny-neox", ["exported"], "/dev/full", 2),
+    ],
+    ids=["passed", "failed", "usage", "full-stdout"],
+)
+def test_third_party_notices_never_reach_stderr(
+    tmp_path: Path, model: str, candidates: list[str], stdout: str, code: int
+) -> None:
+    if stdout != "pipe" and not os.path.exists(stdout):
+        pytest.skip(f"no {stdout} here")
+    argv = ["compare", str(FIXTURES / model), "--examples", "3", "--jobs", "1", "--json"]
+    for name in candidates:
+        argv += ["--candidate", name]
+    # What the user's shell has, not what this test process (quieted by earlier tests) has.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSFORMERS_")}
+    with open(os.devnull if stdout == "pipe" else stdout, "w") as sink:
+        done = subprocess.run(
+            [sys.executable, "-c", _WITHOUT_TORCH, *argv],
+            stdout=subprocess.PIPE if stdout == "pipe" else sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == code, done.stderr
+    if code == 2:
+        word = "tokenizer.json" if stdout == "pipe" else "stdout"
+        _assert_ordinary(Run(code, done.stdout or "", done.stderr), word)
+    else:
+        assert done.stderr == ""
+        json.loads(done.stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -475,3 +476,157 @@ def test_local_directory_wins_over_hub_id(
     r = resolve("rinna/japanese-gpt-neox-3.6b")
     assert r.hub_id is None
     assert r.directory == Path("rinna/japanese-gpt-neox-3.6b")
+
+
+# --- ordinary bad input: one message naming the input and what to do ---------------------------
+
+
+def _no_such_user() -> str:
+    import pwd
+
+    name = "tokcheck-no-such-user"
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return name
+    pytest.skip(f"a user {name!r} exists here")
+
+
+def _too_long(directory: Path) -> str:
+    """One path component longer than the file system under ``directory`` allows."""
+    return "a" * (os.pathconf(directory, "PC_NAME_MAX") + 1)
+
+
+@pytest.mark.parametrize("where", ["bare", "bare-model", "absolute", "in-owner-dir"])
+def test_name_longer_than_the_file_system_allows(
+    tmp_path: Path, hub_cache: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    long = _too_long(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "owner").mkdir()
+    reference = {
+        "bare": long,
+        "bare-model": long + ".model",
+        "absolute": str(tmp_path / long),
+        "in-owner-dir": f"owner/{long}",
+    }[where]
+    with pytest.raises(ModelNotFoundError, match="file name too long") as e:
+        resolve(reference)
+    assert len(str(e.value)) < 300  # the name is shown shortened
+
+
+def test_unknown_user_in_model(hub_cache: Path) -> None:
+    user = _no_such_user()
+    with pytest.raises(ModelNotFoundError, match=f"there is no user '{user}'") as e:
+        resolve(f"~{user}/x")
+    assert str(e.value).startswith(f"~{user}/x: ")
+
+
+@pytest.mark.parametrize("variable", ["HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"])
+def test_unknown_user_in_cache_variables(offline_hub: pytest.MonkeyPatch, variable: str) -> None:
+    user = _no_such_user()
+    offline_hub.setenv(variable, f"~{user}/cache")
+    with pytest.raises(TokcheckError, match=f"{variable}=~{user}/cache: .*no user"):
+        hub_cache_dir()
+    with pytest.raises(TokcheckError, match=variable):
+        resolve(PPO)
+
+
+@pytest.mark.parametrize(
+    "revision",
+    ["", " ", "../../..", "..", ".", "/etc", "main/../main", "main/", "a b", "x:y", "v1.lock"],
+)
+def test_revision_that_names_no_branch_tag_or_commit(
+    hub_cache: Path, tiny_neox_dir: Path, revision: str
+) -> None:
+    make_hub_cache(hub_cache, "someone/tiny", tiny_neox_dir)
+    with pytest.raises(ModelNotFoundError, match=r"--revision .*give a branch, a tag or a commit"):
+        resolve("someone/tiny", revision=revision)
+
+
+@pytest.mark.parametrize("revision", ["main", "v1.0", "refs/pr/1", "feature/x-y_z", "a" * 40])
+def test_revision_names_that_are_fine(revision: str) -> None:
+    from tokcheck.resolve import check_revision
+
+    check_revision(revision)
+
+
+def test_cache_ref_that_is_a_directory(hub_cache: Path, tiny_neox_dir: Path) -> None:
+    make_hub_cache(hub_cache, "someone/tiny", tiny_neox_dir)
+    ref = hub_cache / "models--someone--tiny" / "refs" / "main"
+    ref.unlink()
+    ref.mkdir()
+    with pytest.raises(ModelNotFoundError, match="cannot read its entry in the hub cache") as e:
+        resolve("someone/tiny")
+    assert str(ref) in str(e.value)
+
+
+def _typo_layout(tmp_path: Path, tiny_neox_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = tmp_path / "fixtures" / "neox-3.6b"
+    model.mkdir(parents=True)
+    shutil.copyfile(tiny_neox_dir / "spiece.model", model / "spiece.model")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("reference", "suggestion"),
+    [
+        ("fixtures/neox-3.6", "fixtures/neox-3.6b"),
+        ("fixtures/neox-3.6/", "fixtures/neox-3.6b"),
+        ("./fixtures/neox-3.6", "./fixtures/neox-3.6b"),
+        ("fixtures/neox-3.6b/spiece.modle", "fixtures/neox-3.6b/spiece.model"),
+        ("fixture", "fixtures"),
+    ],
+)
+def test_mistyped_local_path_suggests_the_close_match(
+    tmp_path: Path,
+    hub_cache: Path,
+    tiny_neox_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    reference: str,
+    suggestion: str,
+) -> None:
+    _typo_layout(tmp_path, tiny_neox_dir, monkeypatch)
+    with pytest.raises(ModelNotFoundError) as e:
+        resolve(reference)
+    message = str(e.value)
+    if "/" in reference:
+        assert message.startswith(f"no such file or directory: {reference}")
+    assert f"did you mean {suggestion}?" in message
+    assert "hub cache" not in message
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["fixtures/zzz", "./nothing", "nothing.model", "a/b/c", "/nonexistent/dir", "~/tokcheck-no"],
+)
+def test_missing_local_path_without_a_close_match(
+    tmp_path: Path,
+    hub_cache: Path,
+    tiny_neox_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    reference: str,
+) -> None:
+    _typo_layout(tmp_path, tiny_neox_dir, monkeypatch)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(ModelNotFoundError) as e:
+        resolve(reference)
+    assert str(e.value) == f"no such file or directory: {reference}" or (
+        # fixtures/zzz is shaped like a hub id: the message says why it is read as a path.
+        str(e.value).startswith(f"no such file or directory: {reference} (fixtures/ is a dir")
+    )
+
+
+def test_hub_id_still_resolves_when_its_owner_is_no_local_directory(
+    tmp_path: Path,
+    hub_cache: Path,
+    tiny_neox_dir: Path,
+    neox_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _typo_layout(tmp_path, tiny_neox_dir, monkeypatch)
+    snapshot = make_hub_cache(hub_cache, PPO, neox_dir)
+    assert resolve(PPO).directory == snapshot
+    make_hub_cache(hub_cache, "fixtures/neox-3.6", tiny_neox_dir)
+    with pytest.raises(ModelNotFoundError, match="read as a path, not a hub id"):
+        resolve("fixtures/neox-3.6")

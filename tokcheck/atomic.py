@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tokcheck.errors import OutputError
+from tokcheck.paths import reason, shown
 
 _STAGING = re.compile(r"\.(?P<name>.+)\.tokcheck-(?P<host>[^.]*)-(?P<pid>\d{1,9})-[0-9a-f]+\.tmp")
 
 
 def check_outdir(outdir: Path, force: bool) -> None:
     """Raise OutputError unless ``outdir`` may be written: absent, empty, or ``force``."""
+    _refuse_unreachable(outdir)
     if outdir.is_symlink() or (outdir.exists() and not outdir.is_dir()):
         raise OutputError(f"{outdir}: exists and is not a directory")
     try:
@@ -33,6 +35,17 @@ def check_outdir(outdir: Path, force: bool) -> None:
         raise OutputError(f"{outdir}: cannot read the directory: {e.strerror or e}") from e
     if occupied and not force:
         raise OutputError(f"{outdir}: exists and is not empty; pass --force to replace it")
+
+
+def _refuse_unreachable(path: Path) -> None:
+    """Raise OutputError when the system cannot even look for ``path`` (a name longer than the
+    file system allows, a directory this user may not search); nothing there is fine."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as e:
+        raise OutputError(f"{shown(str(path))}: {reason(e, path)}") from e
 
 
 def check_file_target(path: Path) -> None:
@@ -44,6 +57,7 @@ def check_file_target(path: Path) -> None:
     directory = path.parent
     if not str(path) or path.name in ("", ".", ".."):
         raise OutputError(f"{str(path)!r}: give a file name")
+    _refuse_unreachable(path)
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise OutputError(
             f"{path}: is a {'directory' if path.is_dir() else 'link or special file'}; "

@@ -95,11 +95,14 @@ class Unavailable:
 
 
 def transformers_version() -> str | None:
+    # Imported as the candidates import it: its import-time notices ("PyTorch was not found")
+    # are not the report's, and would otherwise be the first import when only `exported` or
+    # `tokenizer.json` is judged.
     try:
-        import transformers
+        with quiet_transformers() as transformers:
+            return str(transformers.__version__)
     except ImportError:
         return None
-    return str(transformers.__version__)
 
 
 def load_candidates(

@@ -7,6 +7,7 @@ This module is the one boundary where errors become that one line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from tokcheck import render
 from tokcheck.candidates import CANDIDATE_NAMES
 from tokcheck.conversations import DEFAULT_CONVERSATIONS
 from tokcheck.corpus import DEFAULT_FIELD
-from tokcheck.errors import ExportRefusedError, TokcheckError, one_line
+from tokcheck.errors import ExportRefusedError, StdoutError, TokcheckError, one_line
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # The reader of stdout went away: what a shell reports for a process SIGPIPE ended (128 + 13),
@@ -75,6 +76,12 @@ def _seed(text: str) -> int:
     if value >= 2**32:
         raise argparse.ArgumentTypeError(f"must be < 2**32, got {value}")
     return value
+
+
+def _file_name(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("an empty file name: give the path of a file")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show", type=_count(0), default=3, metavar="K", help="counterexamples shown")
     p = add("gate", help="check + compare + roundtrip (+ smoke): one verdict for CI")
     _options(p, "model", "profile", "required", "inputs", "strict", "smoke", min_examples=1)
-    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    p.add_argument("--junit", type=_file_name, metavar="FILE", help="also write JUnit XML here")
     p.add_argument("--smoke", action="store_true", help="also run the generation smoke test")
     return parser
 
@@ -252,20 +259,27 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.version:
-        from tokcheck.provenance import versions
-
-        print("\n".join(f"{name} {v or 'not installed'}" for name, v in versions().items()))
-        return EXIT_PASSED
-    if args.command is None:
+    if args.command is None and not args.version:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    _hypothesis_storage()
     from tokcheck.signals import Terminated, terminating
 
     try:
         with terminating():  # SIGTERM and SIGHUP unwind as Ctrl-C does
-            return int(_COMMANDS[args.command](args))
+            if args.version:
+                from tokcheck.provenance import versions
+
+                said = versions().items()
+                render.emit("\n".join(f"{name} {v or 'not installed'}" for name, v in said))
+                code = EXIT_PASSED
+            else:
+                _hypothesis_storage()
+                code = int(_COMMANDS[args.command](args))
+        render.flush_stdout()  # a full disk is reported here, not by the interpreter at exit
+        return code
+    except StdoutError as e:
+        _stdout_to_devnull()
+        return _error(str(e))
     except TokcheckError as e:
         return _error(str(e))
     except KeyboardInterrupt:
@@ -276,8 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code  # 128 + the signal: 143 for SIGTERM, 129 for SIGHUP
     except BrokenPipeError:
         # The reader went away (`tokcheck inspect MODEL | head`): stop quietly, as cat does.
-        # Point stdout at devnull so the interpreter's final flush cannot fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
     except (MemoryError, RecursionError, Exception) as e:
         # A failure nobody anticipated still ends as one line and exit 2 rather than a
@@ -285,6 +298,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("TOKCHECK_DEBUG"):
             raise
         return _error(f"unexpected {type(e).__name__}: {e} (a tokcheck bug: please report it)")
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at devnull, so the interpreter's final flush of what could not be written
+    cannot fail again (and print "Exception ignored" after the one error line)."""
+    # (OSError, ValueError): stdout is no file descriptor (captured in a test, say).
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _hypothesis_storage() -> None:
@@ -337,7 +358,7 @@ def _show(args: argparse.Namespace, report: Any, text: Callable[[Any], str]) -> 
 
         render.print_json(stamped(report if isinstance(report, dict) else report.to_dict()))
     else:
-        print(text(report))
+        render.emit(text(report))
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -368,7 +389,7 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
 
         render.print_json(stamped({"profiles": [p.to_dict() for p in items]}))
     else:
-        print(render.profiles(items))
+        render.emit(render.profiles(items))
     return EXIT_PASSED
 
 

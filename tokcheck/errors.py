@@ -41,6 +41,10 @@ class OutputError(TokcheckError):
     """An output location cannot be written (exists without --force, not writable, ...)."""
 
 
+class StdoutError(OutputError):
+    """Standard output cannot be written (a full disk, say): the report is lost, exit 2."""
+
+
 class MissingDependencyError(TokcheckError):
     """An optional dependency (torch, for example) is needed but not installed."""
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from tokcheck import paths
 from tokcheck.errors import ProfileError
 
 PROMPT_FORMATS = ("nl-tag", "newline")
@@ -184,8 +185,14 @@ def load_profile(name_or_path: str) -> Profile:
     """A built-in profile by name, or a profile read from a TOML file."""
     if name_or_path in BUILTIN_PROFILES:
         return BUILTIN_PROFILES[name_or_path]
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
+    path = paths.expand_user(name_or_path, f"profile {name_or_path}", error=ProfileError)
+    try:
+        found = paths.kind(path)
+    except OSError as e:
+        raise ProfileError(
+            f"profile {paths.shown(name_or_path)}: {paths.reason(e, name_or_path)}"
+        ) from e
+    if found == "file":
         return _profile_from_toml(path)
     known = ", ".join(BUILTIN_PROFILES)
     raise ProfileError(

@@ -228,7 +228,6 @@ class TokcheckItem(pytest.Item):
 
     def runtest(self) -> None:
         from tokcheck import gate as cases
-
         from tokcheck.errors import TokcheckError, one_line
 
         gate: _Gate | None = self.config.stash[_GATE]

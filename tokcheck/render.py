@@ -12,10 +12,12 @@ import json
 import os
 import sys
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tokcheck import verdict
+from tokcheck.errors import StdoutError
 
 if TYPE_CHECKING:
     from tokcheck.compare import CompareReport
@@ -87,8 +89,35 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
     # A non-finite float, UnicodeEncodeError on a lone surrogate, or a key json cannot write.
     except (ValueError, TypeError):
         text = dumps(_strict(data))
-    stream.write(text)
-    stream.write("\n")
+    if stream is sys.stdout:
+        emit(text)
+    else:
+        stream.write(text)
+        stream.write("\n")
+
+
+def emit(text: str) -> None:
+    """Print ``text`` and a newline on stdout; a write the system refuses (a full disk, say)
+    raises StdoutError. A reader going away is still BrokenPipeError, for the caller."""
+    with _stdout_writes():
+        sys.stdout.write(text)
+        sys.stdout.write("\n")
+
+
+def flush_stdout() -> None:
+    """Flush stdout now, while a failure can still be reported: StdoutError as in emit."""
+    with _stdout_writes():
+        sys.stdout.flush()
+
+
+@contextmanager
+def _stdout_writes() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise StdoutError(f"cannot write the output to stdout: {e.strerror or e}") from e
 
 
 def _strict(value: Any) -> Any:

@@ -9,6 +9,8 @@ weights. This module finds files; it does not parse the model (see :mod:`tokchec
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import json
 import math
 import os
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tokcheck import hfconfig
+from tokcheck import hfconfig, paths
 from tokcheck.errors import ModelNotFoundError, TokcheckError
 
 MODEL_FILENAMES = ("spiece.model", "tokenizer.model", "sentencepiece.bpe.model")
@@ -76,16 +78,21 @@ def hub_offline() -> bool:
 def hub_cache_dir() -> Path:
     """The hub cache huggingface_hub would use, computed from the environment now."""
     if cache := os.environ.get("HF_HUB_CACHE"):
-        return Path(cache).expanduser()
+        return _from_environment("HF_HUB_CACHE", cache)
     if home := os.environ.get("HF_HOME"):
-        return Path(home).expanduser() / "hub"
+        return _from_environment("HF_HOME", home) / "hub"
     return user_cache_dir() / "huggingface" / "hub"
 
 
 def user_cache_dir() -> Path:
     """``$XDG_CACHE_HOME``, else ``~/.cache``, read from the environment now."""
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    if xdg := os.environ.get("XDG_CACHE_HOME"):
+        return _from_environment("XDG_CACHE_HOME", xdg)
+    return paths.expand_user("~", "the user cache ~/.cache (set HOME or XDG_CACHE_HOME)") / ".cache"
+
+
+def _from_environment(variable: str, value: str) -> Path:
+    return paths.expand_user(value, f"{variable}={value}")
 
 
 def resolve(name: str, *, revision: str | None = None) -> ResolvedModel:
@@ -94,32 +101,103 @@ def resolve(name: str, *, revision: str | None = None) -> ResolvedModel:
         raise ModelNotFoundError(
             "empty MODEL argument: give a .model file, a directory or a hub id"
         )
-    path = Path(name).expanduser()
-    if path.is_file():
+    if revision is not None:
+        check_revision(revision)
+    path = paths.expand_user(name, error=ModelNotFoundError)
+    try:
+        found = paths.kind(path)
+    except OSError as e:
+        raise ModelNotFoundError(f"{paths.shown(name)}: {paths.reason(e, name)}") from e
+    if found == "file":
         return ResolvedModel(name, path, None, None, None, None, None)
-    if path.is_dir():
+    if found == "dir":
         return _from_directory(name, path, hub_id=None)
-    if path.exists():
-        raise ModelNotFoundError(f"{name}: neither a regular file nor a directory")
-    if is_hub_id(name) and not name.endswith(".model"):
+    if found == "other":
+        raise ModelNotFoundError(f"{paths.shown(name)}: neither a regular file nor a directory")
+    hub_shaped = is_hub_id(name) and not name.endswith(".model")
+    owner = _local_owner(name) if hub_shaped else None
+    if hub_shaped and owner is None:
         return _from_directory(name, _hub_snapshot(name, revision), hub_id=name)
     if "/" in name.strip("/") or name.startswith((".", "/", "~")) or "." in name:
-        raise ModelNotFoundError(f"{name}: no such file or directory")
+        raise ModelNotFoundError(_no_such_path(name, path, owner))
+    match = _close_match(name, path)
     raise ModelNotFoundError(
-        f"{name}: not a file, a directory or a hub id (hub ids look like 'owner/name')"
+        f"{paths.shown(name)}: not a file, a directory or a hub id (hub ids look like "
+        "'owner/name')" + (f"; did you mean {paths.shown(match)}?" if match else "")
     )
+
+
+# What a branch or tag name may not hold (git check-ref-format), so that a revision never
+# reaches outside the cache's refs/ and snapshots/ folders.
+_BAD_REVISION = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|@\{")
+
+
+def check_revision(revision: str) -> None:
+    """Raise ModelNotFoundError unless ``revision`` can name a branch, a tag or a commit."""
+    parts = revision.split("/")
+    if not revision.strip():
+        problem = "is empty"
+    elif any(p in ("", ".", "..") or p.startswith(".") or p.endswith(".lock") for p in parts):
+        problem = (
+            "is no branch, tag or commit name (an empty, '.' or '..' part, a leading dot or .lock)"
+        )
+    elif _BAD_REVISION.search(revision) or revision == "@":
+        problem = "is no branch, tag or commit name (spaces, control or ~^:?*[\\ characters)"
+    else:
+        return
+    raise ModelNotFoundError(
+        f"--revision {paths.shown(repr(revision))} {problem}; give a branch, a tag or a commit hash"
+    )
+
+
+def _local_owner(name: str) -> str | None:
+    """The first part of an ``owner/name``-shaped MODEL when it is a local directory.
+
+    ``fixtures/neox-3.6`` is shaped like a hub id, but with a ``fixtures`` directory here it is
+    a mistyped path, not a repository to look for in the hub cache.
+    """
+    owner = name.split("/", 1)[0]
+    return owner if "/" in name and owner and os.path.isdir(owner) else None
+
+
+def _no_such_path(name: str, path: Path, owner: str | None) -> str:
+    message = f"no such file or directory: {paths.shown(name)}"
+    if (match := _close_match(name, path)) is not None:
+        message += f"; did you mean {paths.shown(match)}?"
+    if owner is not None:
+        message += f" ({owner}/ is a directory here, so this is read as a path, not a hub id)"
+    return message
+
+
+def _close_match(name: str, path: Path) -> str | None:
+    """The entry beside a missing path that it is most likely a typo of, spelt as the user
+    spelt the parent (``fixtures/neox-3.6b`` for ``fixtures/neox-3.6``)."""
+    head, tail = os.path.split(name.rstrip("/"))
+    parent = path.parent if head else Path(".")
+    try:
+        with os.scandir(parent) as entries:
+            names = [e.name for e in itertools.islice(entries, 10_000)]
+    except OSError:
+        return None
+    matches = difflib.get_close_matches(tail, names, n=1)
+    return os.path.join(head, matches[0]) if matches else None
 
 
 def _from_directory(name: str, directory: Path, *, hub_id: str | None) -> ResolvedModel:
-    model_file = next((directory / n for n in MODEL_FILENAMES if (directory / n).is_file()), None)
-    if model_file is None:
-        raise ModelNotFoundError(
-            f"{name}: no sentencepiece model in {directory} "
-            f"(looked for {', '.join(MODEL_FILENAMES)})"
+    try:
+        model_file = next(
+            (directory / n for n in MODEL_FILENAMES if paths.kind(directory / n) == "file"), None
         )
-    tokenizer_config, special_tokens_map, config, added_tokens = (
-        _read_json(directory / n) for n in METADATA_FILENAMES
-    )
+        if model_file is None:
+            raise ModelNotFoundError(
+                f"{paths.shown(name)}: no sentencepiece model in {paths.shown(str(directory))} "
+                f"(looked for {', '.join(MODEL_FILENAMES)})"
+            )
+        tokenizer_config, special_tokens_map, config, added_tokens = (
+            _read_json(directory / n) for n in METADATA_FILENAMES
+        )
+    except OSError as e:
+        raise ModelNotFoundError(f"{paths.shown(name)}: {paths.reason(e)}") from e
     return ResolvedModel(
         name,
         model_file,
@@ -152,12 +230,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(
-            path.read_text(encoding="utf-8"),
-            parse_constant=_refuse_constant,
-            parse_float=_finite_float,
-        )
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, _NotJson) as e:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise TokcheckError(f"{path}: cannot read: {paths.reason(e, path)}") from e
+    except UnicodeDecodeError as e:
+        raise TokcheckError(f"{path}: not valid JSON ({e})") from e
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (json.JSONDecodeError, _NotJson) as e:
         raise TokcheckError(f"{path}: not valid JSON ({e})") from e
     except RecursionError as e:
         raise TokcheckError(f"{path}: JSON nested too deeply to read") from e
@@ -201,6 +281,14 @@ def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
                 "download it once online (or point HF_HUB_CACHE at a cache that has it), "
                 "or pass a local directory"
             ) from e
+    except OSError as e:
+        # A cache entry in a shape huggingface_hub cannot read (refs/main a directory, a folder
+        # this user may not read): the user's cache, not the hub, needs the repair.
+        where = f"{e.filename}: " if e.filename is not None else ""
+        raise ModelNotFoundError(
+            f"{repo_id}: cannot read its entry in the hub cache {cache_dir} "
+            f"({where}{e.strerror or e}); remove that entry or point HF_HUB_CACHE at another cache"
+        ) from e
     try:
         return Path(str(snapshot_download(repo_id, **common)))
     except (RepositoryNotFoundError, RevisionNotFoundError) as e:

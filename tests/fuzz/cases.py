@@ -120,6 +120,9 @@ def _model_layout(
 
 # --- usage cases ---------------------------------------------------------------------------------
 
+# A path component longer than any usual file system allows (255 bytes): ENAMETOOLONG.
+_TOO_LONG = "n" * 300
+
 
 def _usage_case(rng: random.Random, seed: int, index: int) -> Case:
     """Command-line usage: odd option values, corpora, JUnit paths, OUTDIRs and MODELs."""
@@ -216,6 +219,33 @@ def _usage_case(rng: random.Random, seed: int, index: int) -> Case:
             None,
         ),
         ("check an empty .model file", [("e.model", b"")], ["check", "{tmp}/e.model"], None),
+        # Names and references that are ordinary mistakes, never "unexpected".
+        ("inspect MODEL name too long", [], ["inspect", "{tmp}/" + _TOO_LONG], None),
+        ("check MODEL .model name too long", [], ["check", _TOO_LONG + ".model"], None),
+        ("inspect MODEL ~ of no user", [], ["inspect", "~tokcheck-no-such-user/model"], None),
+        ("inspect MODEL mistyped", [], ["inspect", "{tmp}/mode"], None),
+        ("check --revision empty", [], ["check", "someone/tiny", "--revision", ""], None),
+        (
+            "check --revision ../../..",
+            [],
+            ["check", "someone/tiny", "--revision", "../../.."],
+            None,
+        ),
+        (
+            "check a hub cache whose refs/main is a directory",
+            [(".hub-cache/models--someone--tiny/refs/main", "dir")],
+            ["check", "someone/tiny"],
+            None,
+        ),
+        ("check --profile name too long", [], ["check", model, "--profile", _TOO_LONG], None),
+        ("gate --junit empty", [], ["gate", model, *small, "--junit", ""], None),
+        (
+            "gate --junit name too long",
+            [],
+            ["gate", model, *small, "--junit", "{tmp}/" + _TOO_LONG + ".xml"],
+            None,
+        ),
+        ("export OUTDIR name too long", [], ["export", model, "{tmp}/" + _TOO_LONG, *small], None),
     ]
     for command in ("compare", "gate"):
         corpus_cases: list[tuple[str, list[tuple[str, Node]]]] = [

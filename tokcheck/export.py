@@ -41,7 +41,7 @@ from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError, one_
 from tokcheck.hfconfig import ADDED_TOKENS
 from tokcheck.hftokens import HfTokens, read_hf_tokens
 from tokcheck.judge import Tally
-from tokcheck.probes import hazard_texts, numbered, sample_texts, symbol_texts
+from tokcheck.probes import hazard_texts, numbered, sample_texts, symbol_texts, unknown_texts
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import MODEL_FILENAMES
 from tokcheck.runner import judge_lines
@@ -169,12 +169,14 @@ def _verification_texts(
     seed: int,
 ) -> list[str]:
     """The caller's texts, ``examples`` generated strings and as many rich in user-defined
-    symbols, and every name the tokenizer must not take for its id (see :mod:`tokcheck.bpe`)."""
+    symbols, every name the tokenizer must not take for its id (see :mod:`tokcheck.bpe`) and
+    runs of unknown characters, which sentencepiece makes one piece each."""
     return [
         *texts,
         *sample_texts(model, examples, seed),
         *symbol_texts(model, examples, seed),
         *hazard_texts(model),
+        *unknown_texts(model),
     ]
 
 

@@ -256,6 +256,32 @@ def hazard_texts(model: SentencePieceModel) -> list[str]:
     return texts
 
 
+# Characters for unknown runs: rare scripts and symbols, the first few absent from a model.
+_RARE = "\ua66e\u0f3a\u10a0\u16a0\u2d30\ua4d0\U0001d11e\U00010348\U0001f70f\u2603"
+
+
+def unknown_texts(model: SentencePieceModel, limit: int = 64) -> list[str]:
+    """Runs of unknown characters, alone, with text and beside characters that have no piece
+    of their own (a hand-edited vocabulary's) and beside the names sentencepiece never
+    matches: sentencepiece gives one unknown piece per run, wherever the run's edges are."""
+    pieces = model.proto.pieces
+    chars = {c for i, p in enumerate(pieces) if p.type in MATCHABLE for c in model.pieces[i]}
+    single = {model.pieces[i] for i, p in enumerate(pieces) if p.type in MATCHABLE}
+    unknown = [c for c in _RARE if c not in chars][:3]
+    if not unknown:
+        return []
+    u, v = unknown[0], unknown[-1]
+    texts = [u, u + v + u, f"{u} {v}", f"a{u}{v}b", f"{u}\n{v}", "x" + u * 3]
+    maybe = sorted(c for c in chars if c not in single and c != "\u2581")[:limit]
+    for c in maybe:
+        texts += [c, c + u, u + c, c + u + c, u + c + v, c + c + u, f"x{c}{u}y"]
+    names = [model.pieces[i] for i, p in enumerate(pieces) if p.type not in MATCHABLE][:limit]
+    for k, name in enumerate(names):
+        c = maybe[k % len(maybe)] if maybe else v
+        texts += [u + name + v, name + u, c + name + c, f"{u}{name} {name}{u}"]
+    return texts
+
+
 _SPACES = (" ", "  ", "   ", "     ", "\n", "\n\n", " \n ", "\t", " \t", "\r\n", "\u3000")
 
 

@@ -28,7 +28,7 @@ from tokcheck.convert import build_tokenizer
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError
 from tokcheck.export import export
 from tokcheck.judge import Tally
-from tokcheck.probes import sample_texts
+from tokcheck.probes import sample_texts, unknown_texts
 from tokcheck.proto import SentencePieceModel, parse_model_proto
 from tokcheck.resolve import ResolvedModel, resolve
 from tokcheck.runner import judge_lines
@@ -345,8 +345,10 @@ def test_export_writes_the_documented_files(tmp_path: Path) -> None:
     record = json.loads((out / "tokcheck_export.json").read_text(encoding="utf-8"))
     assert record["status"] == "exact"
     # The caller's texts, 100 generated strings and, the model having user-defined symbols
-    # ("\n", "\t"), 100 more rich in them.
-    assert record["lines"] == result.lines == len(PROBES) + 100 + 100
+    # ("\n", "\t"), 100 more rich in them, and the runs of unknown characters.
+    unknown = unknown_texts(_load(FIXTURES / "tiny-bilingual" / "spiece.model"))
+    assert unknown
+    assert record["lines"] == result.lines == len(PROBES) + 100 + 100 + len(unknown)
     assert set(record["verified"]) == {"tokenizers", "transformers", "transformers+special"}
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
@@ -400,7 +402,7 @@ def test_failure_mid_write_leaves_no_outdir(
         real(path, data)
 
     monkeypatch.setattr(export_module, "_write_json", failing)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OutputError, match="out: cannot write the export: No space"):
         _export(FIXTURES / "tiny-neox", tmp_path / "out")
     assert len(calls) == 2
     assert list(tmp_path.iterdir()) == []
@@ -459,7 +461,8 @@ def test_float32_ties_alone_do_not_refuse(tmp_path: Path) -> None:
 def test_float32_ties_refuse_under_strict(tmp_path: Path) -> None:
     resolved = resolve(str(FIXTURES / "broken" / "whitespace-removal-on"))
     model = _load(resolved.model_file)
-    with pytest.raises(ExportRefusedError, match="ties: 1 of 1 lines differ") as refused:
+    lines = 1 + len(unknown_texts(model))  # the text, and the runs of unknown characters
+    with pytest.raises(ExportRefusedError, match=f"ties: 1 of {lines} lines differ") as refused:
         export(resolved, model, tmp_path / "out", texts=[" heddd eq"], examples=0, strict=True)
     assert refused.value.result.status == "ties"
     assert list(tmp_path.iterdir()) == []

@@ -8,6 +8,7 @@ no longer running) is removed by the next run that writes NAME.
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import re
@@ -46,6 +47,21 @@ def _refuse_unreachable(path: Path) -> None:
         pass
     except OSError as e:
         raise OutputError(f"{shown(str(path))}: {reason(e, path)}") from e
+
+
+def write_error(outdir: Path, e: OSError) -> OutputError:
+    """The one-line error for ``e``, met while writing OUTDIR's files in its staging directory
+    (removed after, so OUTDIR is as it was): what went wrong and, where it helps, what to do."""
+    reason = e.strerror or str(e)
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        advice = "free space there or give an OUTDIR on another file system"
+    elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = "give an OUTDIR you can write"
+    else:
+        advice = "check the file system"
+    return OutputError(
+        f"{outdir}: cannot write the export: {reason}; {advice} (OUTDIR is unchanged)"
+    )
 
 
 def check_file_target(path: Path) -> None:
@@ -104,7 +120,7 @@ def staging_dir(outdir: Path) -> Path:
             except FileExistsError:
                 continue
     except OSError as e:
-        raise OutputError(f"{outdir}: cannot create the output directory: {e.strerror or e}") from e
+        raise write_error(outdir, e) from e
 
 
 def remove_stale_staging(outdir: Path) -> list[Path]:

@@ -43,6 +43,7 @@ SPACE_SYMBOL = "\u2581"
 DEFAULT_UNK_SURFACE = " \u2047 "
 
 _UNIGRAM, _BPE = 1, 2
+_TYPE_NAMES = {2: "unknown", 3: "control", 5: "unused", 6: "byte"}
 # Unicode's noncharacters: stand-ins for user-defined symbols in the charsmap (see _charsmap).
 _NONCHARACTERS = [
     *map(chr, range(0xFDD0, 0xFDF0)),
@@ -80,6 +81,13 @@ class Converter:
                 f"{residual[0]!r} are free of every other piece, so after a user-defined symbol "
                 "the exported tokenizer would take that text for the piece; sentencepiece "
                 "does not"
+            )
+        if hazard := _matchable_name(self.proto):
+            piece, why = self.proto.pieces[hazard[0]], hazard[1]
+            raise TokcheckError(
+                f"{self.source.path}: cannot export: the exported tokenizer would take the text "
+                f"{piece.piece!r} for the {_TYPE_NAMES.get(piece.type, 'special')} piece "
+                f"{hazard[0]} ({why}); sentencepiece never does"
             )
         component = "model"
         try:
@@ -305,7 +313,10 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
     ``<0x41>`` can no longer be matched across it. Multi-character user-defined symbols, which
     sentencepiece always selects, are split off whole first. With byte fallback only the
     characters of those names need splitting off; without it, whole runs of uncovered
-    characters are, since sentencepiece fuses adjacent unknown characters into one piece.
+    characters are, since sentencepiece fuses adjacent unknown pieces into one and tokenizers
+    fuses them only within a pre-token. For the same reason a run is not split off beside a
+    character that has no one-character piece of its own (a hand-edited vocabulary's), which
+    may be unknown too: both sides of every boundary here have a piece or a symbol.
     """
     from tokenizers import Regex, pre_tokenizers
 
@@ -323,9 +334,57 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
     if alternatives:
         char = f"(?!{alternatives}){char}"
     pattern = char if proto.trainer_spec.byte_fallback else f"(?:{char})+"
+    known, maybe = _known(proto), covered - _known(proto)
+    if not proto.trainer_spec.byte_fallback and maybe:
+        # A boundary only between an uncovered character and one with a piece of its own.
+        guard = f"(?!{alternatives})" if alternatives else ""
+        x, k, m = (
+            f"[{c}]" for c in ("^" + char_class(covered), char_class(known), char_class(maybe))
+        )
+        k = k if known else "(?!)"
+        one = f"{guard}(?:{m}|{x}(?!{k})|{k}(?!{x}))"
+        pattern = f"(?:{one})*{guard}(?:{x}|{k}|{m})"
     if alternatives:
         pattern = f"{alternatives}|{pattern}"
     return pre_tokenizers.Split(Regex(pattern), behavior="isolated")
+
+
+def _matchable_name(proto: ModelProto) -> tuple[int, str] | None:
+    """The id of a piece that sentencepiece never matches in text but the exported tokenizer would, and
+    why; None if there is none.
+
+    A one-character name is matched wherever its character occurs (tokenizers looks it up as
+    that character's piece; sentencepiece makes it unknown or bytes), unless it is the unknown
+    piece without byte fallback, whose id is what sentencepiece gives there too. For unigram, a
+    longer name is safe when every character has a one-character piece (they outscore it) or
+    when the pre-tokeniser puts a boundary inside it (see :func:`_isolate_uncovered`).
+    """
+    trainer = proto.trainer_spec
+    unigram = trainer.model_type == _UNIGRAM
+    covered = {c for p in proto.pieces if p.type == NORMAL for c in p.piece}
+    covered |= {p.piece for p in proto.pieces if p.type == USER_DEFINED and len(p.piece) == 1}
+    known = _known(proto)
+    in_names = {c for p in proto.pieces if p.type not in MATCHABLE for c in p.piece} - covered
+
+    def split(a: str, b: str) -> bool:
+        if trainer.byte_fallback:
+            return a in in_names or b in in_names
+        return (a not in covered and b in known) or (a in known and b not in covered)
+
+    for i, p in enumerate(proto.pieces):
+        name = p.piece
+        if p.type in MATCHABLE or (i == trainer.unk_id and not trainer.byte_fallback):
+            continue
+        if len(name) == 1:
+            return i, "a one-character name"
+        if unigram and not set(name) <= known and not any(map(split, name, name[1:])):
+            return i, "no boundary splits it and a character of it has no piece of its own"
+    return None
+
+
+def _known(proto: ModelProto) -> set[str]:
+    """The characters that are never unknown: those with a one-character piece."""
+    return {p.piece for p in proto.pieces if p.type in MATCHABLE and len(p.piece) == 1}
 
 
 def _decoder(proto: ModelProto) -> Any:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,7 +138,7 @@ def export(
     built beside ``outdir`` and renamed into place, so it is never left half-written.
     """
     outdir = Path(outdir)
-    _refuse_own_sources(outdir, model, resolved)
+    _refuse_own_sources(outdir, model, resolved, force)
     model.require_text("export it")
     model.processor  # noqa: B018  (the reference must load: a refusal is one line, exit 2)
     atomic.check_outdir(outdir, force)
@@ -145,7 +147,10 @@ def export(
     lines = [*texts, *verification_texts(model, examples, seed)] if verify else []
     staging = atomic.staging_dir(outdir)
     try:
-        files = _write_files(staging, model, resolved, tokenizer, specials)
+        try:
+            files = _write_files(staging, model, resolved, tokenizer, specials)
+        except OSError as e:
+            raise atomic.write_error(outdir, e) from e
         tallies = _verify(model, tokenizer, staging, lines, show, specials) if verify else ()
         result = ExportResult(
             source=str(model.path),
@@ -166,7 +171,10 @@ def export(
                 "nothing written (--force writes it anyway)",
                 result,
             )
-        _write_record(staging / EXPORT_RECORD, model, result, specials, examples, seed)
+        try:
+            _write_record(staging / EXPORT_RECORD, model, result, specials, examples, seed)
+        except OSError as e:
+            raise atomic.write_error(outdir, e) from e
         atomic.move_into_place(staging, outdir, force)
     finally:
         if staging.exists():
@@ -174,20 +182,61 @@ def export(
     return dataclasses.replace(result, written=True)
 
 
-def _refuse_own_sources(outdir: Path, model: SentencePieceModel, resolved: ResolvedModel) -> None:
+def _refuse_own_sources(
+    outdir: Path, model: SentencePieceModel, resolved: ResolvedModel, force: bool
+) -> None:
     """Refuse an OUTDIR that is, or holds, what is being exported: replacing it would delete
-    the model (and whatever lies beside it, weights included)."""
-    target = outdir.resolve()
-    sources = [
-        model.path.resolve(),
-        *([resolved.directory.resolve()] if resolved.directory else []),
-    ]
-    for source in sources:
-        if source == target or source.is_relative_to(target):
-            raise OutputError(
-                f"{outdir}: holds the model being exported ({model.path}); write the export to "
-                "a new directory"
-            )
+    the model (and whatever lies beside it, weights included).
+
+    Files are compared by identity (device and inode), not by path, so a bind mount, a second
+    mount of the same file system, a symlinked parent or a hard link is seen through: OUTDIR
+    must be none of the model's directories or their ancestors, and nothing under it (which
+    ``force`` would delete) may be the model file, its directory or a file in that directory.
+    """
+    refused = OutputError(
+        f"{outdir}: holds the model being exported ({model.path}); write the export to a new "
+        "directory"
+    )
+    sources = [model.path, *([resolved.directory] if resolved.directory else [])]
+    try:
+        stat = outdir.stat()
+    except OSError:
+        return  # nothing there yet (or unreadable: check_outdir says so)
+    target = stat.st_dev, stat.st_ino
+    reals = [source.resolve() for source in sources]
+    if any(_identity(a) == target for real in reals for a in (real, *real.parents)):
+        raise refused
+    own = {_identity(real) for real in reals}
+    if not force:
+        return  # a non-empty OUTDIR is refused, and an empty one holds nothing
+    if resolved.directory is not None:
+        own |= _entries(resolved.directory)
+    for root, dirs, files in os.walk(outdir):
+        for name in (*dirs, *files):
+            try:
+                if _identity(Path(root, name)) in own:
+                    raise refused
+            except FileNotFoundError:
+                continue
+
+
+def _entries(directory: Path) -> set[tuple[int, int]]:
+    """The identities of the files in ``directory`` and of the files its links point to."""
+    found = set()
+    try:
+        for entry in directory.iterdir():
+            found.add(_identity(entry))
+            if entry.is_file():
+                found.add((entry.stat().st_dev, entry.stat().st_ino))
+    except OSError:
+        pass
+    return found
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """(st_dev, st_ino) of ``path`` itself, a link not followed."""
+    stat = path.lstat()
+    return stat.st_dev, stat.st_ino
 
 
 def _verify(
@@ -363,7 +412,12 @@ def _write_files(
     source = resolved.tokenizer_config or {}
     if isinstance(source.get("model_max_length"), int):
         config["model_max_length"] = source["model_max_length"]
-    tokenizer.save(str(staging / "tokenizer.json"))
+    try:
+        tokenizer.save(str(staging / "tokenizer.json"))
+    except Exception as e:  # tokenizers raises plain Exception, "... (os error 28)"
+        if code := re.search(r"os error (\d+)", str(e)):
+            raise OSError(int(code[1]), os.strerror(int(code[1]))) from e
+        raise
     _write_json(staging / "tokenizer_config.json", config)
     _write_json(staging / "special_tokens_map.json", names)
     files = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]

@@ -239,12 +239,14 @@ def symbol_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[s
 def verification_texts(model: SentencePieceModel, examples: int, seed: int = 0) -> list[str]:
     """The lines ``tokcheck export`` verifies beside its probes, and ``compare`` (so ``gate``)
     judges too, so that both give one verdict on one tokenizer: ``examples`` strings that
-    stress the model and as many rich in its user-defined symbols, and every name the tokenizer
-    must not take for its id (see :mod:`tokcheck.bpe`)."""
+    stress the model and as many rich in its user-defined symbols, every name the tokenizer
+    must not take for its id (see :mod:`tokcheck.bpe`) and runs of unknown characters, which
+    sentencepiece makes one piece each."""
     return [
         *sample_texts(model, examples, seed),
         *symbol_texts(model, examples, seed),
         *hazard_texts(model),
+        *unknown_texts(model),
     ]
 
 
@@ -265,6 +267,32 @@ def hazard_texts(model: SentencePieceModel) -> list[str]:
     for k, name in enumerate(hazards):
         left, right = symbols[k % len(symbols)], symbols[(k + 1) % len(symbols)]
         texts += [name, left + name, name + right, left + name + right, f"{left} {name}\n"]
+    return texts
+
+
+# Characters for unknown runs: rare scripts and symbols, the first few absent from a model.
+_RARE = "\ua66e\u0f3a\u10a0\u16a0\u2d30\ua4d0\U0001d11e\U00010348\U0001f70f\u2603"
+
+
+def unknown_texts(model: SentencePieceModel, limit: int = 64) -> list[str]:
+    """Runs of unknown characters, alone, with text and beside characters that have no piece
+    of their own (a hand-edited vocabulary's) and beside the names sentencepiece never
+    matches: sentencepiece gives one unknown piece per run, wherever the run's edges are."""
+    pieces = model.proto.pieces
+    chars = {c for i, p in enumerate(pieces) if p.type in MATCHABLE for c in model.pieces[i]}
+    single = {model.pieces[i] for i, p in enumerate(pieces) if p.type in MATCHABLE}
+    unknown = [c for c in _RARE if c not in chars][:3]
+    if not unknown:
+        return []
+    u, v = unknown[0], unknown[-1]
+    texts = [u, u + v + u, f"{u} {v}", f"a{u}{v}b", f"{u}\n{v}", "x" + u * 3]
+    maybe = sorted(c for c in chars if c not in single and c != "\u2581")[:limit]
+    for c in maybe:
+        texts += [c, c + u, u + c, c + u + c, u + c + v, c + c + u, f"x{c}{u}y"]
+    names = [model.pieces[i] for i, p in enumerate(pieces) if p.type not in MATCHABLE][:limit]
+    for k, name in enumerate(names):
+        c = maybe[k % len(maybe)] if maybe else v
+        texts += [u + name + v, name + u, c + name + c, f"{u}{name} {name}{u}"]
     return texts
 
 

@@ -314,6 +314,7 @@ def test_hostile_records_through_the_cli_and_workers(
     corpora.append(str(_unconvertible(tmp_path / "d.parquet")))
     argv = [command, str(FIXTURES / "tiny-neox"), "--examples", "1", "--json"]
     argv += [a for c in corpora for a in ("--corpus", c)]
+    argv += ["--no-profile"] if command == "gate" else []
     reports = []
     for jobs in ("1", "2"):
         code = main([*argv, "--jobs", jobs])

@@ -404,7 +404,7 @@ def gate(report: GateReport) -> str:
     out.append(f"profile: {report.check.profile or 'none'} ({report.check.profile_how or 'given'})")
     out += [f"{t.name}: {why}" for t in compare.candidates if (why := compare.same_reason(t))]
     for t in compare.judged_tallies:
-        if t.diverged and not t.same_as:
+        if not compare.accepts(t) and not t.same_as:
             out += counterexamples(t)
     out += [f"warning: {w}" for w in compare.warnings]
     out += [f"caveat: {c}" for c in report.caveats]

@@ -212,8 +212,18 @@ class CompareReport:
 
     @property
     def next_step(self) -> str | None:
-        """What to do about a failure, worded for what was judged (see :func:`advice`)."""
-        return None if self.passed else advice(self)
+        return self.advise()
+
+    def advise(self, model: str = "MODEL") -> str | None:
+        """What to do about a failure, worded for what failed: a candidate (see
+        :func:`advice`), or only the corpus records or the caveats ``--strict`` fails."""
+        if self.passed:
+            return None
+        if self.load_failures or any(
+            c.diverged or (self.strict and c.tie) for c in self.judged_tallies
+        ):
+            return advice(self, model)
+        return self.too_many_skipped or f"--strict fails the caveats: {'; '.join(self.caveats)}"
 
     def to_dict(self) -> dict[str, Any]:
         mb = self.inputs["bytes"] / 1e6

@@ -137,12 +137,8 @@ def _next_steps(report: GateReport) -> Iterator[str]:
             f"fix the failed checks ({', '.join(report.check.failed)}): "
             f"`tokcheck check {ref} --profile {report.check.profile or 'NAME'}` explains each"
         )
-    if not report.compare.passed:
-        yield (
-            report.compare.too_many_skipped
-            if report.compare.too_many_skipped and report.compare.next_step is None
-            else advice(report.compare, ref)
-        )
+    if step := report.compare.advise(ref):
+        yield step
     if not report.roundtrip.passed:
         failed = [p.name for p in report.roundtrip.properties if not p.passed]
         yield (

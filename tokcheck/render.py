@@ -327,7 +327,7 @@ def comparison(report: CompareReport) -> str:
     judged = ", ".join(report.judged)
     outcome = report.verdict
     if outcome == verdict.FAILED:
-        detail = report.next_step or report.too_many_skipped or "; ".join(report.caveats)
+        detail = report.next_step or ""
     elif outcome == verdict.CAVEATS:
         detail = f"{judged} matches sentencepiece, with {len(report.caveats)} caveat(s) above"
     else:

@@ -82,6 +82,23 @@ def tiny_neox_dir() -> Path:
 
 
 @pytest.fixture
+def precompiled_export(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Export writes tokenizers' own ``Precompiled`` normaliser, as its converters do, instead
+    of tokcheck's: a real divergence on charsmap models (tiny-legacy), for tests of what a
+    divergence does. Returns a line it gets wrong there: a mark after a full-width letter."""
+    from tokenizers import normalizers
+
+    from tokcheck import convert
+
+    def precompiled(model: object, prefix: bool = False) -> list[object]:
+        blob = model.proto.normalizer_spec.precompiled_charsmap  # type: ignore[attr-defined]
+        return [normalizers.Precompiled(blob)]
+
+    monkeypatch.setattr(convert, "_charsmap", precompiled)
+    return "\uff21\u0301"
+
+
+@pytest.fixture
 def unloadable_dir(tmp_path: Path) -> Path:
     """tiny-neox whose tokenizer_config.json names a class no transformers release has, so
     AutoTokenizer raises on it (as transformers 5.17 does on the identity-normalizer fixtures)."""

@@ -103,30 +103,35 @@ def test_existing_outdir_is_refused_and_untouched(
 
 
 def test_refusal_prints_the_report_and_json_exit_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    precompiled_export: str,
 ) -> None:
-    # A stray combining mark after a full-width letter: a known charsmap gap (README).
     from tokcheck import probes
 
-    monkeypatch.setattr(probes, "BUILTIN_PROBES", ("\uff21\u0301",))
+    monkeypatch.setattr(probes, "BUILTIN_PROBES", (precompiled_export,))
     out = tmp_path / "exported"
     argv = ["export", str(FIXTURES / "tiny-legacy"), str(out), "--examples", "0", "--json"]
     assert main(argv) == 1
     report = json.loads(capsys.readouterr().out)
     assert (report["passed"], report["written"], report["status"]) == (False, False, "diverged")
     (example,) = report["tallies"][0]["counterexamples"]
-    assert example["text"] == "\uff21\u0301"
+    assert example["text"] == precompiled_export
     assert example["reference_ids"] != example["candidate_ids"]
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
 
 
 def test_refusal_table_shows_the_counterexample_side_by_side(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    precompiled_export: str,
 ) -> None:
     from tokcheck import probes
 
-    monkeypatch.setattr(probes, "BUILTIN_PROBES", ("\uff21\u0301",))
+    monkeypatch.setattr(probes, "BUILTIN_PROBES", (precompiled_export,))
     out = tmp_path / "exported"
     assert main(["export", str(FIXTURES / "tiny-legacy"), str(out), "--examples", "0"]) == 1
     text = capsys.readouterr().out

@@ -19,10 +19,12 @@ This module converts; it neither verifies (:mod:`tokcheck.judge` does) nor write
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from tokcheck import bpe
+from tokcheck import bpe, charsmap
 from tokcheck.errors import TokcheckError
 from tokcheck.judge import f32
 from tokcheck.patterns import char_class, literal
@@ -44,11 +46,6 @@ DEFAULT_UNK_SURFACE = " \u2047 "
 
 _UNIGRAM, _BPE = 1, 2
 _TYPE_NAMES = {2: "unknown", 3: "control", 5: "unused", 6: "byte"}
-# Unicode's noncharacters: stand-ins for user-defined symbols in the charsmap (see _charsmap).
-_NONCHARACTERS = [
-    *map(chr, range(0xFDD0, 0xFDF0)),
-    *(chr(plane << 16 | low) for plane in range(17) for low in (0xFFFE, 0xFFFF)),
-]
 # Stand-ins for the unknown surface while decoding: noncharacters, absent from real vocabularies.
 _PLACEHOLDERS = ("\uffff", "\ufffe", "\U0010ffff", "\U0010fffe")
 # Strip everything: more leading spaces than any text has.
@@ -218,40 +215,35 @@ def _normalizer(model: SentencePieceModel) -> Any:
 
 
 def _charsmap(model: SentencePieceModel, prefix: bool = False) -> list[Any]:
-    """The proto's precompiled charsmap as tokenizers normalisers.
-
-    tokenizers' ``Precompiled`` maps every single character as sentencepiece does, but looks
-    multi-character keys up per grapheme cluster rather than by longest match. Half-width
-    katakana followed by a half-width (semi-)voiced mark (``ｶﾞ``), common in Japanese text,
-    is the case that matters: those pairs are replaced by sentencepiece's output first.
+    """The proto's precompiled charsmap as tokenizers normalisers (see :mod:`tokcheck.charsmap`),
+    between the steps that hide user-defined symbols from it and bring them back.
 
     With ``prefix``, the dummy prefix is added before the charsmap, as a noncharacter that
     becomes a space after it (only the first, so a user's own noncharacter stays).
     """
     from tokenizers import Regex, normalizers
 
-    precompiled = normalizers.Precompiled(model.proto.normalizer_spec.precompiled_charsmap)
-    reference = _charsmap_only(model)
-    fixes: list[Any] = []
-    pairs = [chr(base) + mark for base in range(0xFF66, 0xFF9E) for mark in "\uff9e\uff9f"]
-    # "\r\n" is one grapheme cluster to tokenizers, two characters to sentencepiece.
-    for pair in [*pairs, "\r\n"]:
-        want = reference.normalize(pair)
-        if precompiled.normalize_str(pair) != want == precompiled.normalize_str(want):
-            fixes.append(normalizers.Replace(pair, want))
-    hidden, lead = _hidden_symbols(model, precompiled, prefix)
+    blob = model.proto.normalizer_spec.precompiled_charsmap
+    try:
+        table = charsmap.entries(blob)
+    except charsmap.CharsmapError as e:
+        raise TokcheckError(f"{model.path}: cannot export: {e}") from e
+    hidden, lead = _hidden_symbols(model, functools.partial(charsmap.apply, table), prefix)
+    try:
+        steps = charsmap.normalizers(blob, {c for _, c in hidden} | set(lead))
+    except charsmap.CharsmapError as e:
+        raise TokcheckError(f"{model.path}: cannot export: {e}") from e
     return [
         *(normalizers.Prepend(c) for c in lead),
         *(normalizers.Replace(s, c) for s, c in hidden),
-        *fixes,
-        precompiled,
+        *steps,
         *(normalizers.Replace(c, s) for s, c in hidden),
         *(normalizers.Replace(Regex(rf"\A{literal(c)}"), " ") for c in lead),
     ]
 
 
 def _hidden_symbols(
-    model: SentencePieceModel, precompiled: Any, prefix: bool
+    model: SentencePieceModel, normalize: Callable[[str], str], prefix: bool
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """(symbol, noncharacter) pairs: the user-defined symbols to hide from the charsmap, which
     sentencepiece passes through unnormalised (nmt_nfkc would turn a "\n" symbol into a space,
@@ -266,7 +258,7 @@ def _hidden_symbols(
     symbols = sorted(
         {p.piece for p in model.proto.pieces if p.type == USER_DEFINED}, key=len, reverse=True
     )
-    changed = [s for s in symbols if precompiled.normalize_str(s) != s]
+    changed = [s for s in symbols if normalize(s) != s]
     overlapping = {x for s in symbols for t in symbols if s != t and _overlap(s, t) for x in (s, t)}
     if bad := sorted(overlapping.intersection(changed)):
         raise TokcheckError(
@@ -275,7 +267,7 @@ def _hidden_symbols(
         )
     kept = [s for s in symbols if s not in changed and s not in overlapping]
     covered = {c for piece in model.pieces for c in piece}
-    pool = [c for c in _NONCHARACTERS if c not in covered and precompiled.normalize_str(c) == c]
+    pool = [c for c in charsmap.NONCHARACTERS if c not in covered and normalize(c) == c]
     if len(changed) + prefix > len(pool):
         raise TokcheckError(
             f"{model.path}: cannot export: the charsmap changes {len(changed)} user-defined "
@@ -291,18 +283,6 @@ def _hidden_symbols(
 def _overlap(a: str, b: str) -> bool:
     """Whether a proper suffix of ``a`` is a proper prefix of ``b``."""
     return any(a.endswith(b[:k]) for k in range(1, min(len(a), len(b))))
-
-
-def _charsmap_only(model: SentencePieceModel) -> Any:
-    """A sentencepiece processor that applies the model's charsmap and nothing else."""
-    import sentencepiece
-    from sentencepiece.sentencepiece_model_pb2 import ModelProto
-
-    proto = ModelProto()
-    proto.CopyFrom(model.proto)
-    spec = proto.normalizer_spec
-    spec.add_dummy_prefix = spec.remove_extra_whitespaces = spec.escape_whitespaces = False
-    return sentencepiece.SentencePieceProcessor(model_proto=proto.SerializeToString())
 
 
 def _isolate_uncovered(proto: ModelProto) -> Any:

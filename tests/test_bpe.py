@@ -9,6 +9,7 @@ split) and small variants trained here from the same generator, with the dummy p
 from __future__ import annotations
 
 import importlib.util
+import itertools
 from pathlib import Path
 from types import ModuleType
 
@@ -220,12 +221,26 @@ def test_crlf_under_nmt_nfkc_is_two_characters(tmp_path: Path) -> None:
     _assert_exact(_judge(model, ["a\r\nb", "\r\n", "x \r\n\r\n y", "[INST]\r\n"]))
 
 
-def test_overlapping_symbols_the_charsmap_changes_are_refused(tmp_path: Path) -> None:
-    model = _trained(
-        tmp_path, ["\uff21\uff22", "\uff22\uff23\uff24"], normalization_rule_name="nmt_nfkc"
-    )
-    with pytest.raises(TokcheckError, match="overlaps another and the charsmap changes it"):
-        Converter(model).build()
+def test_overlapping_symbols_the_charsmap_changes_are_matched_first_and_kept(
+    tmp_path: Path,
+) -> None:
+    # sentencepiece's normaliser matches the longest user-defined symbol at each position
+    # before its charsmap, and passes it through: full-width letters stay full-width there.
+    symbols = ["\uff21\uff22", "\uff22\uff23\uff24"]
+    model = _trained(tmp_path, symbols, normalization_rule_name="nmt_nfkc")
+    lines = [
+        "ＡＢＣＤ",
+        "ＡＢＣＤＥ",
+        "xＢＣＤＡＢ",
+        "ＡＡＢＢＣＤ",
+        "ＡＢ\u0301",
+        "ＢＣＤ ＢＣ",
+        "ｅ\u0301ＡＢ",
+    ]
+    lines += [
+        "".join(p) for p in itertools.product(["Ａ", "Ｂ", "Ｃ", "Ｄ", " ", "\u0301"], repeat=4)
+    ]
+    _assert_exact(_judge(model, lines))
 
 
 def test_a_symbol_named_like_a_byte_piece_decodes_as_text_without_byte_fallback(

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from tokcheck import export as export_module
 from tokcheck.candidates import from_tokenizers
 from tokcheck.convert import build_tokenizer
+from tokcheck.derived import model_texts
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError
 from tokcheck.export import export
 from tokcheck.judge import Tally
@@ -302,7 +303,10 @@ def test_autotokenizer_on_export_matches_sentencepiece(
         sources = [bpe_model if name == "trained-bpe" else FIXTURES / name]
     for i, source in enumerate(sources):
         result = _export(source, tmp_path / f"out{i}")
-        assert result.status == "exact", [t.summary() for t in result.tallies]
+        # Runs of one-character pieces hold float32 ties on ../shared's Japanese model: passed
+        # with that caveat, never a divergence.
+        assert result.passed, [t.summary() for t in result.tallies]
+        assert all(t.mismatched == t.decode_mismatched == 0 for t in result.tallies)
         tok = AutoTokenizer.from_pretrained(str(tmp_path / f"out{i}"))
         sp = _load(resolve(str(source)).model_file).processor
         for text in (*PROBES, *sample_texts(_load(resolve(str(source)).model_file), 200, 7)):
@@ -350,11 +354,14 @@ def test_export_writes_the_documented_files(tmp_path: Path) -> None:
     assert result.to_dict()["status"] == "exact"
     record = json.loads((out / "tokcheck_export.json").read_text(encoding="utf-8"))
     assert record["status"] == "exact"
-    # The caller's texts, 100 generated strings and, the model having user-defined symbols
-    # ("\n", "\t"), 100 more rich in them, and the runs of unknown characters.
-    unknown = unknown_texts(_load(FIXTURES / "tiny-bilingual" / "spiece.model"))
+    # The caller's texts, the lines derived from the model, 100 generated strings and, the
+    # model having user-defined symbols ("\n", "\t"), 100 more rich in them, and the runs of
+    # unknown characters.
+    model = _load(FIXTURES / "tiny-bilingual" / "spiece.model")
+    unknown, derived = unknown_texts(model), model_texts(model)
     assert unknown
-    assert record["lines"] == result.lines == len(PROBES) + 100 + 100 + len(unknown)
+    assert derived
+    assert record["lines"] == result.lines == len(PROBES) + len(derived) + 200 + len(unknown)
     assert set(record["verified"]) == {"tokenizers", "transformers", "transformers+special"}
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
@@ -429,8 +436,7 @@ def test_divergence_refuses_unless_forced(tmp_path: Path, precompiled_export: st
     assert result.status == "diverged"
     diverged = {t.name for t in result.tallies if t.diverged}
     assert diverged == {"tokenizers", "transformers", "transformers+special"}
-    (example,) = result.tallies[0].counterexamples
-    assert example.text == precompiled_export
+    example = next(e for e in result.tallies[0].counterexamples if e.text == precompiled_export)
     assert example.reference_ids != example.candidate_ids
     assert (tmp_path / "out" / "tokenizer.json").is_file()
 
@@ -459,18 +465,24 @@ def test_float32_ties_alone_do_not_refuse(tmp_path: Path) -> None:
     result = export(resolved, model, tmp_path / "out", texts=[" heddd eq"], examples=0)
     assert result.passed
     assert result.status == "ties"
-    assert result.tie == 1
+    # The text, and runs of one-character pieces among the lines derived from the model.
+    assert " heddd eq" in {t.text for t in result.tallies[0].ties}
+    assert result.tie >= 1
+    assert all(t.mismatched == t.decode_mismatched == 0 for t in result.tallies)
     assert (tmp_path / "out" / "tokenizer.json").is_file()
     record = json.loads((tmp_path / "out" / "tokcheck_export.json").read_text(encoding="utf-8"))
     assert record["status"] == "ties"
-    assert record["verified"]["tokenizers"]["tie"] == 1
+    assert record["verified"]["tokenizers"]["tie"] == result.tie
 
 
 def test_float32_ties_refuse_under_strict(tmp_path: Path) -> None:
     resolved = resolve(str(FIXTURES / "broken" / "whitespace-removal-on"))
     model = _load(resolved.model_file)
-    lines = 1 + len(unknown_texts(model))  # the text, and the runs of unknown characters
-    with pytest.raises(ExportRefusedError, match=f"ties: 1 of {lines} lines differ") as refused:
+    # The text, the lines derived from the model and the runs of unknown characters.
+    lines = 1 + len(model_texts(model)) + len(unknown_texts(model))
+    with pytest.raises(
+        ExportRefusedError, match=f"ties: [0-9]+ of {lines} lines differ"
+    ) as refused:
         export(resolved, model, tmp_path / "out", texts=[" heddd eq"], examples=0, strict=True)
     assert refused.value.result.status == "ties"
     assert list(tmp_path.iterdir()) == []

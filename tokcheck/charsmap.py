@@ -130,9 +130,11 @@ def apply(table: dict[str, str], text: str) -> str:
     return "".join(out)
 
 
-def unit_pattern(sources: Iterable[str]) -> str:
-    """A pattern matching one of sentencepiece's units: the longest of ``sources`` that starts
-    here, else one character; ``\\K`` then puts the (empty) match after the unit."""
+def unit_pattern(sources: Iterable[str], symbols: Iterable[str] = ()) -> str:
+    """A pattern matching one of sentencepiece's units: the longest of ``symbols`` (user-defined
+    symbols, which sentencepiece's normaliser matches first and passes through) that starts
+    here, else the longest of ``sources``, else one character; ``\\K`` then puts the (empty)
+    match after the unit."""
     end = ""
     root: dict[str, Any] = {}
     for source in sources:
@@ -154,9 +156,9 @@ def unit_pattern(sources: Iterable[str]) -> str:
     starts = sorted(
         (c, literal(c) + below(child)) for c, child in root.items() if child.keys() != {end}
     )
-    if not starts:
-        return r"[\s\S]\K"
-    return rf"(?:{_dispatch(starts)}|[\s\S])\K"
+    first = sorted({s for s in symbols if s}, key=len, reverse=True)
+    branches = [*map(literal, first), *([_dispatch(starts)] if starts else []), r"[\s\S]"]
+    return f"(?:{'|'.join(branches)})\\K"
 
 
 def _dispatch(starts: list[tuple[str, str]]) -> str:
@@ -185,6 +187,9 @@ class Plan:
     # mentions, to stand in for them while NFKC runs.
     kept: tuple[str, ...]
     free: tuple[str, ...]
+    # What each character is mapped to before NFKC, wherever it is (``chars``, or with ``split``
+    # every entry for one character).
+    mapped: dict[str, str]
     # A control character the charsmap removes: put between the characters of every unit, it
     # makes each one a grapheme cluster of its own, which ``Precompiled`` maps correctly, so
     # one ``Precompiled`` does all of ``chars``. None: ``chars`` are replaced one by one.
@@ -231,6 +236,7 @@ def plan(blob: bytes) -> Plan:
         {w: tuple(s) for w, s in chars.items()},
         tuple(kept),
         tuple(c for c in NONCHARACTERS if c not in mentioned),
+        mapped,
         split if chars else None,
     )
 
@@ -262,8 +268,9 @@ def _refuse_unsettled(
             )
 
 
-def normalizers(blob: bytes, taken: Iterable[str] = ()) -> list[Any]:
-    """The steps that normalise like sentencepiece on the charsmap ``blob``.
+def normalizers(blob: bytes, symbols: Iterable[str] = (), taken: Iterable[str] = ()) -> list[Any]:
+    """The steps that normalise like sentencepiece on the charsmap ``blob``, passing the
+    user-defined ``symbols`` through as its normaliser does.
 
     ``taken`` are noncharacters the caller uses for stand-ins of its own. Raises
     :class:`CharsmapError` for a charsmap these steps cannot express.
@@ -273,39 +280,61 @@ def normalizers(blob: bytes, taken: Iterable[str] = ()) -> list[Any]:
 
     how = _plan(blob)
     sep = literal(how.sep)
-    pool = [c for c in how.free if c not in set(taken)]
-    if len(how.kept) > len(pool):
+    symbols = sorted(set(symbols), key=len, reverse=True)
+    if bad := [x for x in symbols if how.sep in x or (how.split and how.split in x)]:
         raise CharsmapError(
-            f"the charsmap keeps {len(how.kept)} characters NFKC would change, more than the "
-            f"{len(pool)} free noncharacters that hide them"
+            f"the user-defined symbol {bad[0]!r} holds a character the charsmap normaliser "
+            "uses to keep units apart"
         )
-    stand_ins = list(zip(how.kept, pool, strict=False))
+    # Units that what follows would change, so that a stand-in takes their place meanwhile.
+    hide = [*how.kept, *(x for x in _changed(how, symbols) if x not in how.kept)]
+    pool = [c for c in how.free if c not in set(taken) and c not in set(symbols)]
+    if len(hide) > len(pool):
+        raise CharsmapError(
+            f"{len(hide)} characters and user-defined symbols need a stand-in while NFKC runs, "
+            f"more than the {len(pool)} free noncharacters"
+        )
+    stand_ins = list(zip(hide, pool, strict=False))
 
     def whole(sources: Iterable[str], then: str = f"(?={sep})") -> Any:
         """A unit that is one of ``sources`` (a unit starts the text or follows a separator,
         and is followed by one), and ``then``."""
         return Regex(rf"(?:\A|(?<={sep}))(?:{_alternatives(sources)}){then}")
 
-    steps: list[Any] = [n.Replace(Regex(unit_pattern(how.sources)), how.sep)]
-    for want, sources in how.units.items():
-        # A removed unit goes with its separator, so that every other unit keeps exactly one.
-        steps.append(n.Replace(whole(sources, "" if want else sep), want))
+    steps: list[Any] = [n.Replace(Regex(unit_pattern(how.sources, symbols)), how.sep)]
     # A stand-in of the user's own is written twice, so that it stays itself.
     steps += [n.Replace(whole([s]), s + s) for _, s in stand_ins]
-    steps += [n.Replace(whole([c]), s) for c, s in stand_ins]
+    steps += [n.Replace(whole([x]), s) for x, s in stand_ins]
+    for want, sources in how.units.items():
+        # A removed unit goes with its separator, so that every other unit keeps exactly one.
+        steps.append(n.Replace(whole(sources) if want else whole(sources, sep), want))
     if how.split:
         between = rf"(?<=[^{sep}])(?=[^{sep}])"
         steps += [n.Replace(Regex(between), how.split), n.Precompiled(blob)]
     else:
         steps += [n.Replace(Regex(_alternatives(cs)), want) for want, cs in how.chars.items()]
     steps.append(n.NFKC())
-    steps += [n.Replace(whole([s]), c) for c, s in stand_ins]
+    steps += [n.Replace(whole([s]), x) for x, s in stand_ins]
     steps += [n.Replace(whole([s + s]), s) for _, s in stand_ins]
     # Each unit is followed by one separator, and a separator of the user's is a unit: drop the
     # first separator of every run that follows other text, then every second one.
     steps.append(n.Replace(Regex(f"(?<=[^{sep}]){sep}"), ""))
     steps.append(n.Replace(how.sep + how.sep, how.sep))
     return steps
+
+
+def _changed(how: Plan, symbols: list[str]) -> list[str]:
+    """The ``symbols`` that the steps after the units are found would change: a unit written
+    out, or one the character maps and NFKC do not leave as it is."""
+    from tokenizers.normalizers import NFKC
+
+    written = {source for sources in how.units.values() for source in sources}
+    nfkc = NFKC()
+    return [
+        x
+        for x in symbols
+        if x in written or nfkc.normalize_str("".join(how.mapped.get(c, c) for c in x)) != x
+    ]
 
 
 _plan = functools.lru_cache(maxsize=4)(plan)

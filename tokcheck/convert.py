@@ -19,8 +19,6 @@ This module converts; it neither verifies (:mod:`tokcheck.judge` does) nor write
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -216,73 +214,27 @@ def _normalizer(model: SentencePieceModel) -> Any:
 
 def _charsmap(model: SentencePieceModel, prefix: bool = False) -> list[Any]:
     """The proto's precompiled charsmap as tokenizers normalisers (see :mod:`tokcheck.charsmap`),
-    between the steps that hide user-defined symbols from it and bring them back.
+    which pass the user-defined symbols through unnormalised, as sentencepiece does.
 
     With ``prefix``, the dummy prefix is added before the charsmap, as a noncharacter that
     becomes a space after it (only the first, so a user's own noncharacter stays).
     """
     from tokenizers import Regex, normalizers
 
-    blob = model.proto.normalizer_spec.precompiled_charsmap
+    symbols = [p.piece for p in model.proto.pieces if p.type == USER_DEFINED]
+    covered = {c for piece in model.pieces for c in piece}
+    lead = [c for c in charsmap.NONCHARACTERS if c not in covered][-1:] if prefix else []
     try:
-        table = charsmap.entries(blob)
-    except charsmap.CharsmapError as e:
-        raise TokcheckError(f"{model.path}: cannot export: {e}") from e
-    hidden, lead = _hidden_symbols(model, functools.partial(charsmap.apply, table), prefix)
-    try:
-        steps = charsmap.normalizers(blob, {c for _, c in hidden} | set(lead))
+        steps = charsmap.normalizers(
+            model.proto.normalizer_spec.precompiled_charsmap, symbols, covered | set(lead)
+        )
     except charsmap.CharsmapError as e:
         raise TokcheckError(f"{model.path}: cannot export: {e}") from e
     return [
         *(normalizers.Prepend(c) for c in lead),
-        *(normalizers.Replace(s, c) for s, c in hidden),
         *steps,
-        *(normalizers.Replace(c, s) for s, c in hidden),
         *(normalizers.Replace(Regex(rf"\A{literal(c)}"), " ") for c in lead),
     ]
-
-
-def _hidden_symbols(
-    model: SentencePieceModel, normalize: Callable[[str], str], prefix: bool
-) -> tuple[list[tuple[str, str]], list[str]]:
-    """(symbol, noncharacter) pairs: the user-defined symbols to hide from the charsmap, which
-    sentencepiece passes through unnormalised (nmt_nfkc would turn a "\n" symbol into a space,
-    or compose a symbol's last letter with a combining mark after it), longest first; and, with
-    ``prefix``, the one noncharacter that stands for the dummy prefix (else none).
-
-    Hiding replaces one symbol after another, which matches them leftmost-longest, as
-    sentencepiece does, unless two overlap: a symbol the charsmap changes that overlaps
-    another is refused; one it leaves alone is then not hidden. A noncharacter in the user's
-    text that stands for a symbol here becomes that symbol (see the README's known limits).
-    """
-    symbols = sorted(
-        {p.piece for p in model.proto.pieces if p.type == USER_DEFINED}, key=len, reverse=True
-    )
-    changed = [s for s in symbols if normalize(s) != s]
-    overlapping = {x for s in symbols for t in symbols if s != t and _overlap(s, t) for x in (s, t)}
-    if bad := sorted(overlapping.intersection(changed)):
-        raise TokcheckError(
-            f"{model.path}: cannot export: the user-defined symbol {bad[0]!r} overlaps another "
-            "and the charsmap changes it; tokenizers cannot match them as sentencepiece does"
-        )
-    kept = [s for s in symbols if s not in changed and s not in overlapping]
-    covered = {c for piece in model.pieces for c in piece}
-    pool = [c for c in charsmap.NONCHARACTERS if c not in covered and normalize(c) == c]
-    if len(changed) + prefix > len(pool):
-        raise TokcheckError(
-            f"{model.path}: cannot export: the charsmap changes {len(changed)} user-defined "
-            f"symbols, more than the {len(pool)} free noncharacters that hide them"
-        )
-    lead = pool[-1:] if prefix else []
-    spare = pool[len(changed) : len(pool) - len(lead)]
-    hidden = list(zip(changed, pool, strict=False)) + list(zip(kept, spare, strict=False))
-    hidden.sort(key=lambda pair: len(pair[0]), reverse=True)
-    return hidden, lead
-
-
-def _overlap(a: str, b: str) -> bool:
-    """Whether a proper suffix of ``a`` is a proper prefix of ``b``."""
-    return any(a.endswith(b[:k]) for k in range(1, min(len(a), len(b))))
 
 
 def _isolate_uncovered(proto: ModelProto) -> Any:

@@ -238,11 +238,15 @@ def symbol_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[s
 
 def verification_texts(model: SentencePieceModel, examples: int, seed: int = 0) -> list[str]:
     """The lines ``tokcheck export`` verifies beside its probes, and ``compare`` (so ``gate``)
-    judges too, so that both give one verdict on one tokenizer: ``examples`` strings that
+    judges too, so that both give one verdict on one tokenizer: the lines derived from the
+    model's own components (:func:`tokcheck.derived.model_texts`), ``examples`` strings that
     stress the model and as many rich in its user-defined symbols, every name the tokenizer
     must not take for its id (see :mod:`tokcheck.bpe`) and runs of unknown characters, which
     sentencepiece makes one piece each."""
+    from tokcheck.derived import model_texts
+
     return [
+        *model_texts(model),
         *sample_texts(model, examples, seed),
         *symbol_texts(model, examples, seed),
         *hazard_texts(model),

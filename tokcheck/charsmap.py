@@ -53,7 +53,7 @@ NONCHARACTERS = [
 
 # Far beyond sentencepiece's own charsmaps (sources of up to 10 bytes, 225,000 entries).
 _MAX_SOURCE_BYTES = 256
-_MAX_ENTRIES = 4_000_000
+_MAX_VISITS = 4_000_000
 
 
 class CharsmapError(TokcheckError):
@@ -74,10 +74,13 @@ def entries(blob: bytes) -> dict[str, str]:
         if unit >> 31 == 0 and unit & 0xFF:
             children.setdefault(index ^ unit & 0xFF, []).append((unit & 0xFF, index))
     stack = [(_offset(units[0]), b"")]
+    visits = 0
     while stack:
         base, prefix = stack.pop()
-        # Paths share nodes (the trie merges common suffixes), so a damaged trie may loop.
-        if len(prefix) >= _MAX_SOURCE_BYTES or len(found) > _MAX_ENTRIES:
+        visits += 1
+        # Paths share nodes (the trie merges common suffixes), so a damaged trie may loop or
+        # hold far more paths than units.
+        if len(prefix) >= _MAX_SOURCE_BYTES or visits > _MAX_VISITS:
             raise CharsmapError("the charsmap's trie is damaged: its entries do not end")
         for label, child in children.get(base, ()):
             below, key = child ^ _offset(units[child]), prefix + bytes([label])

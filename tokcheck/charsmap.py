@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from tokcheck.errors import TokcheckError
@@ -60,8 +61,9 @@ class CharsmapError(TokcheckError):
     """A charsmap that tokenizers' components cannot express; the message names an entry."""
 
 
-def entries(blob: bytes) -> dict[str, str]:
-    """Every (source, replacement) of a precompiled charsmap.
+@functools.lru_cache(maxsize=4)
+def entries(blob: bytes) -> Mapping[str, str]:
+    """Every (source, replacement) of a precompiled charsmap (read once per charsmap).
 
     The blob is a little-endian uint32 trie size, a darts-clone double-array trie over the
     sources' UTF-8 bytes, then the NUL-terminated replacements its leaves point into.
@@ -90,7 +92,7 @@ def entries(blob: bytes) -> dict[str, str]:
                 found[key] = _replacement(strings, units[below] & ((1 << 31) - 1))
             stack.append((below, key))
     try:
-        return {k.decode(): v.decode() for k, v in found.items()}
+        return MappingProxyType({k.decode(): v.decode() for k, v in found.items()})
     except UnicodeDecodeError as e:
         raise CharsmapError(f"a charsmap entry is not UTF-8 ({e.reason})") from e
 
@@ -116,7 +118,7 @@ def _replacement(strings: bytes, start: int) -> bytes:
     return strings[start:end]
 
 
-def apply(table: dict[str, str], text: str) -> str:
+def apply(table: Mapping[str, str], text: str) -> str:
     """``text`` normalised by the charsmap ``table`` (see :func:`entries`) as sentencepiece
     does it: longest source first, a character no source starts with copied."""
     longest = max(map(len, table), default=0)

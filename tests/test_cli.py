@@ -72,7 +72,7 @@ def _failed(report: dict[str, object]) -> set[str]:
 def test_check_passes_exit_0(cli: CLI) -> None:
     run = cli(["check", str(FIXTURES / "neox-3.6b"), "--profile", NEOX])
     assert run.code == 0
-    assert re.fullmatch(r"passed \(transformers \S+\)", run.out.rstrip().splitlines()[-1])
+    assert re.fullmatch(r"passed \(sentencepiece \S+, transformers \S+\)", run.out.rstrip().splitlines()[-1])
     assert run.err == ""
 
 
@@ -81,7 +81,7 @@ def test_check_fails_exit_1(cli: CLI) -> None:
     assert run.code == 1
     last = run.out.rstrip().splitlines()[-1]
     assert last.startswith("failed: ")
-    assert set(last.removeprefix("failed: ").split(" (transformers")[0].split(", ")) == {
+    assert set(last.removeprefix("failed: ").split(" (sentencepiece")[0].split(", ")) == {
         "byte_fallback",
         "byte_pieces",
         "add_dummy_prefix",
@@ -265,15 +265,17 @@ def test_every_json_output_carries_schema_and_versions(cli: CLI, argv: list[str]
     assert data["versions"]["transformers"]
 
 
-def test_every_text_verdict_names_the_transformers_version(cli: CLI) -> None:
+def test_every_text_verdict_names_the_sentencepiece_and_transformers_versions(cli: CLI) -> None:
     from tokcheck.provenance import versions
 
+    found = versions()
+    releases = f"(sentencepiece {found['sentencepiece']}, transformers {found['transformers']})"
     for argv in (
         ["check", str(FIXTURES / "tiny-neox"), "--no-profile"],
         ["roundtrip", str(FIXTURES / "tiny-neox"), "--examples", "5"],
     ):
         last = cli(argv).out.rstrip().splitlines()[-1]
-        assert last.endswith(f"(transformers {versions()['transformers']})"), argv
+        assert last.endswith(releases), argv
 
 
 def test_no_command_prints_help_exit_2(cli: CLI) -> None:
@@ -618,7 +620,7 @@ def test_console_script_and_module_pass(tmp_path: Path) -> None:
             check=False,
         )
         assert (done.returncode, done.stderr) == (0, ""), argv
-        assert done.stdout.rstrip().splitlines()[-1].startswith("passed (transformers")
+        assert done.stdout.rstrip().splitlines()[-1].startswith("passed (sentencepiece")
 
 
 @pytest.mark.parametrize("command", ["inspect", "check"])

@@ -55,7 +55,7 @@ def test_gate_on_diverging_default_path_points_to_export(
     out = capsys.readouterr().out
     assert code == 1
     assert "tokcheck export" in out
-    assert "gate failed: compare (transformers" in out
+    assert "gate failed: compare (sentencepiece" in out
 
 
 def test_gate_on_a_default_path_that_raises_fails_with_the_reason(

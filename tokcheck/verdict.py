@@ -31,9 +31,10 @@ def decide(failed: bool, caveats: Sequence[str], strict: bool = False) -> str:
 
 
 def line(verdict: str, detail: str = "") -> str:
-    """The last line of a text report: the verdict, what it rests on, and the transformers
-    release that decided it (what a Hugging Face path does depends on it)."""
-    from tokcheck.provenance import transformers_release
+    """The last line of a text report: the verdict, what it rests on, and the releases that
+    decided it: sentencepiece (the reference; releases break some ties differently) and
+    transformers (what a Hugging Face path does depends on it)."""
+    from tokcheck.provenance import transformers_release, versions
 
     said = f"{verdict}: {detail}" if detail else verdict
-    return f"{said} (transformers {transformers_release()})"
+    return f"{said} (sentencepiece {versions()['sentencepiece']}, transformers {transformers_release()})"

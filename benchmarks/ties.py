@@ -51,7 +51,9 @@ So the exporter writes the scores unchanged, and the judge reports these lines a
 Measured (tie lines / lines, exported tokenizer, written scores): runs: neox-3.6b 139 / 60,927,
 bilingual-4b 207 / 60,927, legacy-1b 71 / 60,927, tiny-neox 0 / 3,927, tiny-bilingual 2 / 4,527,
 tiny-legacy 2 / 3,927, sentencepiece_test_ja_model 6 / 24,927, sentencepiece_test_model
-59 / 3,927; corpora (6,632 lines): 1 on bilingual-4b, 0 elsewhere; mismatched: 0 everywhere.
+59 / 3,927, LLM-jp's 100k model 120 / 60,927; corpora (6,632 lines): 1 on bilingual-4b, 2 on
+LLM-jp's, 0 elsewhere; structured text (1,000 chunks of code, JSON, tables, columns):
+11 on sentencepiece_test_model, 0 elsewhere; mismatched: 0 everywhere.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ from typing import Any
 from tokcheck.candidates import from_tokenizers
 from tokcheck.convert import build_tokenizer
 from tokcheck.judge import Tally
+from tokcheck.probes import structured_texts
 from tokcheck.proto import SentencePieceModel
 from tokcheck.runner import judge_lines
 
@@ -105,6 +108,8 @@ def models() -> list[tuple[str, Path]]:
     found = [(name, REPO / "fixtures" / name / "spiece.model") for name in FIXTURES]
     if SHARED.is_dir():
         found += [(p.stem, p) for p in sorted((SHARED / "models").glob("*.model"))]
+        llm_jp = SHARED / "published-models" / "llm-jp-tokenizer-100k.ver3.1.model"
+        found += [(llm_jp.stem, llm_jp)] if llm_jp.is_file() else []
     return found
 
 
@@ -186,7 +191,7 @@ def report(name: str, label: str, tally: Tally) -> None:
     shown = "; ".join(
         f"{e.text[:20]!r} {e.reference_pieces} vs {e.candidate_pieces}" for e in tally.ties
     )
-    print(f"{name:28} {label:8} {tally.summary()}" + (f"  e.g. {shown}" if shown else ""))
+    print(f"{name:34} {label:10} {tally.summary()}" + (f"  e.g. {shown[:160]}" if shown else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,13 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--context", action="store_true", help="count prefix-dependent ties")
     args = parser.parse_args(argv)
     corpus = corpus_lines()
+    structured = structured_texts(1000)
     for name, path in models():
         if args.fixture and name not in args.fixture:
             continue
         model = SentencePieceModel.load(path)
         tokenizer = exported(model, args.scores)
         lines = runs(model)
-        for label, texts in (("runs", lines), ("corpora", corpus)):
+        for label, texts in (("runs", lines), ("corpora", corpus), ("structured", structured)):
             if not texts:
                 print(f"{name:28} {label:8} skipped: {SHARED_CORPORA} is absent")
                 continue

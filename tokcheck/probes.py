@@ -239,7 +239,8 @@ def symbol_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[s
 def verification_texts(model: SentencePieceModel, examples: int, seed: int = 0) -> list[str]:
     """The lines ``tokcheck export`` verifies beside its probes, and ``compare`` (so ``gate``)
     judges too, so that both give one verdict on one tokenizer: the lines derived from the
-    model's own components (:func:`tokcheck.derived.model_texts`), ``examples`` strings that
+    model's own components (:func:`tokcheck.derived.model_texts`), structured text (code, JSON,
+    tables, aligned columns), ``examples`` strings that
     stress the model and as many rich in its user-defined symbols, every name the tokenizer
     must not take for its id (see :mod:`tokcheck.bpe`) and runs of unknown characters, which
     sentencepiece makes one piece each."""
@@ -247,6 +248,7 @@ def verification_texts(model: SentencePieceModel, examples: int, seed: int = 0) 
 
     return [
         *model_texts(model),
+        *structured_texts(),
         *sample_texts(model, examples, seed),
         *symbol_texts(model, examples, seed),
         *hazard_texts(model),
@@ -301,6 +303,72 @@ def unknown_texts(model: SentencePieceModel, limit: int = 64) -> list[str]:
 
 
 _SPACES = (" ", "  ", "   ", "     ", "\n", "\n\n", " \n ", "\t", " \t", "\r\n", "\u3000")
+
+_WORDS = ("name", "value", "count", "猫", "東京", "price", "item_id", "説明", "total", "x", "data")
+
+
+def structured_texts(count: int = 120, seed: int = 0) -> list[str]:
+    """``count`` reproducible chunks of structured text, each many lines joined by newlines:
+    indented code (spaces and tabs), pretty-printed JSON, Markdown tables and space-aligned
+    columns, the text a bilingual model built for structured text meets, and where runs of
+    whitespace pieces tie."""
+    rng = random.Random(f"structured:{seed}")
+    makers = (_code, _json_text, _table, _columns)
+    return [makers[i % len(makers)](rng) for i in range(count)]
+
+
+def _code(rng: random.Random) -> str:
+    indent = rng.choice(("    ", "  ", "\t"))
+    lines, depth = [], 0
+    for _ in range(rng.randint(10, 40)):
+        a, b = rng.sample(_WORDS, 2)
+        line = rng.choice(
+            (f"def {a}_{b}({a}, {b}=None):", f"if {a} > {rng.randint(0, 99)}:", f"for {a} in {b}:")
+        )
+        if rng.random() < 0.6 or depth > 4:
+            line = rng.choice((f"{a} = {b}[{rng.randint(0, 9)}]", f"return {a}", f"# {a}  {b}"))
+            depth = max(0, depth - rng.randint(0, 1))
+            lines.append(indent * depth + line + " " * rng.randint(0, 3) * (rng.random() < 0.2))
+        else:
+            lines.append(indent * depth + line)
+            depth += 1
+    return "\n".join(lines)
+
+
+def _json_text(rng: random.Random) -> str:
+    import json
+
+    def value(depth: int) -> object:
+        if depth > 2 or rng.random() < 0.4:
+            return rng.choice((rng.randint(0, 10**6), rng.choice(_WORDS), None, True, 3.25))
+        return {rng.choice(_WORDS) + str(i): value(depth + 1) for i in range(rng.randint(1, 4))}
+
+    return json.dumps(value(0), ensure_ascii=False, indent=rng.choice((2, 4)))
+
+
+def _table(rng: random.Random) -> str:
+    columns = rng.sample(_WORDS, 3)
+    rows = [
+        [rng.choice(_WORDS) * rng.randint(1, 2), str(rng.randint(0, 9999)), ""] for _ in range(8)
+    ]
+    widths = [
+        max(len(c), *(len(r[i]) for r in rows)) + rng.randint(0, 3) for i, c in enumerate(columns)
+    ]
+
+    def row(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return "\n".join([row(columns), row(["-" * w for w in widths]), *map(row, rows)])
+
+
+def _columns(rng: random.Random) -> str:
+    rows = [
+        [rng.choice(_WORDS), str(rng.randint(0, 10 ** rng.randint(1, 6))), rng.choice(_WORDS)]
+        for _ in range(12)
+    ]
+    sep = rng.choice(("  ", "\t", " \t"))
+    width = max(len(r[0]) for r in rows) + rng.randint(1, 6)
+    return "\n".join(r[0].ljust(width) + r[1].rjust(8) + sep + r[2] for r in rows)
 
 
 def _random_char(rng: random.Random) -> str:

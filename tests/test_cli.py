@@ -72,7 +72,9 @@ def _failed(report: dict[str, object]) -> set[str]:
 def test_check_passes_exit_0(cli: CLI) -> None:
     run = cli(["check", str(FIXTURES / "neox-3.6b"), "--profile", NEOX])
     assert run.code == 0
-    assert re.fullmatch(r"passed \(sentencepiece \S+, transformers \S+\)", run.out.rstrip().splitlines()[-1])
+    assert re.fullmatch(
+        r"passed \(sentencepiece \S+, transformers \S+\)", run.out.rstrip().splitlines()[-1]
+    )
     assert run.err == ""
 
 

@@ -29,7 +29,7 @@ from tokcheck.derived import model_texts
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError
 from tokcheck.export import export
 from tokcheck.judge import Tally
-from tokcheck.probes import sample_texts, unknown_texts
+from tokcheck.probes import sample_texts, structured_texts, unknown_texts
 from tokcheck.proto import SentencePieceModel, parse_model_proto
 from tokcheck.resolve import ResolvedModel, resolve
 from tokcheck.runner import judge_lines
@@ -358,10 +358,11 @@ def test_export_writes_the_documented_files(tmp_path: Path) -> None:
     # model having user-defined symbols ("\n", "\t"), 100 more rich in them, and the runs of
     # unknown characters.
     model = _load(FIXTURES / "tiny-bilingual" / "spiece.model")
-    unknown, derived = unknown_texts(model), model_texts(model)
+    unknown, derived, structured = unknown_texts(model), model_texts(model), structured_texts()
     assert unknown
     assert derived
-    assert record["lines"] == result.lines == len(PROBES) + len(derived) + 200 + len(unknown)
+    generated = 200 + len(unknown) + len(structured)
+    assert record["lines"] == result.lines == len(PROBES) + len(derived) + generated
     assert set(record["verified"]) == {"tokenizers", "transformers", "transformers+special"}
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
@@ -478,8 +479,8 @@ def test_float32_ties_alone_do_not_refuse(tmp_path: Path) -> None:
 def test_float32_ties_refuse_under_strict(tmp_path: Path) -> None:
     resolved = resolve(str(FIXTURES / "broken" / "whitespace-removal-on"))
     model = _load(resolved.model_file)
-    # The text, the lines derived from the model and the runs of unknown characters.
-    lines = 1 + len(model_texts(model)) + len(unknown_texts(model))
+    # The text, the lines derived from the model, the runs of unknown characters, structured text.
+    lines = 1 + len(model_texts(model)) + len(unknown_texts(model)) + len(structured_texts())
     with pytest.raises(
         ExportRefusedError, match=f"ties: [0-9]+ of {lines} lines differ"
     ) as refused:

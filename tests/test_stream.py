@@ -176,7 +176,9 @@ def test_json_reports_stream_and_injection_counts(acceptance: dict) -> None:  # 
     assert exported["stream_mismatched"] == 0
     assert exported["special_injected"] == 0
     assert exported["stream_checked"] > 0
-    assert exported["status"] == "exact"
+    # Runs of one-character pieces among the lines derived from the model hold float32 ties.
+    assert exported["mismatched"] == 0
+    assert exported["status"] in {"exact", "ties"}
     assert acceptance["inputs"]["injection"] > 0
     if "default" not in candidates:
         pytest.skip("the default path raises while loading on this transformers release")

@@ -54,7 +54,7 @@ from tokcheck.probes import (
     BUILTIN_PROBES,
     generation_alphabet,
     hypothesis_strings,
-    verification_texts,
+    verification_lines,
 )
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel
@@ -520,8 +520,7 @@ def _verification(model: SentencePieceModel, resolved: ResolvedModel, o: _Option
             examples, seed = int(data["examples"]), int(data["seed"])
         except (OSError, ValueError, TypeError, KeyError):
             pass  # a record of an older export, or not ours: the run's own numbers
-    texts = verification_texts(model, examples, seed)
-    return [(t, f"verification[{i}]") for i, t in enumerate(texts)]
+    return verification_lines(model, examples, seed)
 
 
 def _generated(

@@ -24,6 +24,10 @@ from tokcheck.proto import BYTE, MATCHABLE, NORMAL
 if TYPE_CHECKING:
     from tokcheck.proto import SentencePieceModel
 
+# The origin of a derived line in reports ("derived[12]"). Derived lines are judged on ids and
+# decode, not streamed: they test the conversion, and streaming them would spend the streaming
+# budget the other lines are there for (see tokcheck.stream).
+ORIGIN = "derived"
 # How many items share one line: long enough to keep the line count small, short enough that
 # the shortest counterexample shown stays readable.
 _PER_LINE = 48

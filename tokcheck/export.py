@@ -43,10 +43,10 @@ from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError, one_
 from tokcheck.hfconfig import ADDED_TOKENS
 from tokcheck.hftokens import HfTokens, read_hf_tokens
 from tokcheck.judge import Tally
-from tokcheck.probes import numbered, verification_texts
+from tokcheck.probes import numbered, verification_lines
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import MODEL_FILENAMES
-from tokcheck.runner import judge_lines
+from tokcheck.runner import Line, judge_lines
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -144,7 +144,10 @@ def export(
     atomic.check_outdir(outdir, force)
     specials = KeptSpecials.of(model, read_hf_tokens(resolved, model))
     tokenizer = specials.apply(Converter(model).build())
-    lines = [*texts, *verification_texts(model, examples, seed)] if verify else []
+    if verify:
+        lines = [*numbered(texts), *verification_lines(model, examples, seed, "line", len(texts))]
+    else:
+        lines = []
     staging = atomic.staging_dir(outdir)
     try:
         try:
@@ -243,7 +246,7 @@ def _verify(
     model: SentencePieceModel,
     tokenizer: Tokenizer,
     directory: Path,
-    lines: list[str],
+    lines: list[Line],
     show: int,
     specials: KeptSpecials,
 ) -> tuple[Tally, ...]:
@@ -265,7 +268,7 @@ def _verify(
             "transformers+special", loaded, add_special_tokens=True, added=specials.added_ids
         ),
     ]
-    return tuple(judge_lines(model, candidates, numbered(lines), show=show))
+    return tuple(judge_lines(model, candidates, lines, show=show))
 
 
 _SPECIALS = (

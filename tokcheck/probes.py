@@ -244,15 +244,31 @@ def verification_texts(model: SentencePieceModel, examples: int, seed: int = 0) 
     stress the model and as many rich in its user-defined symbols, every name the tokenizer
     must not take for its id (see :mod:`tokcheck.bpe`) and runs of unknown characters, which
     sentencepiece makes one piece each."""
-    from tokcheck.derived import model_texts
+    return [text for text, _ in verification_lines(model, examples, seed)]
 
-    return [
-        *model_texts(model),
-        *structured_texts(),
+
+def verification_lines(
+    model: SentencePieceModel,
+    examples: int,
+    seed: int = 0,
+    origin: str = "verification",
+    start: int = 0,
+) -> list[tuple[str, str]]:
+    """:func:`verification_texts` as judged lines: (text, origin), the origin ``origin[i]`` with
+    ``i`` from ``start``, or ``derived[i]`` for the lines derived from the model, which are not
+    streamed (see :data:`tokcheck.derived.ORIGIN`)."""
+    from tokcheck.derived import ORIGIN, model_texts
+
+    generated = [
         *sample_texts(model, examples, seed),
         *symbol_texts(model, examples, seed),
         *hazard_texts(model),
         *unknown_texts(model),
+        *structured_texts(),
+    ]
+    return [
+        *((t, f"{origin}[{i}]") for i, t in enumerate(generated, start)),
+        *((t, f"{ORIGIN}[{i}]") for i, t in enumerate(model_texts(model))),
     ]
 
 

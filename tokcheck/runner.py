@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from tokcheck.candidates import Candidate, with_added, without_added
+from tokcheck.derived import ORIGIN
 from tokcheck.judge import Judge, Judged, Tally
 from tokcheck.proto import SentencePieceModel
 from tokcheck.stream import StreamCheck, StreamFailure
@@ -31,6 +32,8 @@ BATCH_LINES = 2000
 T = TypeVar("T")
 
 Line = tuple[str, str]  # (text, origin)
+# Lines derived from the model are judged but not streamed (see tokcheck.derived.ORIGIN).
+_DERIVED = f"{ORIGIN}["
 # A batch of lines, and each line's serial: its place in the whole input (increasing).
 Batch = tuple[list[Line], list[int]]
 
@@ -178,7 +181,8 @@ class Runner:
         streams: list[StreamFailure | None] | None = None
         deferred: list[int] = []
         if stream := self.streams.get(key):
-            streams, deferred = stream.check(ref_ids, ref_decoded, cand_ids, cand_decoded)
+            derived = {k for k, (_, origin) in enumerate(lines) if origin.startswith(_DERIVED)}
+            streams, deferred = stream.check(ref_ids, ref_decoded, cand_ids, cand_decoded, derived)
         if deferred:
             later = set(deferred)
             self.deferred[key] += [

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -244,11 +244,13 @@ class StreamCheck:
         expected: Sequence[str],
         candidate_ids: Sequence[list[int]],
         candidate_decoded: Sequence[str],
+        unstreamed: Collection[int] = (),
     ) -> tuple[list[StreamFailure | None], list[int]]:
         """One entry per line: how decoding the reference ``ids`` failed, or None (right, not
         streamed, or deferred); and the positions of the deferred lines. ``candidate_decoded``
         is the candidate's decode of ``candidate_ids``, reused where those are the reference
-        ids."""
+        ids. Lines at the positions ``unstreamed`` have their whole decode checked only: they
+        neither spend the budget nor count as left."""
         whole = self._whole(ids, candidate_ids, candidate_decoded)
         first = self._batches == 0
         self._batches += 1
@@ -260,6 +262,9 @@ class StreamCheck:
         for k, (line, text, full) in enumerate(zip(ids, expected, whole, strict=True)):
             if full != text:
                 out.append(StreamFailure(WHOLE, WHOLE_DIFFERS, (full,)))
+                continue
+            if k in unstreamed:
+                out.append(None)
                 continue
             needed = self.every_line or not risky.isdisjoint(line)
             if not (needed or first) or (needed and not self._admit(len(line))):

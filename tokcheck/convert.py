@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokcheck import bpe, charsmap
 from tokcheck.errors import TokcheckError
-from tokcheck.judge import f32
+from tokcheck.judge import f32, user_defined_score
 from tokcheck.patterns import char_class, literal
 from tokcheck.proto import (
     CONTROL,
@@ -169,8 +169,8 @@ def _unigram(proto: ModelProto) -> Any:
 
     pieces = proto.pieces
     normal = [p.score for p in pieces if p.type == NORMAL]
-    # As sentencepiece computes it: user-defined pieces score length * max_score - 0.1, with the
-    # maximum over normal pieces starting at FLT_MIN and the length in bytes.
+    # As sentencepiece computes it (see judge.user_defined_score), with the maximum over normal
+    # pieces starting at FLT_MIN and the length in bytes.
     max_score = max([f32(_FLT_MIN), *normal])
     floor = min([0.0, *normal])
     vocab: list[tuple[str, float]] = []
@@ -178,7 +178,7 @@ def _unigram(proto: ModelProto) -> Any:
         if p.type == NORMAL:
             score = float(p.score)
         elif p.type == USER_DEFINED:
-            score = f32(len(p.piece.encode()) * max_score) - 0.1
+            score = user_defined_score(len(p.piece.encode()), max_score)
         else:
             # Never matched by sentencepiece: a score below any segmentation of the same span
             # into matchable pieces (each scores at least `floor`), so the Viterbi never picks it.
@@ -242,8 +242,11 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
 
     Every segmentation has a boundary around such a character anyway (sentencepiece covers it
     with the unknown piece), so splitting there changes nothing, except that a name like
-    ``<0x41>`` can no longer be matched across it. Multi-character user-defined symbols, which
-    sentencepiece always selects, are split off whole first. With byte fallback only the
+    ``<0x41>`` can no longer be matched across it. A multi-character user-defined symbol that
+    has such a character is split off whole first, so the split cannot cut it. The others stay
+    in the lattice, as in sentencepiece's Unigram, which scores a user-defined symbol
+    by its length there (:func:`tokcheck.judge.user_defined_score`) rather than taking it
+    first: ``"  x"`` can be ``▁ ▁x`` beside a symbol ``▁▁``. With byte fallback only the
     characters of those names need splitting off; without it, whole runs of uncovered
     characters are, since sentencepiece fuses adjacent unknown pieces into one and tokenizers
     fuses them only within a pre-token. For the same reason a run is not split off beside a
@@ -258,7 +261,8 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
     in_names = {c for p in proto.pieces if p.type not in MATCHABLE for c in p.piece} - covered
     if not in_names:
         return None
-    alternatives = "|".join(map(literal, bpe.user_symbols(proto)))
+    cut = [s for s in bpe.user_symbols(proto) if not set(s) <= covered]
+    alternatives = "|".join(map(literal, cut))
     if proto.trainer_spec.byte_fallback:
         char = f"[{char_class(in_names)}]"
     else:
@@ -344,17 +348,45 @@ def _decoder(proto: ModelProto) -> Any:
         covered = {c for piece in pieces for c in piece}
         placeholder = next((c for c in _PLACEHOLDERS if c not in covered), None)
     steps.append(whole([unk], placeholder or surface))
+    blank, lead = _leading_marks(proto, placeholder)
+    if blank:
+        steps.append(whole([SPACE_SYMBOL], blank))
+        steps.append(decoders.Replace(Regex(f"\\A{SPACE_SYMBOL}"), lead))
     steps.append(decoders.Replace(SPACE_SYMBOL, " "))
     if trainer.byte_fallback:
         # Without it a piece named like "<0x41>" is text, and decodes as such.
         steps.append(decoders.ByteFallback())
     steps.append(decoders.Fuse())
-    if spec.remove_extra_whitespaces:
-        # Decoding drops one leading space symbol per piece for as long as the text is empty:
-        # after whitespace removal, every leading space of an encoding.
+    if blank:
+        steps.append(decoders.Replace(Regex(f"\\A(?:{blank})*(?:{lead})?"), ""))
+        steps.append(decoders.Replace(blank, " "))
+        steps.append(decoders.Replace(lead, " "))
+    elif spec.remove_extra_whitespaces:
+        # Without free marks: every leading space of an encoding (exact unless a piece holds
+        # more than one leading space symbol).
         steps.append(decoders.Strip(" ", _ALL, 0))
     elif spec.add_dummy_prefix:
         steps.append(decoders.Strip(" ", 1, 0))
     if placeholder:
         steps.append(decoders.Replace(placeholder, surface))
     return decoders.Sequence(steps)
+
+
+def _leading_marks(proto: ModelProto, placeholder: str | None) -> tuple[str, str]:
+    """Marks for the leading space symbols the decoder must drop, or two empty strings.
+
+    After whitespace removal, sentencepiece drops one leading space symbol of every piece for as
+    long as the decoded text is empty: a piece that is one space symbol leaves it empty, so
+    ``▁ ▁ x`` decodes to ``x`` but the symbol ``▁▁`` then ``x`` to `` x``. The decoder marks a
+    lone space symbol (``blank``) and the first of a longer piece's (``lead``), drops the marks
+    at the start of the fused text and turns the rest into spaces. With byte fallback any
+    character can come from bytes, so each mark is a pair of noncharacters.
+    """
+    if not proto.normalizer_spec.remove_extra_whitespaces:
+        return "", ""
+    covered = {c for p in proto.pieces for c in p.piece}
+    free = [c for c in _PLACEHOLDERS if c not in covered and c != placeholder]
+    width = 2 if proto.trainer_spec.byte_fallback else 1
+    if len(free) < 2 * width:
+        return "", ""
+    return "".join(free[:width]), "".join(free[width : 2 * width])

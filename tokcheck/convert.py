@@ -13,7 +13,7 @@ before the model so such a name cannot be matched through them. Special tokens a
 not extracted from text either (see :mod:`tokcheck.export` for the config that says so).
 
 This module converts; it neither verifies (:mod:`tokcheck.judge` does) nor writes files
-(:mod:`tokcheck.export`). It refuses model types ``word`` and ``char``,
+(:mod:`tokcheck.export`). It refuses the model type ``word``,
 ``treat_whitespace_as_suffix`` and models with a denormaliser.
 """
 
@@ -42,7 +42,7 @@ SPACE_SYMBOL = "\u2581"
 # What sentencepiece decodes the unknown piece to unless the trainer spec sets unk_surface.
 DEFAULT_UNK_SURFACE = " \u2047 "
 
-_UNIGRAM, _BPE = 1, 2
+_UNIGRAM, _BPE, _CHAR = 1, 2, 4
 _TYPE_NAMES = {2: "unknown", 3: "control", 5: "unused", 6: "byte"}
 # Stand-ins for the unknown surface while decoding: noncharacters, absent from real vocabularies.
 _PLACEHOLDERS = ("\uffff", "\ufffe", "\U0010ffff", "\U0010fffe")
@@ -63,6 +63,7 @@ class Converter:
         self.source = model
         self.proto = model.proto
         self.unigram = self.proto.trainer_spec.model_type == _UNIGRAM
+        self.char = self.proto.trainer_spec.model_type == _CHAR
 
     def build(self) -> Tokenizer:
         """The whole tokenizer; what sentencepiece accepts but tokenizers cannot hold (a
@@ -105,12 +106,16 @@ class Converter:
         return tokenizer
 
     def model(self) -> Any:
+        if self.char:
+            return _char_model(self.proto)
         return _unigram(self.proto) if self.unigram else bpe.model(self.proto)
 
     def normalizer(self) -> Any:
         return _normalizer(self.source)
 
     def pre_tokenizer(self) -> Any:
+        if self.char:
+            return _char_split(self.proto)
         if self.unigram:
             return _isolate_uncovered(self.proto)
         return bpe.pre_tokenizer(self.proto, self.hazards.split)
@@ -122,7 +127,9 @@ class Converter:
     def hazards(self) -> bpe.Hazards:
         """For BPE: the names a whole pre-token could be looked up as wrongly (see
         :class:`tokcheck.bpe.Hazards`); for unigram, none."""
-        return bpe.Hazards((), ()) if self.unigram else bpe.hazards(self.source)
+        if self.unigram or self.char:
+            return bpe.Hazards((), ())
+        return bpe.hazards(self.source)
 
     def decoder(self) -> Any:
         return _decoder(self.proto)
@@ -137,9 +144,9 @@ def unsupported(model: SentencePieceModel) -> str | None:
     """Why :class:`Converter` refuses ``model`` ("a char model", ...), or None if it does not."""
     proto = model.proto
     trainer = proto.trainer_spec
-    if trainer.model_type not in (_UNIGRAM, _BPE):
-        kind = {3: "word", 4: "char"}.get(trainer.model_type, f"type {trainer.model_type}")
-        return f"a {kind} model; only unigram and bpe"
+    if trainer.model_type not in (_UNIGRAM, _BPE, _CHAR):
+        kind = {3: "word"}.get(trainer.model_type, f"type {trainer.model_type}")
+        return f"a {kind} model; only unigram, bpe and char"
     if trainer.treat_whitespace_as_suffix:
         return "a model with treat_whitespace_as_suffix"
     if proto.HasField("denormalizer_spec") and proto.denormalizer_spec.precompiled_charsmap:
@@ -185,6 +192,39 @@ def _unigram(proto: ModelProto) -> Any:
             score = len(p.piece) * floor - 1.0
         vocab.append((p.piece, score))
     return Unigram(vocab, proto.trainer_spec.unk_id, proto.trainer_spec.byte_fallback)
+
+
+def _char_model(proto: ModelProto) -> Any:
+    """sentencepiece's char model as a Unigram over the pre-tokens of :func:`_char_split`.
+
+    sentencepiece splits the normalised text into user-defined symbols (longest first) and
+    single characters, and looks each up: a piece, or the unknown piece (one per run of
+    unknown characters without byte fallback, bytes with it). Each pre-token here is one such
+    unit or one run of unknown characters, so the Unigram only has to take a unit whole:
+    matchable pieces score -1 each, so one piece beats any split into two or more; the pieces
+    sentencepiece never matches score lower still.
+    """
+    from tokenizers.models import Unigram
+
+    vocab = [(p.piece, -1.0 if p.type in MATCHABLE else -1.0 - len(p.piece)) for p in proto.pieces]
+    return Unigram(vocab, proto.trainer_spec.unk_id, proto.trainer_spec.byte_fallback)
+
+
+def _char_split(proto: ModelProto) -> Any:
+    """The char model's units as pre-tokens: each multi-character user-defined symbol
+    (leftmost-longest, as sentencepiece's prefix matcher takes them), each character, and
+    without byte fallback each run of characters without a piece of their own, which
+    sentencepiece makes one unknown piece (the Unigram fuses unknowns within a pre-token)."""
+    from tokenizers import Regex, pre_tokenizers
+
+    alternatives = "|".join(map(literal, bpe.user_symbols(proto)))
+    guard = f"(?!{alternatives})" if alternatives else ""
+    units = [r"[\s\S]"]
+    if not proto.trainer_spec.byte_fallback:
+        units.insert(0, f"(?:{guard}[^{char_class(_known(proto))}])+")
+    if alternatives:
+        units.insert(0, alternatives)
+    return pre_tokenizers.Split(Regex("|".join(units)), behavior="isolated")
 
 
 def _normalizer(model: SentencePieceModel) -> Any:
@@ -293,10 +333,14 @@ def _matchable_name(proto: ModelProto) -> tuple[int, str] | None:
     that character's piece; sentencepiece makes it unknown or bytes), unless it is the unknown
     piece without byte fallback, whose id is what sentencepiece gives there too. For unigram, a
     longer name is safe when every character has a one-character piece (they outscore it) or
-    when the pre-tokeniser puts a boundary inside it (see :func:`_isolate_uncovered`).
+    when the pre-tokeniser puts a boundary inside it (see :func:`_isolate_uncovered`). For a
+    char model, which only ever emits one-character pieces and user-defined symbols, any other
+    longer name (a normal one too) is safe unless, without byte fallback, none of its
+    characters has a piece: then it lies inside one pre-token, a run of unknowns.
     """
     trainer = proto.trainer_spec
     unigram = trainer.model_type == _UNIGRAM
+    char = trainer.model_type == _CHAR
     covered = {c for p in proto.pieces if p.type == NORMAL for c in p.piece}
     covered |= {p.piece for p in proto.pieces if p.type == USER_DEFINED and len(p.piece) == 1}
     known = _known(proto)
@@ -307,14 +351,21 @@ def _matchable_name(proto: ModelProto) -> tuple[int, str] | None:
             return a in in_names or b in in_names
         return (a not in covered and b in known) or (a in known and b not in covered)
 
+    def hazardous_run(name: str) -> bool:
+        return not trainer.byte_fallback and not set(name) & known
+
     for i, p in enumerate(proto.pieces):
         name = p.piece
+        if char and p.type == NORMAL and len(name) > 1 and hazardous_run(name):
+            return i, "a char model never emits it, and none of its characters has a piece"
         if p.type in MATCHABLE or (i == trainer.unk_id and not trainer.byte_fallback):
             continue
         if len(name) == 1:
             return i, "a one-character name"
         if unigram and not set(name) <= known and not any(map(split, name, name[1:])):
             return i, "no boundary splits it and a character of it has no piece of its own"
+        if char and hazardous_run(name):
+            return i, "none of its characters has a piece, so it is one run of unknowns"
     return None
 
 

@@ -272,10 +272,10 @@ def test_unknown_piece_decodes_to_sentencepiece_surface() -> None:
 
 def test_unsupported_model_types_are_refused() -> None:
     proto = parse_model_proto(NEOX.data, "tiny-neox")
-    proto.trainer_spec.model_type = 4
-    char_model = SentencePieceModel(NEOX.path, proto.SerializeToString(), proto)
-    with pytest.raises(TokcheckError, match="char model"):
-        build_tokenizer(char_model)
+    proto.trainer_spec.model_type = 3
+    word_model = SentencePieceModel(NEOX.path, proto.SerializeToString(), proto)
+    with pytest.raises(TokcheckError, match="word model"):
+        build_tokenizer(word_model)
 
 
 # -- the written directory, through transformers ------------------------------------------

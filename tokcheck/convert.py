@@ -13,7 +13,7 @@ before the model so such a name cannot be matched through them. Special tokens a
 not extracted from text either (see :mod:`tokcheck.export` for the config that says so).
 
 This module converts; it neither verifies (:mod:`tokcheck.judge` does) nor writes files
-(:mod:`tokcheck.export`). It refuses model types ``word`` and ``char``,
+(:mod:`tokcheck.export`). It refuses the model type ``word``,
 ``treat_whitespace_as_suffix`` and models with a denormaliser.
 """
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokcheck import bpe, charsmap
 from tokcheck.errors import TokcheckError
-from tokcheck.judge import f32
+from tokcheck.judge import f32, user_defined_score
 from tokcheck.patterns import char_class, literal
 from tokcheck.proto import (
     CONTROL,
@@ -42,7 +42,7 @@ SPACE_SYMBOL = "\u2581"
 # What sentencepiece decodes the unknown piece to unless the trainer spec sets unk_surface.
 DEFAULT_UNK_SURFACE = " \u2047 "
 
-_UNIGRAM, _BPE = 1, 2
+_UNIGRAM, _BPE, _CHAR = 1, 2, 4
 _TYPE_NAMES = {2: "unknown", 3: "control", 5: "unused", 6: "byte"}
 # Stand-ins for the unknown surface while decoding: noncharacters, absent from real vocabularies.
 _PLACEHOLDERS = ("\uffff", "\ufffe", "\U0010ffff", "\U0010fffe")
@@ -63,6 +63,7 @@ class Converter:
         self.source = model
         self.proto = model.proto
         self.unigram = self.proto.trainer_spec.model_type == _UNIGRAM
+        self.char = self.proto.trainer_spec.model_type == _CHAR
 
     def build(self) -> Tokenizer:
         """The whole tokenizer; what sentencepiece accepts but tokenizers cannot hold (a
@@ -105,12 +106,16 @@ class Converter:
         return tokenizer
 
     def model(self) -> Any:
+        if self.char:
+            return _char_model(self.proto)
         return _unigram(self.proto) if self.unigram else bpe.model(self.proto)
 
     def normalizer(self) -> Any:
         return _normalizer(self.source)
 
     def pre_tokenizer(self) -> Any:
+        if self.char:
+            return _char_split(self.proto)
         if self.unigram:
             return _isolate_uncovered(self.proto)
         return bpe.pre_tokenizer(self.proto, self.hazards.split)
@@ -122,7 +127,9 @@ class Converter:
     def hazards(self) -> bpe.Hazards:
         """For BPE: the names a whole pre-token could be looked up as wrongly (see
         :class:`tokcheck.bpe.Hazards`); for unigram, none."""
-        return bpe.Hazards((), ()) if self.unigram else bpe.hazards(self.source)
+        if self.unigram or self.char:
+            return bpe.Hazards((), ())
+        return bpe.hazards(self.source)
 
     def decoder(self) -> Any:
         return _decoder(self.proto)
@@ -137,9 +144,9 @@ def unsupported(model: SentencePieceModel) -> str | None:
     """Why :class:`Converter` refuses ``model`` ("a char model", ...), or None if it does not."""
     proto = model.proto
     trainer = proto.trainer_spec
-    if trainer.model_type not in (_UNIGRAM, _BPE):
-        kind = {3: "word", 4: "char"}.get(trainer.model_type, f"type {trainer.model_type}")
-        return f"a {kind} model; only unigram and bpe"
+    if trainer.model_type not in (_UNIGRAM, _BPE, _CHAR):
+        kind = {3: "word"}.get(trainer.model_type, f"type {trainer.model_type}")
+        return f"a {kind} model; only unigram, bpe and char"
     if trainer.treat_whitespace_as_suffix:
         return "a model with treat_whitespace_as_suffix"
     if proto.HasField("denormalizer_spec") and proto.denormalizer_spec.precompiled_charsmap:
@@ -169,8 +176,8 @@ def _unigram(proto: ModelProto) -> Any:
 
     pieces = proto.pieces
     normal = [p.score for p in pieces if p.type == NORMAL]
-    # As sentencepiece computes it: user-defined pieces score length * max_score - 0.1, with the
-    # maximum over normal pieces starting at FLT_MIN and the length in bytes.
+    # As sentencepiece computes it (see judge.user_defined_score), with the maximum over normal
+    # pieces starting at FLT_MIN and the length in bytes.
     max_score = max([f32(_FLT_MIN), *normal])
     floor = min([0.0, *normal])
     vocab: list[tuple[str, float]] = []
@@ -178,13 +185,46 @@ def _unigram(proto: ModelProto) -> Any:
         if p.type == NORMAL:
             score = float(p.score)
         elif p.type == USER_DEFINED:
-            score = f32(len(p.piece.encode()) * max_score) - 0.1
+            score = user_defined_score(len(p.piece.encode()), max_score)
         else:
             # Never matched by sentencepiece: a score below any segmentation of the same span
             # into matchable pieces (each scores at least `floor`), so the Viterbi never picks it.
             score = len(p.piece) * floor - 1.0
         vocab.append((p.piece, score))
     return Unigram(vocab, proto.trainer_spec.unk_id, proto.trainer_spec.byte_fallback)
+
+
+def _char_model(proto: ModelProto) -> Any:
+    """sentencepiece's char model as a Unigram over the pre-tokens of :func:`_char_split`.
+
+    sentencepiece splits the normalised text into user-defined symbols (longest first) and
+    single characters, and looks each up: a piece, or the unknown piece (one per run of
+    unknown characters without byte fallback, bytes with it). Each pre-token here is one such
+    unit or one run of unknown characters, so the Unigram only has to take a unit whole:
+    matchable pieces score -1 each, so one piece beats any split into two or more; the pieces
+    sentencepiece never matches score lower still.
+    """
+    from tokenizers.models import Unigram
+
+    vocab = [(p.piece, -1.0 if p.type in MATCHABLE else -1.0 - len(p.piece)) for p in proto.pieces]
+    return Unigram(vocab, proto.trainer_spec.unk_id, proto.trainer_spec.byte_fallback)
+
+
+def _char_split(proto: ModelProto) -> Any:
+    """The char model's units as pre-tokens: each multi-character user-defined symbol
+    (leftmost-longest, as sentencepiece's prefix matcher takes them), each character, and
+    without byte fallback each run of characters without a piece of their own, which
+    sentencepiece makes one unknown piece (the Unigram fuses unknowns within a pre-token)."""
+    from tokenizers import Regex, pre_tokenizers
+
+    alternatives = "|".join(map(literal, bpe.user_symbols(proto)))
+    guard = f"(?!{alternatives})" if alternatives else ""
+    units = [r"[\s\S]"]
+    if not proto.trainer_spec.byte_fallback:
+        units.insert(0, f"(?:{guard}[^{char_class(_known(proto))}])+")
+    if alternatives:
+        units.insert(0, alternatives)
+    return pre_tokenizers.Split(Regex("|".join(units)), behavior="isolated")
 
 
 def _normalizer(model: SentencePieceModel) -> Any:
@@ -242,8 +282,11 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
 
     Every segmentation has a boundary around such a character anyway (sentencepiece covers it
     with the unknown piece), so splitting there changes nothing, except that a name like
-    ``<0x41>`` can no longer be matched across it. Multi-character user-defined symbols, which
-    sentencepiece always selects, are split off whole first. With byte fallback only the
+    ``<0x41>`` can no longer be matched across it. A multi-character user-defined symbol that
+    has such a character is split off whole first, so the split cannot cut it. The others stay
+    in the lattice, as in sentencepiece's Unigram, which scores a user-defined symbol
+    by its length there (:func:`tokcheck.judge.user_defined_score`) rather than taking it
+    first: ``"  x"`` can be ``▁ ▁x`` beside a symbol ``▁▁``. With byte fallback only the
     characters of those names need splitting off; without it, whole runs of uncovered
     characters are, since sentencepiece fuses adjacent unknown pieces into one and tokenizers
     fuses them only within a pre-token. For the same reason a run is not split off beside a
@@ -258,7 +301,8 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
     in_names = {c for p in proto.pieces if p.type not in MATCHABLE for c in p.piece} - covered
     if not in_names:
         return None
-    alternatives = "|".join(map(literal, bpe.user_symbols(proto)))
+    cut = [s for s in bpe.user_symbols(proto) if not set(s) <= covered]
+    alternatives = "|".join(map(literal, cut))
     if proto.trainer_spec.byte_fallback:
         char = f"[{char_class(in_names)}]"
     else:
@@ -289,10 +333,14 @@ def _matchable_name(proto: ModelProto) -> tuple[int, str] | None:
     that character's piece; sentencepiece makes it unknown or bytes), unless it is the unknown
     piece without byte fallback, whose id is what sentencepiece gives there too. For unigram, a
     longer name is safe when every character has a one-character piece (they outscore it) or
-    when the pre-tokeniser puts a boundary inside it (see :func:`_isolate_uncovered`).
+    when the pre-tokeniser puts a boundary inside it (see :func:`_isolate_uncovered`). For a
+    char model, which only ever emits one-character pieces and user-defined symbols, any other
+    longer name (a normal one too) is safe unless, without byte fallback, none of its
+    characters has a piece: then it lies inside one pre-token, a run of unknowns.
     """
     trainer = proto.trainer_spec
     unigram = trainer.model_type == _UNIGRAM
+    char = trainer.model_type == _CHAR
     covered = {c for p in proto.pieces if p.type == NORMAL for c in p.piece}
     covered |= {p.piece for p in proto.pieces if p.type == USER_DEFINED and len(p.piece) == 1}
     known = _known(proto)
@@ -303,14 +351,21 @@ def _matchable_name(proto: ModelProto) -> tuple[int, str] | None:
             return a in in_names or b in in_names
         return (a not in covered and b in known) or (a in known and b not in covered)
 
+    def hazardous_run(name: str) -> bool:
+        return not trainer.byte_fallback and not set(name) & known
+
     for i, p in enumerate(proto.pieces):
         name = p.piece
+        if char and p.type == NORMAL and len(name) > 1 and hazardous_run(name):
+            return i, "a char model never emits it, and none of its characters has a piece"
         if p.type in MATCHABLE or (i == trainer.unk_id and not trainer.byte_fallback):
             continue
         if len(name) == 1:
             return i, "a one-character name"
         if unigram and not set(name) <= known and not any(map(split, name, name[1:])):
             return i, "no boundary splits it and a character of it has no piece of its own"
+        if char and hazardous_run(name):
+            return i, "none of its characters has a piece, so it is one run of unknowns"
     return None
 
 
@@ -344,17 +399,45 @@ def _decoder(proto: ModelProto) -> Any:
         covered = {c for piece in pieces for c in piece}
         placeholder = next((c for c in _PLACEHOLDERS if c not in covered), None)
     steps.append(whole([unk], placeholder or surface))
+    blank, lead = _leading_marks(proto, placeholder)
+    if blank:
+        steps.append(whole([SPACE_SYMBOL], blank))
+        steps.append(decoders.Replace(Regex(f"\\A{SPACE_SYMBOL}"), lead))
     steps.append(decoders.Replace(SPACE_SYMBOL, " "))
     if trainer.byte_fallback:
         # Without it a piece named like "<0x41>" is text, and decodes as such.
         steps.append(decoders.ByteFallback())
     steps.append(decoders.Fuse())
-    if spec.remove_extra_whitespaces:
-        # Decoding drops one leading space symbol per piece for as long as the text is empty:
-        # after whitespace removal, every leading space of an encoding.
+    if blank:
+        steps.append(decoders.Replace(Regex(f"\\A(?:{blank})*(?:{lead})?"), ""))
+        steps.append(decoders.Replace(blank, " "))
+        steps.append(decoders.Replace(lead, " "))
+    elif spec.remove_extra_whitespaces:
+        # Without free marks: every leading space of an encoding (exact unless a piece holds
+        # more than one leading space symbol).
         steps.append(decoders.Strip(" ", _ALL, 0))
     elif spec.add_dummy_prefix:
         steps.append(decoders.Strip(" ", 1, 0))
     if placeholder:
         steps.append(decoders.Replace(placeholder, surface))
     return decoders.Sequence(steps)
+
+
+def _leading_marks(proto: ModelProto, placeholder: str | None) -> tuple[str, str]:
+    """Marks for the leading space symbols the decoder must drop, or two empty strings.
+
+    After whitespace removal, sentencepiece drops one leading space symbol of every piece for as
+    long as the decoded text is empty: a piece that is one space symbol leaves it empty, so
+    ``▁ ▁ x`` decodes to ``x`` but the symbol ``▁▁`` then ``x`` to `` x``. The decoder marks a
+    lone space symbol (``blank``) and the first of a longer piece's (``lead``), drops the marks
+    at the start of the fused text and turns the rest into spaces. With byte fallback any
+    character can come from bytes, so each mark is a pair of noncharacters.
+    """
+    if not proto.normalizer_spec.remove_extra_whitespaces:
+        return "", ""
+    covered = {c for p in proto.pieces for c in p.piece}
+    free = [c for c in _PLACEHOLDERS if c not in covered and c != placeholder]
+    width = 2 if proto.trainer_spec.byte_fallback else 1
+    if len(free) < 2 * width:
+        return "", ""
+    return "".join(free[:width]), "".join(free[width : 2 * width])

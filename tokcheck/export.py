@@ -159,7 +159,9 @@ def export(
             source=str(model.path),
             outdir=str(outdir),
             files=(*files, EXPORT_RECORD),
-            model_type="unigram" if model.proto.trainer_spec.model_type == 1 else "bpe",
+            model_type={1: "unigram", 2: "bpe", 4: "char"}.get(
+                model.proto.trainer_spec.model_type, "?"
+            ),
             lines=len(lines),
             tallies=tallies,
             forced=force,

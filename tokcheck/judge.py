@@ -42,6 +42,7 @@ This module judges; :mod:`tokcheck.runner` feeds it lines and candidates' output
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import re
@@ -79,6 +80,45 @@ _SPACES = re.compile(r"\s+")
 def f32(value: float) -> float:
     """``value`` rounded to float32, as sentencepiece stores and adds scores."""
     return float(struct.unpack("f", struct.pack("f", value))[0])
+
+
+def user_defined_score(length: int, max_score: float) -> float:
+    """What sentencepiece's Unigram Viterbi adds for a user-defined piece ``length`` bytes long
+    (float32): in the installed sentencepiece either ``0.1 * length - 0.1`` (0.2.3 does, so a
+    longer symbol outscores a shorter one and ``"  S"`` can be ``▁▁ S`` over ``▁ ▁S``) or, as its
+    0.2.0 sources read, ``length * max_score - 0.1``, which is -0.1 whenever every normal score
+    is negative. Which one is measured once (:func:`_scores_by_length`)."""
+    if _scores_by_length():
+        return f32(f32(length * f32(0.1)) - f32(0.1))
+    return f32(f32(length * max_score) - 0.1)
+
+
+@functools.cache
+def _scores_by_length() -> bool:
+    """Whether the installed sentencepiece scores user-defined pieces by length alone: on
+    ``xya`` with the symbol ``xy`` and normal pieces ``x`` -1, ``ya`` -4.05, ``a`` -5, it picks
+    ``xy a`` (0.1 - 5 beats -5.05) by length and ``x ya`` (-0.1 - 5 loses) by maximum score."""
+    import sentencepiece
+    from sentencepiece.sentencepiece_model_pb2 import ModelProto
+
+    proto = ModelProto()
+    proto.trainer_spec.model_type = _UNIGRAM
+    proto.trainer_spec.unk_id = 0
+    spec = proto.normalizer_spec
+    spec.name = "identity"
+    spec.add_dummy_prefix = spec.remove_extra_whitespaces = spec.escape_whitespaces = False
+    for piece, kind, score in [
+        ("<unk>", UNKNOWN, 0.0),
+        ("xy", USER_DEFINED, 0.0),
+        ("x", NORMAL, -1.0),
+        ("y", NORMAL, -5.0),
+        ("a", NORMAL, -5.0),
+        ("ya", NORMAL, -4.05),
+    ]:
+        entry = proto.pieces.add()
+        entry.piece, entry.type, entry.score = piece, kind, score
+    processor = sentencepiece.SentencePieceProcessor(model_proto=proto.SerializeToString())
+    return bool(processor.encode("xya", out_type=str) == ["xy", "a"])
 
 
 @dataclass
@@ -384,8 +424,8 @@ class Judged:
 def _path_scores(model: SentencePieceModel) -> list[float]:
     """Each piece's score as sentencepiece's Unigram Viterbi adds it (float32 values).
 
-    Normal pieces score as stored; user-defined ones ``length * max_score - 0.1`` with the
-    length in bytes and the maximum over normal pieces starting at FLT_MIN; the unknown piece
+    Normal pieces score as stored; user-defined ones as :func:`user_defined_score` says, with
+    the length in bytes and the maximum over normal pieces starting at FLT_MIN; the unknown piece
     the lowest normal score minus 10. Byte pieces stand in for an unknown character on both
     sides alike, so they add nothing to the comparison.
     """
@@ -396,7 +436,7 @@ def _path_scores(model: SentencePieceModel) -> list[float]:
     scores: list[float] = []
     for p in pieces:
         if p.type == USER_DEFINED:
-            scores.append(f32(f32(len(p.piece.encode()) * max_score) - 0.1))
+            scores.append(user_defined_score(len(p.piece.encode()), max_score))
         elif p.type == UNKNOWN:
             scores.append(unk_score)
         elif p.type == BYTE:

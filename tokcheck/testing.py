@@ -23,7 +23,7 @@ from tokcheck.probes import (
     generation_alphabet,
     hypothesis_strings,
     numbered,
-    verification_texts,
+    verification_lines,
 )
 from tokcheck.profiles import Profile, Selection, select
 from tokcheck.proto import SentencePieceModel
@@ -83,13 +83,20 @@ def assert_matches_reference(
         raise TypeError(f"texts must be an iterable of strings, got {type(texts).__name__}")
     _, reference = load(model)
     if texts is None:
-        generated = hypothesis_strings(examples, seed, generation_alphabet(reference))
-        texts = [*BUILTIN_PROBES, *generated, *verification_texts(reference, examples, seed)]
+        generated = [
+            *BUILTIN_PROBES,
+            *hypothesis_strings(examples, seed, generation_alphabet(reference)),
+        ]
+        lines = [
+            *numbered(generated),
+            *verification_lines(reference, examples, seed, "line", len(generated)),
+        ]
     else:
         texts = list(texts)
         if bad := next((t for t in texts if not isinstance(t, str)), None):
             raise TypeError(f"texts must hold strings only, got {type(bad).__name__}")
-    (tally,) = judge_lines(reference, [as_candidate(tokenizer)], numbered(texts), show=show)
+        lines = numbered(texts)
+    (tally,) = judge_lines(reference, [as_candidate(tokenizer)], lines, show=show)
     if not strict and (warning := tally.tie_warning()):
         warnings.warn(TieWarning(warning), stacklevel=2)
     if not tally.passed(strict):

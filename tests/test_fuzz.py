@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-from fuzz import COMMANDS, Result, format_report, run_cases
+from fuzz import COMMANDS, FAMILIES, Result, format_report, run_cases
 
 CASES = int(os.environ.get("TOKCHECK_FUZZ_CASES", "400"))
 SEED = int(os.environ.get("TOKCHECK_FUZZ_SEED", "0"))
@@ -35,3 +35,11 @@ def test_contract(results: list[Result], command: str) -> None:
     assert mine, f"no {command} case among {CASES} (seed {SEED})"
     failing = [r for r in mine if r.violations]
     assert not failing, f"seed {SEED}: {command} broke the CLI contract\n" + format_report(mine)
+
+
+def test_every_family_ran(results: list[Result]) -> None:
+    # The process families (signals, mounts, schedulers, unprivileged runs) are drawn rarely:
+    # a batch that drew none of one judged nothing of it.
+    ran = {r.family for r in results}
+    missing = [f for f in FAMILIES if f not in ran]
+    assert not missing, f"seed {SEED}: no case of {missing} among {CASES}"

@@ -8,6 +8,7 @@ enough that it is mid-run when the signal comes, and looks for the session's pro
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import random
 import signal
@@ -153,3 +154,33 @@ def test_terminating_raises_and_restores_the_handlers() -> None:
         signal.raise_signal(signal.SIGTERM)
     assert caught.value.exit_code == 143
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_in_a_gc_callback_is_raised_again_not_lost(signum: int) -> None:
+    # Hypothesis registers a gc callback: a signal handled while it runs raises where nothing
+    # can catch it, and the interpreter only prints "Exception ignored".
+    fired: list[str] = []
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and not fired:
+            fired.append(phase)
+            signal.raise_signal(signum)  # handled now, inside the callback
+
+    expected = KeyboardInterrupt if signum == signal.SIGINT else Terminated
+    before = signal.getsignal(signal.SIGTERM)
+    gc.callbacks.append(callback)
+    try:
+        with pytest.raises(expected), terminating():
+            _collect_then_wait(5)
+    finally:
+        gc.callbacks.remove(callback)
+    assert fired
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def _collect_then_wait(seconds: float) -> None:
+    gc.collect()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)

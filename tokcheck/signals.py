@@ -5,6 +5,8 @@ that what is running unwinds as on Ctrl-C: an engine stops its workers (abandoni
 they are judging) and a local Dask cluster is shut down, leaving no process or semaphore behind.
 The CLI exits with ``128 + signal`` (143 for SIGTERM, 129 for SIGHUP), as a shell reports a
 process the signal ended. A second such signal while the first unwinds ends the process at once.
+An interrupt (these or Ctrl-C) raised where it cannot propagate, in a garbage collector callback,
+is raised again rather than lost (see :func:`_rescue`).
 
 :func:`bind_to_parent` makes a worker process die with the process that started it, however
 that one ends (SIGKILL included): on Linux through ``prctl(PR_SET_PDEATHSIG)``, elsewhere by a
@@ -13,6 +15,7 @@ thread that watches the parent's pid.
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import os
 import signal
@@ -30,6 +33,8 @@ SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasat
 _PR_SET_PDEATHSIG = 1
 # Seconds between looks at the parent's pid, where prctl is not available.
 _WATCH = 0.5
+# Seconds before an interrupt that was raised where it could not propagate is raised again.
+_AGAIN = 0.01
 
 
 class Terminated(BaseException):
@@ -60,11 +65,45 @@ def terminating() -> Iterator[None]:
         yield
         return
     previous: dict[int, Any] = {number: signal.signal(number, _raise) for number in SIGNALS}
+    hook, sys.unraisablehook = sys.unraisablehook, _rescue(sys.unraisablehook)
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _rescue(hook: Any) -> Any:
+    """An unraisable-exception hook that delivers an interrupt again instead of losing it.
+
+    Python runs a signal's handler in whatever Python code the main thread is in, a garbage
+    collector callback too (Hypothesis registers one); an exception raised there cannot
+    propagate, so the interpreter prints "Exception ignored" and the run goes on as if the
+    signal had never come. Here the signal is raised again a moment later, from a thread, so
+    that it is handled once the callback has returned, where it can unwind.
+    """
+
+    def rescue(unraisable: Any) -> None:
+        error = unraisable.exc_value
+        if isinstance(error, KeyboardInterrupt):
+            _later(_thread.interrupt_main)
+        elif isinstance(error, Terminated):
+            if threading.current_thread() is threading.main_thread():
+                for number in SIGNALS:  # armed again, once, as before it was raised
+                    signal.signal(number, _raise)
+            # Elsewhere no handler can be set: the signal's default action ends the process.
+            _later(os.kill, os.getpid(), error.signum)
+        else:
+            hook(unraisable)
+
+    return rescue
+
+
+def _later(call: Any, *args: Any) -> None:
+    timer = threading.Timer(_AGAIN, call, args)
+    timer.daemon = True
+    timer.start()
 
 
 def default_signals() -> None:

@@ -24,15 +24,18 @@ index make), ``runner`` (one case in-process), ``contract`` (the verdict), ``poo
 in worker processes), ``report`` (the grouped summary) and ``__main__`` (the command line).
 """
 
-from .cases import COMMANDS, Case, make_case
+from .base import Case
+from .cases import COMMANDS, FAMILIES, make_case
 from .contract import check_contract, violation_class
+from .outcome import Outcome
 from .pool import Result, run_cases, run_one
 from .report import format_report, group
-from .runner import DEFAULT_TIMEOUT_S, Outcome, run_case
+from .runner import DEFAULT_TIMEOUT_S, run_case
 
 __all__ = [
     "COMMANDS",
     "DEFAULT_TIMEOUT_S",
+    "FAMILIES",
     "Case",
     "Outcome",
     "Result",

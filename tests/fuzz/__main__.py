@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import __doc__ as _HARNESS_DOC
-from .cases import make_case
+from .cases import FAMILIES, make_case
 from .contract import check_contract
 from .pool import Result, run_cases
 from .report import format_report, group
@@ -39,20 +39,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--replay", metavar="SEED:INDEX", help="run one case in this process, show all it did"
     )
     parser.add_argument("--keep", type=Path, help="with --replay: materialise the case here")
+    parser.add_argument(
+        "--families",
+        type=_families,
+        default=FAMILIES,
+        help=f"comma-separated families to draw from (default all: {','.join(FAMILIES)})",
+    )
     args = parser.parse_args(argv)
     if args.replay:
-        return _replay(args.replay, args.keep, args.timeout)
+        return _replay(args.replay, args.keep, args.timeout, args.families)
     start = time.monotonic()
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="tokcheck-fuzz-") as root:
         indices = range(args.start, args.start + args.cases)
-        for r in run_cases(args.seed, indices, Path(root), jobs=args.jobs, timeout=args.timeout):
+        batch = run_cases(
+            args.seed,
+            indices,
+            Path(root),
+            jobs=args.jobs,
+            timeout=args.timeout,
+            families=args.families,
+        )
+        for r in batch:
             results.append(r)
             if len(results) % 100 == 0:
                 print(f"{len(results)}/{args.cases} cases", file=sys.stderr, flush=True)
     elapsed = time.monotonic() - start
-    print(f"seed {args.seed}, {args.jobs} job(s)")
-    print(format_report(results, elapsed))
+    restricted = args.families != FAMILIES
+    print(f"seed {args.seed}, {args.jobs} job(s), families {','.join(args.families)}")
+    print(format_report(results, elapsed, args.families if restricted else None))
     if args.out:
         classes = {
             k: {
@@ -65,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         report = {
             "seed": args.seed,
+            "families": list(args.families),
             "cases": len(results),
             "elapsed_s": elapsed,
             "classes": classes,
@@ -74,9 +90,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if any(r.violations for r in results) else 0
 
 
-def _replay(key: str, keep: Path | None, timeout: float) -> int:
+def _families(text: str) -> tuple[str, ...]:
+    chosen = tuple(f.strip() for f in text.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in FAMILIES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"families are {', '.join(FAMILIES)}")
+    return chosen
+
+
+def _replay(key: str, keep: Path | None, timeout: float, families: tuple[str, ...]) -> int:
     seed, _, index = key.partition(":")
-    case = make_case(int(seed), int(index))
+    case = make_case(int(seed), int(index), families)
     print(f"{case.key} {case.command} ({case.size} bytes): {case.description}")
     print(f"argv: tokcheck {' '.join(case.argv)}")
     with tempfile.TemporaryDirectory(prefix="tokcheck-fuzz-") as tmp:

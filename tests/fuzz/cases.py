@@ -8,13 +8,11 @@ here because they are fixed scenarios, not mutations. Nothing here runs a case.
 
 from __future__ import annotations
 
-import os
 import random
-from dataclasses import dataclass
-from pathlib import Path
 
-from .base import BASE_MODELS, Node, base_metadata, base_model
+from .base import BASE_MODELS, Case, Node, base_metadata, base_model
 from .hf_mutations import mutate_hf_dir
+from .process_cases import PROCESS_FAMILIES, make_process_case
 from .proto_mutations import mutate_bytes, mutate_proto
 
 # The commands every model case runs, in the order cases cycle through them.
@@ -22,51 +20,30 @@ MODEL_COMMANDS = ("inspect", "check", "roundtrip", "compare", "export")
 COMMANDS = (*MODEL_COMMANDS, "gate")
 
 
-@dataclass(frozen=True)
-class Case:
-    """One generated input and the command line to run on it.
-
-    ``files`` maps paths relative to the case directory to contents ("dir" and "fifo" make a
-    directory or a named pipe); ``{tmp}`` in ``argv`` becomes the case directory.
-    """
-
-    seed: int
-    index: int
-    command: str
-    family: str
-    description: str
-    files: tuple[tuple[str, Node], ...]
-    argv: tuple[str, ...]
-    json: bool
-    outdir: str | None = None  # export's OUTDIR when the case expects it to be created
-
-    @property
-    def key(self) -> str:
-        return f"{self.seed}:{self.index}"
-
-    @property
-    def size(self) -> int:
-        """Bytes in the generated files: the smallest case is the best reproducer."""
-        return sum(len(n) for _, n in self.files if isinstance(n, bytes))
-
-    def materialise(self, tmp: Path) -> list[str]:
-        for rel, node in self.files:
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if node == "dir":
-                path.mkdir(exist_ok=True)
-            elif node == "fifo":
-                os.mkfifo(path)
-            else:
-                assert isinstance(node, bytes)
-                path.write_bytes(node)
-        return [a.replace("{tmp}", str(tmp)) for a in self.argv]
+# Every family and its weight: how often a case is drawn from it. The process families cost a
+# real process each (seconds, a fake scheduler's up to its 10 s bound), so they are drawn less.
+FAMILY_WEIGHTS = {
+    "proto-bytes": 30,
+    "proto-struct": 40,
+    "hf-dir": 30,
+    "usage": 10,
+    "signal": 5,
+    "mount": 2,
+    "scheduler": 1,
+    "unprivileged": 2,
+}
+FAMILIES = tuple(FAMILY_WEIGHTS)
+assert set(PROCESS_FAMILIES) <= set(FAMILIES)
 
 
-def make_case(seed: int, index: int) -> Case:
-    """The case number ``index`` of a run seeded ``seed``: the same on every machine."""
+def make_case(seed: int, index: int, families: tuple[str, ...] = FAMILIES) -> Case:
+    """The case number ``index`` of a run seeded ``seed`` drawn from ``families``: the same on
+    every machine."""
     rng = random.Random(f"tokcheck-fuzz:{seed}:{index}")
-    family = rng.choices(("proto-bytes", "proto-struct", "hf-dir", "usage"), (3, 4, 3, 1))[0]
+    chosen = [f for f in FAMILIES if f in families]
+    family = rng.choices(chosen, [FAMILY_WEIGHTS[f] for f in chosen])[0]
+    if family in PROCESS_FAMILIES:
+        return make_process_case(rng, seed, index, family)
     if family == "usage":
         return _usage_case(rng, seed, index)
     command = MODEL_COMMANDS[index % len(MODEL_COMMANDS)]

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .runner import Outcome, one_line
+from .outcome import EXIT_CODES, Outcome, one_line
 
-EXIT_CODES = (0, 1, 2)
 # Words of a last-resort handler in tokcheck's own lines; a library's warning that happens to
 # use them ("may result in unexpected behavior") is not one.
 _INTERNAL_MARKERS = ("unexpected", "internal error")
@@ -29,9 +28,13 @@ def check_contract(outcome: Outcome) -> list[str]:
     stderr = outcome.stderr.decode("utf-8", "backslashreplace")
     lines = stderr.splitlines()
     violations = _ending_violations(outcome)
-    violations += _stderr_violations(outcome.code, stderr, lines)
+    if outcome.signal_line and outcome.code not in EXIT_CODES:
+        violations += _signal_violations(outcome, stderr, lines)
+    else:
+        violations += _stderr_violations(outcome.code, stderr, lines)
     violations += _json_violations(outcome)
     violations += _export_violations(outcome)
+    violations += _process_violations(outcome)
     return violations
 
 
@@ -42,8 +45,9 @@ def _ending_violations(outcome: Outcome) -> list[str]:
     if outcome.exception is not None:
         kind, _, message = outcome.exception.partition(": ")
         return [f"exception {kind}: {message}"]
-    if outcome.code not in EXIT_CODES:
-        return [f"exit code not 0/1/2: {outcome.code}"]
+    if outcome.code not in outcome.allowed_codes:
+        allowed = "/".join(map(str, outcome.allowed_codes))
+        return [f"exit code not {allowed}: {outcome.code}"]
     return []
 
 
@@ -64,6 +68,32 @@ def _stderr_violations(code: int | None, stderr: str, lines: list[str]) -> list[
         violations.append("traceback on stderr: " + one_line(stderr[-200:]))
     if internal := _internal_error_line(lines):
         violations.append(f"internal-error line on stderr: {one_line(internal, 120)!r}")
+    return violations
+
+
+def _signal_violations(outcome: Outcome, stderr: str, lines: list[str]) -> list[str]:
+    """A run its signal ended says so in one line (128 + signal), or nothing at all when the
+    signal's default action ended it (-signal: before the handlers, or a second signal)."""
+    if "Traceback" in stderr:
+        return ["traceback on stderr: " + one_line(stderr[-200:])]
+    code = outcome.code
+    if code is not None and code < 0:
+        return []
+    if lines != [outcome.signal_line]:
+        shown = one_line(stderr, 120) if stderr else "nothing"
+        return [f"signal exit {code} without its one line {outcome.signal_line!r}: {shown!r}"]
+    return []
+
+
+def _process_violations(outcome: Outcome) -> list[str]:
+    """What a process case found beyond the exit: processes left, data lost, a bound overrun."""
+    violations = []
+    if outcome.left:
+        violations.append(f"processes left running: {len(outcome.left)}, e.g. {outcome.left[0]}")
+    if outcome.lost:
+        violations.append(f"model data lost: {', '.join(outcome.lost)}")
+    if outcome.late:
+        violations.append(f"bound overrun: {outcome.late}")
     return violations
 
 
@@ -94,9 +124,13 @@ def _export_violations(outcome: Outcome) -> list[str]:
     if outcome.case.outdir is None or code == 0:
         return []
     violations = []
-    if outcome.outdir_left:
+    # A signal that came after the rename: the export is whole, its exit the signal's.
+    whole = outcome.signal_line is not None and "tokcheck_export.json" in outcome.outdir_left
+    if outcome.outdir_left and not whole:
         violations.append(f"export left a partial OUTDIR on exit {code}: {outcome.outdir_left}")
-    if outcome.staging_left:
+    # A process its signal's default action ended (-signal) could not clean up after itself.
+    killed = code is not None and code < 0
+    if outcome.staging_left and not killed:
         violations.append(f"export left staging directories on exit {code}: {outcome.staging_left}")
     return violations
 

@@ -19,9 +19,11 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from .cases import Case, make_case
+from .base import Case
+from .cases import FAMILIES, make_case
 from .contract import check_contract
-from .runner import DEFAULT_TIMEOUT_S, Outcome, run_case
+from .outcome import Outcome
+from .runner import DEFAULT_TIMEOUT_S, run_case
 
 # Grace the parent gives a worker past the case timeout before killing it: the worker's own
 # alarm normally ends the case first, and reports where it hung.
@@ -63,9 +65,15 @@ def _result(case: Case, outcome: Outcome | None, violations: list[str], elapsed:
     )
 
 
-def run_one(seed: int, index: int, root: Path, timeout: float | None) -> Result:
+def run_one(
+    seed: int,
+    index: int,
+    root: Path,
+    timeout: float | None,
+    families: tuple[str, ...] = FAMILIES,
+) -> Result:
     """Generate, run and judge one case in a fresh directory under ``root``, then remove it."""
-    case = make_case(seed, index)
+    case = make_case(seed, index, families)
     tmp = root / f"case-{index}"
     tmp.mkdir(parents=True)
     try:
@@ -83,15 +91,15 @@ def _worker(conn: Connection, root: str, timeout: float) -> None:
         job = conn.recv()
         if job is None:
             return
-        seed, index = job
-        conn.send(run_one(seed, index, Path(root), timeout))
+        seed, index, families = job
+        conn.send(run_one(seed, index, Path(root), timeout, families))
 
 
 @dataclass
 class _Slot:
     process: Any
     conn: Connection
-    job: tuple[int, int] | None = None
+    job: tuple[int, int, tuple[str, ...]] | None = None
     started: float = 0.0
 
 
@@ -102,13 +110,14 @@ def run_cases(
     *,
     jobs: int = 1,
     timeout: float = DEFAULT_TIMEOUT_S,
+    families: tuple[str, ...] = FAMILIES,
 ) -> Iterator[Result]:
     """Run the cases in ``jobs`` worker processes, each case in-process inside a worker.
 
     A worker that dies (a crash in C++ code) or outlives the timeout by the grace period is
     replaced, and its case reported as a "crash" or "hang" violation.
     """
-    pending = deque((seed, i) for i in indices)
+    pending = deque((seed, i, families) for i in indices)
     pool = _Pool(root, timeout)
     try:
         pool.start(max(1, jobs))
@@ -140,7 +149,7 @@ class _Pool:
     def busy(self) -> list[_Slot]:
         return [s for s in self.slots if s.job]
 
-    def dispatch(self, pending: deque[tuple[int, int]]) -> None:
+    def dispatch(self, pending: deque[tuple[int, int, tuple[str, ...]]]) -> None:
         """Give each idle worker the next pending case."""
         for slot in self.slots:
             if slot.job is None and pending:

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .contract import violation_class
+from .outcome import one_line
 from .pool import Result
-from .runner import one_line
 
 
 @dataclass
@@ -38,7 +38,13 @@ def group(results: Sequence[Result]) -> dict[str, ViolationClass]:
     return dict(sorted(classes.items(), key=lambda kv: -kv[1].count))
 
 
-def format_report(results: Sequence[Result], elapsed_s: float | None = None) -> str:
+def format_report(
+    results: Sequence[Result],
+    elapsed_s: float | None = None,
+    families: Sequence[str] | None = None,
+) -> str:
+    """The batch's summary; ``families``, when the batch was restricted to them, goes into
+    each replay command (a case depends on the families it was drawn from)."""
     out = []
     per_command: dict[str, list[Result]] = {}
     for r in results:
@@ -63,6 +69,7 @@ def format_report(results: Sequence[Result], elapsed_s: float | None = None) -> 
         )
         out.append(f"  smallest: {e.key} ({e.size} bytes) {e.description}")
         out.append(f"  argv: tokcheck {' '.join(e.argv)}")
-        out.append(f"  replay: python -m tests.fuzz --replay {e.key}")
+        restricted = f" --families {','.join(families)}" if families else ""
+        out.append(f"  replay: python -m tests.fuzz --replay {e.key}{restricted}")
         out.append(f"  {one_line(c.detail, 300)}")
     return "\n".join(out)

@@ -19,29 +19,14 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from .cases import Case
+from .base import Case
+from .outcome import Outcome, one_line
+from .process import run_process_case
 
 DEFAULT_TIMEOUT_S = 120.0
-
-
-@dataclass
-class Outcome:
-    """What one run of ``main`` did, as seen from outside: exit code, bytes on fds 1 and 2."""
-
-    case: Case
-    code: int | None
-    stdout: bytes
-    stderr: bytes
-    elapsed_s: float
-    exception: str | None = None  # "Type in tokcheck/module.py:function: message"
-    traceback: str | None = None
-    timed_out: bool = False
-    outdir_left: list[str] = field(default_factory=list)
-    staging_left: list[str] = field(default_factory=list)
 
 
 class CaseTimeout(BaseException):
@@ -144,7 +129,10 @@ def _alarm(timeout: float | None) -> Iterator[None]:
 
 def run_case(case: Case, tmp: Path, *, timeout: float | None = DEFAULT_TIMEOUT_S) -> Outcome:
     """Materialise ``case`` in the empty directory ``tmp`` and run ``tokcheck.cli.main`` on it
-    in-process, capturing fds 1 and 2; an exception escaping ``main`` is recorded, not raised."""
+    in-process, capturing fds 1 and 2; an exception escaping ``main`` is recorded, not raised.
+    A process case (``case.scenario``) runs as a real process instead (see ``process``)."""
+    if case.scenario:
+        return run_process_case(case, tmp, timeout=timeout)
     from tokcheck.cli import main
 
     argv = case.materialise(tmp)
@@ -198,9 +186,3 @@ def _where(e: BaseException) -> str:
     path = Path(frame.filename)
     short = f"{path.parent.name}/{path.name}" if mine else path.name
     return f"{short}:{frame.name}"
-
-
-def one_line(text: str, limit: int = 160) -> str:
-    """``text`` on one line, cut to ``limit`` characters: how violations and reports quote it."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -12,7 +12,8 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from fuzz.cases import MODEL_COMMANDS, Case
+from fuzz.base import Case
+from fuzz.cases import MODEL_COMMANDS
 from fuzz.contract import check_contract
 from fuzz.runner import run_case
 

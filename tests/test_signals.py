@@ -184,3 +184,35 @@ def _collect_then_wait(seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def test_ctrl_c_at_a_terminal_ends_compare_and_its_workers_in_one_line(
+    start: Callable[..., subprocess.Popen[str]],
+) -> None:
+    # A terminal's Ctrl-C reaches the whole process group, workers too: only the coordinator
+    # reports it, and the workers end without a "Process ForkProcess-1:" traceback.
+    # Generated lines are judged in the coordinator first: the workers wait idle meanwhile.
+    process = start("--examples", "3000")
+    _wait_for_workers(process, 2)
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == 130, err
+    assert err == "tokcheck: interrupted\n"
+    assert _left(process.pid, within=3) == []
+
+
+def test_a_hangup_of_the_group_ends_the_dask_engine_in_one_line(
+    start: Callable[..., subprocess.Popen[str]],
+) -> None:
+    # The resource tracker is in the group too: a hangup that ended it left the one started in
+    # its place printing a KeyError traceback for every semaphore.
+    pytest.importorskip("distributed")
+    process = start("--engine", "dask")
+    _wait_for_workers(process, 2)
+    time.sleep(3)
+    os.killpg(process.pid, signal.SIGHUP)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 129, err
+    assert err == "tokcheck: terminated by SIGHUP\n"
+    assert _left(process.pid, within=5) == []

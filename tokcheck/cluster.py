@@ -30,6 +30,7 @@ from tokcheck.candidates import Candidate
 from tokcheck.engine import Job, forget, ordered
 from tokcheck.errors import MissingDependencyError, TokcheckError, one_line
 from tokcheck.proto import SentencePieceModel
+from tokcheck.signals import start_resource_tracker
 
 EXTRA = "cluster"
 # Seconds to wait for a scheduler to answer.
@@ -63,6 +64,7 @@ class Dask:
         self._quiet = _Quiet("distributed")
         try:
             if self.scheduler is None:
+                start_resource_tracker()
                 self._cluster = distributed.LocalCluster(
                     n_workers=self.workers,
                     threads_per_worker=1,

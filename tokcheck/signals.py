@@ -107,10 +107,30 @@ def _later(call: Any, *args: Any) -> None:
 
 
 def default_signals() -> None:
-    """The default action for SIGTERM and SIGHUP in this process: a forked worker inherits the
-    coordinator's handlers, and must end when told to, not raise in the part it judges."""
+    """A worker's signals: the default action for SIGTERM and SIGHUP (a forked worker inherits
+    the coordinator's handlers, and must end when told to, not raise in the part it judges),
+    and SIGINT ignored: Ctrl-C at a terminal reaches the whole process group, and the
+    coordinator, not each worker, handles it (it ends the workers and says so in one line)."""
     for number in SIGNALS:
         signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker now, ignoring SIGHUP as it ignores SIGINT and
+    SIGTERM itself: a hangup of the process group would otherwise end it, and the one started
+    in its place prints a traceback for each semaphore the first one knew of."""
+    from multiprocessing import resource_tracker
+
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None or threading.current_thread() is not threading.main_thread():
+        resource_tracker.ensure_running()
+        return
+    previous = signal.signal(hangup, signal.SIG_IGN)
+    try:
+        resource_tracker.ensure_running()  # its process inherits the ignored disposition
+    finally:
+        signal.signal(hangup, previous)
 
 
 def bind_to_parent(parent: int) -> None:

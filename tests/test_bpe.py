@@ -22,7 +22,7 @@ from tokcheck.errors import TokcheckError
 from tokcheck.export import export
 from tokcheck.judge import Tally
 from tokcheck.probes import BUILTIN_PROBES, hazard_texts, numbered, sample_texts, symbol_texts
-from tokcheck.proto import NORMAL, SentencePieceModel
+from tokcheck.proto import NORMAL, USER_DEFINED, SentencePieceModel
 from tokcheck.resolve import resolve
 from tokcheck.runner import judge_lines
 
@@ -162,6 +162,29 @@ def test_variants_are_exact(variant: Path) -> None:
         *symbol_texts(model, 10_000, seed=5),
     ]
     _assert_exact(_judge(model, texts))
+
+
+def test_a_long_symbol_stands_beside_one_name_and_the_short_ones_beside_every_name(
+    bpe_32k: SentencePieceModel, tmp_path: Path
+) -> None:
+    # A symbol of 5,000 characters beside each of the model's 959 hazards made 14 MB of lines
+    # that took minutes to judge; beside one it still shows whether it is taken whole there.
+    proto = pb.ModelProto()
+    proto.CopyFrom(bpe_32k.proto)
+    last = max(i for i, p in enumerate(proto.pieces) if p.type == NORMAL)
+    proto.pieces[last].piece, proto.pieces[last].type = "x" * 5000, USER_DEFINED
+    path = tmp_path / "long" / "tokenizer.model"
+    path.parent.mkdir()
+    path.write_bytes(proto.SerializeToString())
+    model = SentencePieceModel.load(path)
+    before, after = hazard_texts(bpe_32k), hazard_texts(model)
+    assert set(before) <= set(after)
+    assert [t for t in after if "x" * 5000 in t] == [
+        "x" * 5000 + "<unk>",
+        "<unk>" + "x" * 5000,
+        "x" * 5000 + " <unk>\n",
+    ]
+    assert sum(map(len, after)) < sum(map(len, before)) + 20_000
 
 
 def _with_unreachable_piece(model: SentencePieceModel) -> tuple[bytes, str]:

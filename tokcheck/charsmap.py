@@ -43,7 +43,7 @@ from tokcheck.patterns import char_class, literal
 # The separator between units: a starter that composes with nothing and that NFKC leaves alone.
 # The first of these that no charsmap entry mentions is used.
 _SEPARATORS = ("\u2063", "\u2064", "\u2062", "\u2061")
-# Control characters that nmt_nfkc removes: candidates for Plan.split.
+# Control characters: each is a grapheme cluster of its own, so candidates for Plan.split.
 _SPLITS = (*map(chr, range(1, 9)), *map(chr, range(0x0E, 0x20)))
 # Unicode's noncharacters: stand-ins that NFKC leaves alone.
 NONCHARACTERS = [
@@ -195,10 +195,13 @@ class Plan:
     # What each character is mapped to before NFKC, wherever it is (``chars``, or with ``split``
     # every entry for one character).
     mapped: dict[str, str]
-    # A control character the charsmap removes: put between the characters of every unit, it
-    # makes each one a grapheme cluster of its own, which ``Precompiled`` maps correctly, so
-    # one ``Precompiled`` does all of ``chars``. None: ``chars`` are replaced one by one.
+    # A control character put between the characters of every unit: it makes each one a
+    # grapheme cluster of its own, which ``Precompiled`` maps correctly, so one ``Precompiled``
+    # does all of ``chars``. One the charsmap removes (nmt_ rules) goes with ``Precompiled``;
+    # else one the charsmap never mentions is removed after it (``split_kept``), the user's own
+    # hidden meanwhile. None: ``chars`` are replaced one by one.
     split: str | None
+    split_kept: bool = False
 
 
 def plan(blob: bytes) -> Plan:
@@ -225,6 +228,9 @@ def plan(blob: bytes) -> Plan:
     sources = sorted(s for s in table if len(s) > 1)
     inside = {c for s in sources for c in s}
     split = next((c for c in _SPLITS if table.get(c) == "" and c not in inside), None)
+    split_kept = split is None
+    if split is None:
+        split = next((c for c in _SPLITS if c not in mentioned), None)
     if chars and split:  # one Precompiled maps every character
         mapped = {c: want for c, want in table.items() if len(c) == 1}
     else:
@@ -243,6 +249,7 @@ def plan(blob: bytes) -> Plan:
         tuple(c for c in NONCHARACTERS if c not in mentioned),
         mapped,
         split if chars else None,
+        split_kept and bool(chars),
     )
 
 
@@ -293,6 +300,8 @@ def normalizers(blob: bytes, symbols: Iterable[str] = (), taken: Iterable[str] =
         )
     # Units that what follows would change, so that a stand-in takes their place meanwhile.
     hide = [*how.kept, *(x for x in _changed(how, symbols) if x not in how.kept)]
+    if how.split_kept:
+        hide.append(how.split)
     pool = [c for c in how.free if c not in set(taken) and c not in set(symbols)]
     if len(hide) > len(pool):
         raise CharsmapError(
@@ -316,6 +325,8 @@ def normalizers(blob: bytes, symbols: Iterable[str] = (), taken: Iterable[str] =
     if how.split:
         between = rf"(?<=[^{sep}])(?=[^{sep}])"
         steps += [n.Replace(Regex(between), how.split), n.Precompiled(blob)]
+        if how.split_kept:
+            steps.append(n.Replace(how.split, ""))
     else:
         steps += [n.Replace(Regex(_alternatives(cs)), want) for want, cs in how.chars.items()]
     steps.append(n.NFKC())

@@ -272,6 +272,10 @@ def verification_lines(
     ]
 
 
+# The longest user-defined symbol put beside every name sentencepiece never matches.
+_NEIGHBOUR = 32
+
+
 def hazard_texts(model: SentencePieceModel) -> list[str]:
     """Every name sentencepiece never matches in text (control symbols, bytes, the unknown
     piece), alone and beside user-defined symbols: where an exported tokenizer could take such
@@ -285,10 +289,18 @@ def hazard_texts(model: SentencePieceModel) -> list[str]:
     if not symbols:
         return []
     hazards = [model.pieces[i] for i, t in enumerate(types) if t not in MATCHABLE]
+    # Every name alone and beside the short symbols in turn; each long symbol beside one name,
+    # so that a symbol of thousands of characters does not make every hazard line as long.
+    ring = [s for s in symbols if len(s) <= _NEIGHBOUR]
     texts: list[str] = []
     for k, name in enumerate(hazards):
-        left, right = symbols[k % len(symbols)], symbols[(k + 1) % len(symbols)]
-        texts += [name, left + name, name + right, left + name + right, f"{left} {name}\n"]
+        texts.append(name)
+        if ring:
+            left, right = ring[k % len(ring)], ring[(k + 1) % len(ring)]
+            texts += [left + name, name + right, left + name + right, f"{left} {name}\n"]
+    for k, symbol in enumerate(s for s in symbols if len(s) > _NEIGHBOUR):
+        name = hazards[k % len(hazards)] if hazards else ""
+        texts += [symbol + name, name + symbol, f"{symbol} {name}\n"]
     return texts
 
 

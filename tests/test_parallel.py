@@ -8,6 +8,7 @@ cluster and skips when the ``cluster`` extra is absent.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -294,6 +295,31 @@ def test_dask_missing_is_one_line(
     assert code == 2
     assert "pip install 'tokcheck[cluster]'" in err
     assert err.count("\n") == 1
+
+
+def test_the_local_dask_cluster_does_not_warn_of_a_port_in_use(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Two runs at once (CI jobs, the fuzz test's workers): the scheduler's HTTP server took
+    # port 8787 unless told otherwise, and the second printed "Port 8787 is already in use".
+    pytest.importorskip("distributed")
+    import socket
+    import warnings
+
+    taken = socket.socket()
+    with contextlib.suppress(OSError):  # taken by someone else already: as good
+        taken.bind(("127.0.0.1", 8787))
+        taken.listen()
+    corpus = _corpus(tmp_path, "c.txt", _docs(50))
+    argv = ["compare", str(MODEL), "--corpus", str(corpus), "--engine", "dask", "--jobs", "1"]
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = main([*argv, "--examples", "5"])
+    finally:
+        taken.close()
+    assert code in (0, 1), capsys.readouterr().err
+    assert [str(w.message) for w in caught if "in use" in str(w.message)] == []
 
 
 def test_dask_cluster_gives_the_report_of_one_process(

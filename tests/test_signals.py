@@ -62,9 +62,10 @@ def start(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     whether the test passed or not."""
     started: list[subprocess.Popen[str]] = []
 
-    def run(*extra: str) -> subprocess.Popen[str]:
-        argv = [sys.executable, "-m", "tokcheck", "compare", str(FIXTURES / "tiny-neox")]
-        argv += ["--corpus", str(_big(tmp_path)), "--jobs", "2", "--examples", "0", "--json"]
+    def run(*extra: str, command: str = "compare") -> subprocess.Popen[str]:
+        argv = [sys.executable, "-m", "tokcheck", command, str(FIXTURES / "tiny-neox")]
+        argv += ["--corpus", str(_big(tmp_path)), "--jobs", "2", "--json"]
+        argv += ["--examples", "0"] if command == "compare" else ["--examples", "5", "--no-profile"]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         process = subprocess.Popen(
             [*argv, *extra],
@@ -186,15 +187,17 @@ def _collect_then_wait(seconds: float) -> None:
         time.sleep(0.01)
 
 
-def test_ctrl_c_at_a_terminal_ends_compare_and_its_workers_in_one_line(
+def test_ctrl_c_at_a_terminal_ends_the_gate_and_its_workers_in_one_line(
     start: Callable[..., subprocess.Popen[str]],
 ) -> None:
     # A terminal's Ctrl-C reaches the whole process group, workers too: only the coordinator
-    # reports it, and the workers end without a "Process ForkProcess-1:" traceback.
-    # Generated lines are judged in the coordinator first: the workers wait idle meanwhile.
-    process = start("--examples", "3000")
+    # reports it, and the workers end without a "Process ForkProcess-1:" traceback. The fuzz
+    # case 2:33 of the signal family (gate, SIGINT to the group once workers run) found it in
+    # one replay of three; this test guards the outcome but passes on that code too: the race
+    # that let a worker print first is not reproduced here.
+    process = start(command="gate")
     _wait_for_workers(process, 2)
-    time.sleep(0.5)
+    time.sleep(6)
     os.killpg(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=15)
     assert process.returncode == 130, err
@@ -216,3 +219,26 @@ def test_a_hangup_of_the_group_ends_the_dask_engine_in_one_line(
     assert process.returncode == 129, err
     assert err == "tokcheck: terminated by SIGHUP\n"
     assert _left(process.pid, within=5) == []
+
+
+def test_a_signal_that_code_caught_and_turned_into_another_error_is_still_the_signal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Hypothesis catches what a draw raises and retries it; a SIGTERM during generation came
+    # out as "unexpected FlakyStrategyDefinition" (exit 2), where the signal was the cause.
+    from tokcheck import cli
+
+    def catches_everything(args: object) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            _collect_then_wait(1.0)
+        except BaseException as e:
+            raise RuntimeError("Inconsistent data generation!") from e
+        return 0
+
+    monkeypatch.setitem(cli._COMMANDS, "inspect", catches_everything)
+    assert cli.main(["inspect", str(FIXTURES / "tiny-neox")]) == 143
+    assert capsys.readouterr().err == "tokcheck: terminated by SIGTERM\n"
+    # The next run in this process starts clean.
+    monkeypatch.setitem(cli._COMMANDS, "inspect", lambda args: 0)
+    assert cli.main(["inspect", str(FIXTURES / "tiny-neox")]) == 0

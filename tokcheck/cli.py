@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -257,6 +258,19 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` (the program's arguments if None) and return its exit code."""
+    try:
+        return _main(argv)
+    finally:
+        if argv is None:
+            # The program is ending: a Ctrl-C from now on (while the interpreter joins worker
+            # pools at exit) ends it by the default action, instead of a KeyboardInterrupt
+            # traceback from an exit handler after the verdict was printed.
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None and not args.version:
@@ -277,27 +291,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                 code = int(_COMMANDS[args.command](args))
         render.flush_stdout()  # a full disk is reported here, not by the interpreter at exit
         return code
-    except StdoutError as e:
-        _stdout_to_devnull()
-        return _error(str(e))
-    except TokcheckError as e:
-        return _error(str(e))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated, MemoryError, RecursionError, Exception) as e:
+        return _failed(e)
+
+
+def _failed(error: BaseException) -> int:
+    """The exit code for what ended a command, after its one line on stderr."""
+    from tokcheck.signals import Terminated, received
+
+    if isinstance(error, KeyboardInterrupt):
         print("tokcheck: interrupted", file=sys.stderr)
         return 130
-    except Terminated as e:
-        print(f"tokcheck: {e}", file=sys.stderr)
-        return e.exit_code  # 128 + the signal: 143 for SIGTERM, 129 for SIGHUP
-    except BrokenPipeError:
+    # A signal's doing, whatever caught it on the way and raised something else instead.
+    ended = error if isinstance(error, Terminated) else received()
+    if ended is not None:
+        print(f"tokcheck: {ended}", file=sys.stderr)
+        return ended.exit_code  # 128 + the signal: 143 for SIGTERM, 129 for SIGHUP
+    if isinstance(error, StdoutError):
+        _stdout_to_devnull()
+        return _error(str(error))
+    if isinstance(error, TokcheckError):
+        return _error(str(error))
+    if isinstance(error, BrokenPipeError):
         # The reader went away (`tokcheck inspect MODEL | head`): stop quietly, as cat does.
         _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
-    except (MemoryError, RecursionError, Exception) as e:
-        # A failure nobody anticipated still ends as one line and exit 2 rather than a
-        # traceback that CI would read as a failed check; TOKCHECK_DEBUG=1 shows the traceback.
-        if os.environ.get("TOKCHECK_DEBUG"):
-            raise
-        return _error(f"unexpected {type(e).__name__}: {e} (a tokcheck bug: please report it)")
+    # A failure nobody anticipated still ends as one line and exit 2 rather than a traceback
+    # that CI would read as a failed check; TOKCHECK_DEBUG=1 shows the traceback.
+    if os.environ.get("TOKCHECK_DEBUG"):
+        raise error
+    return _error(f"unexpected {type(error).__name__}: {error} (a tokcheck bug: please report it)")
 
 
 def _stdout_to_devnull() -> None:

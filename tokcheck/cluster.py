@@ -70,6 +70,9 @@ class Dask:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    # Its HTTP server starts without a dashboard too, on 8787 unless told: on
+                    # loopback, any free port, so that a second run does not warn of the port.
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.CRITICAL,
                 )
                 self._client = distributed.Client(self._cluster)

@@ -50,11 +50,23 @@ class Terminated(BaseException):
         return 128 + self.signum
 
 
+# The signals :func:`_raise` raised for in the current :func:`terminating` block.
+_received: list[int] = []
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
     # Once: a second signal during the unwinding is the default action, and ends the process.
     for number in SIGNALS:
         signal.signal(number, signal.SIG_DFL)
+    _received.append(signum)
     raise Terminated(signum)
+
+
+def received() -> Terminated | None:
+    """The termination a signal raised in the last :func:`terminating` block, whatever became of
+    it: code that catches every exception (Hypothesis retrying a draw, and then raising
+    ``FlakyStrategyDefinition``) may turn it into another error, which the signal caused."""
+    return Terminated(_received[0]) if _received else None
 
 
 @contextmanager
@@ -64,6 +76,7 @@ def terminating() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _received.clear()
     previous: dict[int, Any] = {number: signal.signal(number, _raise) for number in SIGNALS}
     hook, sys.unraisablehook = sys.unraisablehook, _rescue(sys.unraisablehook)
     try:

@@ -194,7 +194,8 @@ def test_a_charsmap_that_removes_no_control_maps_characters_in_one_step(
     path = _train(tmp_path, normalization_rule_name=rule)
     blob = SentencePieceModel.load(path).proto.normalizer_spec.precompiled_charsmap
     how = charsmap.plan(blob)
-    assert how.split is not None and how.split_kept
+    assert how.split is not None
+    assert how.split_kept
     steps = charsmap.normalizers(blob)
     assert len(steps) < 100
     ours = normalizers.Sequence(steps)

@@ -300,7 +300,7 @@ def normalizers(blob: bytes, symbols: Iterable[str] = (), taken: Iterable[str] =
         )
     # Units that what follows would change, so that a stand-in takes their place meanwhile.
     hide = [*how.kept, *(x for x in _changed(how, symbols) if x not in how.kept)]
-    if how.split_kept:
+    if how.split_kept and how.split is not None:
         hide.append(how.split)
     pool = [c for c in how.free if c not in set(taken) and c not in set(symbols)]
     if len(hide) > len(pool):

@@ -242,3 +242,22 @@ def test_a_signal_that_code_caught_and_turned_into_another_error_is_still_the_si
     # The next run in this process starts clean.
     monkeypatch.setitem(cli._COMMANDS, "inspect", lambda args: 0)
     assert cli.main(["inspect", str(FIXTURES / "tiny-neox")]) == 0
+
+
+def test_ctrl_c_while_the_program_exits_is_the_default_action_not_a_traceback() -> None:
+    # Ctrl-C after the verdict, while the interpreter ran its exit handlers (joining worker
+    # pools), printed "Exception ignored in atexit callback" and a KeyboardInterrupt traceback.
+    script = (
+        "import atexit, os, signal, sys, time\n"
+        "from tokcheck.cli import main\n"
+        "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(2)))\n"
+        "sys.argv = ['tokcheck', '--version']\n"
+        "sys.exit(main())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert run.returncode == -signal.SIGINT, run.stderr
+    assert run.stderr == ""
+    assert "tokcheck" in run.stdout

@@ -228,7 +228,6 @@ def plan(blob: bytes) -> Plan:
     sources = sorted(s for s in table if len(s) > 1)
     inside = {c for s in sources for c in s}
     split = next((c for c in _SPLITS if table.get(c) == "" and c not in inside), None)
-    split_kept = split is None
     if split is None:
         split = next((c for c in _SPLITS if c not in mentioned), None)
     if chars and split:  # one Precompiled maps every character
@@ -249,7 +248,7 @@ def plan(blob: bytes) -> Plan:
         tuple(c for c in NONCHARACTERS if c not in mentioned),
         mapped,
         split if chars else None,
-        split_kept and bool(chars),
+        bool(chars) and split is not None and table.get(split) != "",
     )
 
 

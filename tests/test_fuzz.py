@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 from fuzz import COMMANDS, FAMILIES, Result, format_report, run_cases
+from fuzz.base import Case
+from fuzz.contract import check_contract
+from fuzz.outcome import Outcome
 
 CASES = int(os.environ.get("TOKCHECK_FUZZ_CASES", "400"))
 SEED = int(os.environ.get("TOKCHECK_FUZZ_SEED", "0"))
@@ -43,3 +46,22 @@ def test_every_family_ran(results: list[Result]) -> None:
     ran = {r.family for r in results}
     missing = [f for f in FAMILIES if f not in ran]
     assert not missing, f"seed {SEED}: no case of {missing} among {CASES}"
+
+
+@pytest.mark.parametrize(
+    ("line", "internal"),
+    [
+        ("unexpected ValueError: x (a tokcheck bug: please report it)", True),
+        ("unexpected KeyError: 'a'", True),
+        ("an internal error", True),
+        # A precise message quoting a library's reason is not a last resort (fuzz 24 flagged
+        # the first: a bit-flipped charsmap's UnicodeDecodeError reason).
+        ("a charsmap entry is not UTF-8 (unexpected end of data)", False),
+        ("x.json: Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1", False),
+    ],
+)
+def test_the_contract_tells_a_last_resort_from_a_quoted_reason(line: str, internal: bool) -> None:
+    case = Case(0, 0, "export", "model", "", (), ("export", "m", "out"), json=False)
+    outcome = Outcome(case, 2, b"", f"tokcheck: error: {line}\n".encode(), 0.1)
+    found = [v for v in check_contract(outcome) if v.startswith("internal-error line")]
+    assert bool(found) is internal, found

@@ -8,16 +8,17 @@ only the contract, never whether a verdict is right, and runs nothing.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .outcome import EXIT_CODES, Outcome, one_line
 
-# Words of a last-resort handler in tokcheck's own lines; a library's warning that happens to
-# use them ("may result in unexpected behavior") is not one.
-_INTERNAL_MARKERS = ("unexpected", "internal error")
-# Wording that contains a marker but is a precise message about the input, not a last resort:
-# Python's json module says this of a file that starts with a byte order mark.
-_NOT_INTERNAL = ("unexpected utf-8 bom",)
+# A last-resort handler's words in tokcheck's own lines: the CLI's ("unexpected ValueError: …
+# (a tokcheck bug: please report it)") and any "internal error". A precise message about the
+# input may quote a library's reason that uses the word ("a charsmap entry is not UTF-8
+# (unexpected end of data)", json's "Unexpected UTF-8 BOM"): that is not one.
+# The exception's name is matched case-sensitively: it is capitalised, the quoted reason is not.
+_INTERNAL = re.compile(r"(?i:unexpected) [A-Z]\w*:|(?i:a tokcheck bug|internal error)")
 
 
 def check_contract(outcome: Outcome) -> list[str]:
@@ -102,10 +103,7 @@ def _internal_error_line(lines: list[str]) -> str | None:
     for line in lines:
         if not line.startswith("tokcheck"):
             continue
-        low = line.lower()
-        for benign in _NOT_INTERNAL:
-            low = low.replace(benign, "")
-        if any(marker in low for marker in _INTERNAL_MARKERS):
+        if _INTERNAL.search(line):
             return line
     return None
 

@@ -18,8 +18,6 @@ from tokcheck.proto import MATCHABLE, NORMAL, UNUSED, USER_DEFINED
 if TYPE_CHECKING:
     from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
-    from tokcheck.proto import SentencePieceModel
-
 
 class Hazards(NamedTuple):
     """What a BPE model with multi-character user-defined symbols must keep from matching.
@@ -33,18 +31,23 @@ class Hazards(NamedTuple):
     pre-tokeniser also splits between two characters inside each such name that no piece spans:
     a boundary no merge crosses, so it changes nothing else. ``split`` holds those character
     pairs; ``residual`` the names that have none (and so are left to verification).
+
+    A one-character name has no pair; the converter exports such a piece under a longer token,
+    the character and a noncharacter no piece contains (:func:`tokcheck.convert.vocabulary`),
+    whose pair is split like any other. ``residual`` holds the pieces' own names.
     """
 
     split: tuple[tuple[str, str], ...]
     residual: tuple[str, ...]
 
 
-def model(proto: ModelProto) -> Any:
-    """tokenizers' BPE model of ``proto``: its pieces, merges ranked by sentencepiece's scores."""
+def model(proto: ModelProto, names: list[str]) -> Any:
+    """tokenizers' BPE model of ``proto``: its pieces as the tokens ``names`` (by id), merges
+    ranked by sentencepiece's scores."""
     from tokenizers.models import BPE
 
     pieces = proto.pieces
-    vocab = {p.piece: i for i, p in enumerate(pieces)}
+    vocab = {name: i for i, name in enumerate(names)}
     # Merge parts: what sentencepiece may merge. User-defined symbols never merge with others.
     parts = {p.piece for p in pieces if p.type == NORMAL}
     # sentencepiece merges the adjacent pair whose concatenation is the best-scoring piece;
@@ -60,7 +63,7 @@ def model(proto: ModelProto) -> Any:
         for k in range(1, len(text))
         if text[:k] in parts and text[k:] in parts
     ]
-    unk = pieces[proto.trainer_spec.unk_id].piece
+    unk = names[proto.trainer_spec.unk_id]
     return BPE(
         vocab,
         merges,
@@ -80,9 +83,9 @@ def user_symbols(proto: ModelProto) -> list[str]:
     return sorted(symbols, key=lambda s: (-len(s), s))
 
 
-def hazards(source: SentencePieceModel) -> Hazards:
-    """The :class:`Hazards` of a BPE model (none without multi-character user-defined symbols)."""
-    proto = source.proto
+def hazards(proto: ModelProto, names: list[str]) -> Hazards:
+    """The :class:`Hazards` of a BPE model (none without multi-character user-defined symbols),
+    its pieces exported as the tokens ``names`` (by id)."""
     if not user_symbols(proto):
         return Hazards((), ())
     spans = {
@@ -96,14 +99,20 @@ def hazards(source: SentencePieceModel) -> Hazards:
     # tokenizers only within a pre-token: never split between two of them.
     known = {p.piece for p in proto.pieces if p.type in MATCHABLE and len(p.piece) == 1}
     fuses = not proto.trainer_spec.byte_fallback
-    names = [p.piece for p in proto.pieces if p.type not in MATCHABLE]
-    names += _unreachable(source)
+    # (piece name, exported token); a one-character token is the unknown piece without byte
+    # fallback, whose id is what a lookup of its character should give.
+    tokens = [
+        (p.piece, token)
+        for p, token in zip(proto.pieces, names, strict=True)
+        if p.type not in MATCHABLE and len(token) > 1
+    ]
+    tokens += [(text, text) for text in _unreachable(proto)]
     split: set[tuple[str, str]] = set()
     residual: list[str] = []
-    for name in names:
+    for name, token in tokens:
         free = [
             (a, b)
-            for a, b in pairwise(name)
+            for a, b in pairwise(token)
             if a + b not in spans and not (fuses and a not in known and b not in known)
         ]
         if not free:
@@ -113,13 +122,13 @@ def hazards(source: SentencePieceModel) -> Hazards:
     return Hazards(tuple(sorted(split)), tuple(residual))
 
 
-def _unreachable(model: SentencePieceModel) -> list[str]:
+def _unreachable(source: ModelProto) -> list[str]:
     """Normal pieces that sentencepiece's merges do not produce from their own text."""
     import sentencepiece
     from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
     proto = ModelProto()
-    proto.CopyFrom(model.proto)
+    proto.CopyFrom(source)
     spec = proto.normalizer_spec
     spec.add_dummy_prefix = spec.remove_extra_whitespaces = spec.escape_whitespaces = False
     spec.ClearField("precompiled_charsmap")

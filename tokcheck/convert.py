@@ -30,6 +30,7 @@ from tokcheck.proto import (
     CONTROL,
     MATCHABLE,
     NORMAL,
+    UNKNOWN,
     USER_DEFINED,
     SentencePieceModel,
 )
@@ -61,7 +62,8 @@ class Converter:
     def __init__(self, model: SentencePieceModel) -> None:
         _refuse_unsupported(model)
         self.source = model
-        self.proto = model.proto
+        # Piece types as sentencepiece treats them (see SentencePieceModel.runtime_proto).
+        self.proto = model.runtime_proto
         self.unigram = self.proto.trainer_spec.model_type == _UNIGRAM
         self.char = self.proto.trainer_spec.model_type == _CHAR
 
@@ -72,17 +74,13 @@ class Converter:
 
         self.source.processor  # noqa: B018  (a model sentencepiece refuses: one line, here)
         if residual := self.hazards.residual:
-            raise TokcheckError(
-                f"{self.source.path}: cannot export: no two adjacent characters of the piece "
-                f"{residual[0]!r} are free of every other piece, so after a user-defined symbol "
-                "the exported tokenizer would take that text for the piece; sentencepiece "
-                "does not"
-            )
+            raise TokcheckError(f"{self.source.path}: cannot export: {_residual_text(residual[0])}")
         if hazard := _matchable_name(self.proto):
             piece, why = self.proto.pieces[hazard[0]], hazard[1]
+            name = vocabulary(self.proto)[hazard[0]]
             raise TokcheckError(
                 f"{self.source.path}: cannot export: the exported tokenizer would take the text "
-                f"{piece.piece!r} for the {_TYPE_NAMES.get(piece.type, 'special')} piece "
+                f"{name!r} for the {_TYPE_NAMES.get(piece.type, 'special')} piece "
                 f"{hazard[0]} ({why}); sentencepiece never does"
             )
         component = "model"
@@ -108,10 +106,12 @@ class Converter:
     def model(self) -> Any:
         if self.char:
             return _char_model(self.proto)
-        return _unigram(self.proto) if self.unigram else bpe.model(self.proto)
+        return (
+            _unigram(self.proto) if self.unigram else bpe.model(self.proto, vocabulary(self.proto))
+        )
 
     def normalizer(self) -> Any:
-        return _normalizer(self.source)
+        return _normalizer(self.source, self.proto)
 
     def pre_tokenizer(self) -> Any:
         if self.char:
@@ -129,7 +129,7 @@ class Converter:
         :class:`tokcheck.bpe.Hazards`); for unigram, none."""
         if self.unigram or self.char:
             return bpe.Hazards((), ())
-        return bpe.hazards(self.source)
+        return bpe.hazards(self.proto, vocabulary(self.proto))
 
     def decoder(self) -> Any:
         return _decoder(self.proto)
@@ -138,6 +138,69 @@ class Converter:
 def build_tokenizer(model: SentencePieceModel) -> Tokenizer:
     """A ``tokenizers.Tokenizer`` that encodes and decodes like sentencepiece on ``model``."""
     return Converter(model).build()
+
+
+def vocabulary(proto: ModelProto) -> list[str]:
+    """Each id's token in the exported vocabulary: its piece's name, except for a one-character
+    piece sentencepiece never matches in text (a control, unused or byte piece, or the unknown
+    piece with byte fallback), whose token is that character followed by a noncharacter no piece
+    contains (:func:`rename_mark`).
+
+    Under its own name such a piece would be the tokenizers model's piece for its character,
+    which sentencepiece makes bytes or the unknown piece; renamed, no character is its token,
+    ids stay as they are, and the decoder turns the token back into what sentencepiece decodes
+    the id to. Whether text can still spell the renamed token is the pre-tokeniser's to prevent
+    (the BPE hazard split, :func:`_isolate_uncovered`) or :func:`_matchable_name`'s to refuse.
+    ``proto`` is the runtime proto (see :attr:`SentencePieceModel.runtime_proto`).
+    """
+    names = [p.piece for p in proto.pieces]
+    renamed = _renamed(proto)
+    if renamed:
+        mark = rename_mark(proto)
+        for i in renamed:
+            names[i] += mark
+    return names
+
+
+def rename_mark(proto: ModelProto) -> str:
+    """The noncharacter :func:`vocabulary` appends to a renamed one-character piece: the first of
+    :data:`tokcheck.charsmap.NONCHARACTERS` that no piece contains (U+FDD0 in any real
+    vocabulary), so no renamed token is another piece's name and the decoder's own stand-ins
+    (:data:`_PLACEHOLDERS`, at the end of that list) stay apart from it."""
+    used = {c for p in proto.pieces for c in p.piece}
+    mark = next((c for c in charsmap.NONCHARACTERS if c not in used), None)
+    if mark is None:
+        raise TokcheckError("cannot export: the pieces hold every noncharacter")
+    return mark
+
+
+def _renamed(proto: ModelProto) -> list[int]:
+    """The ids :func:`vocabulary` renames."""
+    trainer = proto.trainer_spec
+    return [
+        i
+        for i, p in enumerate(proto.pieces)
+        if len(p.piece) == 1
+        and p.type not in MATCHABLE
+        and not (i == trainer.unk_id and not trainer.byte_fallback)
+    ]
+
+
+def _residual_text(name: str) -> str:
+    """Why a residual hazard of :func:`tokcheck.bpe.hazards` is refused."""
+    if len(name) == 1:
+        return (
+            f"the one-character piece {name!r}, which sentencepiece never matches, has no "
+            "exported token that text cannot spell: without byte fallback the character and "
+            "the noncharacter appended to it are fused into one unknown piece, so no boundary "
+            "can be put between them, and after a user-defined symbol the exported tokenizer "
+            "would take that text for the piece; sentencepiece does not"
+        )
+    return (
+        f"no two adjacent characters of the piece {name!r} are free of every other piece, so "
+        "after a user-defined symbol the exported tokenizer would take that text for the "
+        "piece; sentencepiece does not"
+    )
 
 
 def unsupported(model: SentencePieceModel) -> str | None:
@@ -181,7 +244,7 @@ def _unigram(proto: ModelProto) -> Any:
     max_score = max([f32(_FLT_MIN), *normal])
     floor = min([0.0, *normal])
     vocab: list[tuple[str, float]] = []
-    for p in pieces:
+    for p, name in zip(pieces, vocabulary(proto), strict=True):
         if p.type == NORMAL:
             score = float(p.score)
         elif p.type == USER_DEFINED:
@@ -189,8 +252,8 @@ def _unigram(proto: ModelProto) -> Any:
         else:
             # Never matched by sentencepiece: a score below any segmentation of the same span
             # into matchable pieces (each scores at least `floor`), so the Viterbi never picks it.
-            score = len(p.piece) * floor - 1.0
-        vocab.append((p.piece, score))
+            score = len(name) * floor - 1.0
+        vocab.append((name, score))
     return Unigram(vocab, proto.trainer_spec.unk_id, proto.trainer_spec.byte_fallback)
 
 
@@ -206,7 +269,10 @@ def _char_model(proto: ModelProto) -> Any:
     """
     from tokenizers.models import Unigram
 
-    vocab = [(p.piece, -1.0 if p.type in MATCHABLE else -1.0 - len(p.piece)) for p in proto.pieces]
+    vocab = [
+        (name, -1.0 if p.type in MATCHABLE else -1.0 - len(name))
+        for p, name in zip(proto.pieces, vocabulary(proto), strict=True)
+    ]
     return Unigram(vocab, proto.trainer_spec.unk_id, proto.trainer_spec.byte_fallback)
 
 
@@ -227,15 +293,15 @@ def _char_split(proto: ModelProto) -> Any:
     return pre_tokenizers.Split(Regex("|".join(units)), behavior="isolated")
 
 
-def _normalizer(model: SentencePieceModel) -> Any:
+def _normalizer(model: SentencePieceModel, proto: ModelProto) -> Any:
+    """``model``'s normaliser, its user-defined symbols those of ``proto``, the runtime proto."""
     from tokenizers import Regex, normalizers
 
-    proto = model.proto
     spec = proto.normalizer_spec
     # Without whitespace removal, sentencepiece adds the dummy prefix to any text that is not
     # empty before normalisation, even one its charsmap maps to nothing ("\x07" under nmt_nfkc).
     early = spec.add_dummy_prefix and not spec.remove_extra_whitespaces
-    steps: list[Any] = _charsmap(model, early) if spec.precompiled_charsmap else []
+    steps: list[Any] = _charsmap(model, proto, early) if spec.precompiled_charsmap else []
     if spec.remove_extra_whitespaces:
         # Collapse runs of spaces, drop leading ones; trailing ones go after escaping, as
         # sentencepiece strips trailing space symbols (a literal U+2581 among them).
@@ -252,7 +318,7 @@ def _normalizer(model: SentencePieceModel) -> Any:
     return normalizers.Sequence(steps)
 
 
-def _charsmap(model: SentencePieceModel, prefix: bool = False) -> list[Any]:
+def _charsmap(model: SentencePieceModel, proto: ModelProto, prefix: bool = False) -> list[Any]:
     """The proto's precompiled charsmap as tokenizers normalisers (see :mod:`tokcheck.charsmap`),
     which pass the user-defined symbols through unnormalised, as sentencepiece does.
 
@@ -261,7 +327,7 @@ def _charsmap(model: SentencePieceModel, prefix: bool = False) -> list[Any]:
     """
     from tokenizers import Regex, normalizers
 
-    symbols = [p.piece for p in model.proto.pieces if p.type == USER_DEFINED]
+    symbols = [p.piece for p in proto.pieces if p.type == USER_DEFINED]
     covered = {c for piece in model.pieces for c in piece}
     lead = [c for c in charsmap.NONCHARACTERS if c not in covered][-1:] if prefix else []
     try:
@@ -298,7 +364,14 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
     covered = {c for p in proto.pieces if p.type == NORMAL for c in p.piece}
     symbols = [p.piece for p in proto.pieces if p.type == USER_DEFINED]
     covered |= {s for s in symbols if len(s) == 1}
-    in_names = {c for p in proto.pieces if p.type not in MATCHABLE for c in p.piece} - covered
+    names = vocabulary(proto)
+    in_names = {
+        c
+        for p, name in zip(proto.pieces, names, strict=True)
+        if p.type not in MATCHABLE
+        for c in name
+    }
+    in_names -= covered
     if not in_names:
         return None
     cut = [s for s in bpe.user_symbols(proto) if not set(s) <= covered]
@@ -329,10 +402,11 @@ def _matchable_name(proto: ModelProto) -> tuple[int, str] | None:
     """The id of a piece that sentencepiece never matches in text but the exported tokenizer would, and
     why; None if there is none.
 
-    A one-character name is matched wherever its character occurs (tokenizers looks it up as
-    that character's piece; sentencepiece makes it unknown or bytes), unless it is the unknown
-    piece without byte fallback, whose id is what sentencepiece gives there too. For unigram, a
-    longer name is safe when every character has a one-character piece (they outscore it) or
+    Names are the exported tokens (:func:`vocabulary`): a one-character name would be matched
+    wherever its character occurs (tokenizers would look it up as that character's piece;
+    sentencepiece makes it unknown or bytes), so it is renamed and judged as the longer name it
+    becomes; only the unknown piece without byte fallback keeps its one character, whose id is
+    what sentencepiece gives there too. For unigram, a longer name is safe when every character has a one-character piece (they outscore it) or
     when the pre-tokeniser puts a boundary inside it (see :func:`_isolate_uncovered`). For a
     char model, which only ever emits one-character pieces and user-defined symbols, any other
     longer name (a normal one too) is safe unless, without byte fallback, none of its
@@ -344,7 +418,14 @@ def _matchable_name(proto: ModelProto) -> tuple[int, str] | None:
     covered = {c for p in proto.pieces if p.type == NORMAL for c in p.piece}
     covered |= {p.piece for p in proto.pieces if p.type == USER_DEFINED and len(p.piece) == 1}
     known = _known(proto)
-    in_names = {c for p in proto.pieces if p.type not in MATCHABLE for c in p.piece} - covered
+    names = vocabulary(proto)
+    in_names = {
+        c
+        for p, name in zip(proto.pieces, names, strict=True)
+        if p.type not in MATCHABLE
+        for c in name
+    }
+    in_names -= covered
 
     def split(a: str, b: str) -> bool:
         if trainer.byte_fallback:
@@ -354,14 +435,11 @@ def _matchable_name(proto: ModelProto) -> tuple[int, str] | None:
     def hazardous_run(name: str) -> bool:
         return not trainer.byte_fallback and not set(name) & known
 
-    for i, p in enumerate(proto.pieces):
-        name = p.piece
+    for i, (p, name) in enumerate(zip(proto.pieces, names, strict=True)):
         if char and p.type == NORMAL and len(name) > 1 and hazardous_run(name):
             return i, "a char model never emits it, and none of its characters has a piece"
         if p.type in MATCHABLE or (i == trainer.unk_id and not trainer.byte_fallback):
             continue
-        if len(name) == 1:
-            return i, "a one-character name"
         if unigram and not set(name) <= known and not any(map(split, name, name[1:])):
             return i, "no boundary splits it and a character of it has no piece of its own"
         if char and hazardous_run(name):
@@ -378,6 +456,7 @@ def _decoder(proto: ModelProto) -> Any:
     from tokenizers import Regex, decoders
 
     pieces = [p.piece for p in proto.pieces]
+    tokens = vocabulary(proto)
     trainer, spec = proto.trainer_spec, proto.normalizer_spec
     steps: list[Any] = []
 
@@ -386,10 +465,11 @@ def _decoder(proto: ModelProto) -> Any:
         names = sorted(set(names), key=len, reverse=True)
         return decoders.Replace(Regex(rf"\A(?:{'|'.join(map(literal, names))})\z"), content)
 
-    controls = [p.piece for p in proto.pieces if p.type == CONTROL]
+    steps += [whole(names, piece) for piece, names in _named_back(proto, tokens)]
+    controls = [tokens[i] for i, p in enumerate(proto.pieces) if p.type == CONTROL]
     if controls:
         steps.append(whole(controls, ""))
-    unk = pieces[trainer.unk_id]
+    unk = tokens[trainer.unk_id]
     surface = trainer.unk_surface if trainer.HasField("unk_surface") else DEFAULT_UNK_SURFACE
     # sentencepiece never strips the leading space of the unknown surface: without byte
     # fallback (the only case where encoding yields the unknown piece) it becomes a
@@ -421,6 +501,22 @@ def _decoder(proto: ModelProto) -> Any:
     if placeholder:
         steps.append(decoders.Replace(placeholder, surface))
     return decoders.Sequence(steps)
+
+
+def _named_back(proto: ModelProto, tokens: list[str]) -> list[tuple[str, list[str]]]:
+    """(piece name, its renamed tokens) for the renamed pieces that decode to their name.
+
+    A renamed token (see :func:`vocabulary`) decodes as sentencepiece decodes its id: an unused
+    piece (the NUL piece too) as its name, like a normal one; a control piece to nothing and
+    the unknown piece to its surface, which :func:`_decoder` writes for every such token.
+    """
+    unk = proto.trainer_spec.unk_id
+    back: dict[str, list[str]] = {}
+    for i in _renamed(proto):
+        p = proto.pieces[i]
+        if p.type not in (CONTROL, UNKNOWN) and i != unk:
+            back.setdefault(p.piece, []).append(tokens[i])
+    return sorted(back.items())
 
 
 def _leading_marks(proto: ModelProto, placeholder: str | None) -> tuple[str, str]:

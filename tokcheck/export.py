@@ -38,7 +38,7 @@ from tokcheck.candidates import (
     quiet_transformers,
 )
 from tokcheck.compare import EXPORT_RECORD
-from tokcheck.convert import Converter
+from tokcheck.convert import Converter, vocabulary
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError, one_line
 from tokcheck.hfconfig import ADDED_TOKENS
 from tokcheck.hftokens import HfTokens, read_hf_tokens
@@ -374,19 +374,23 @@ class KeptSpecials:
 
 
 def _kept_tokens(model: SentencePieceModel, hf: HfTokens) -> dict[str, tuple[str, int]]:
-    """bos/eos/unk/pad as the directory names them, else as the proto has them."""
+    """bos/eos/unk/pad as the directory names them, else as the proto has them; a piece the
+    export renames (see :func:`tokcheck.convert.vocabulary`) by its exported token."""
     tokens = {}
     trainer, pieces = model.proto.trainer_spec, model.pieces
+    exported = vocabulary(model.runtime_proto)
     for key, field in _SPECIALS:
         named = hf.special(key)
         if named is None:
             if 0 <= (i := getattr(trainer, field)) < len(pieces):
-                tokens[key] = (pieces[i], i)
+                tokens[key] = (exported[i], i)
         elif named.id is None:
             raise TokcheckError(
                 f"{model.path}: cannot export: {named.files[0]} names {key} {named.content!r}, "
                 f"which is neither a piece nor in {ADDED_TOKENS}"
             )
+        elif named.id < len(pieces) and named.content == pieces[named.id]:
+            tokens[key] = (exported[named.id], named.id)
         else:
             tokens[key] = (named.content, named.id)
     return tokens

@@ -43,6 +43,9 @@ _SPM_MIN_LOG_LEVEL = 3
 # sentencepiece ever selects for text.
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 MATCHABLE = (NORMAL, USER_DEFINED)
+# The types sentencepiece's processor reports, in the order of its is_unused, is_control,
+# is_unknown and is_byte (normal and user-defined pieces it does not tell apart).
+_FLAGGED = (UNUSED, CONTROL, UNKNOWN, BYTE)
 _PIECE_TYPES = {
     NORMAL: "normal",
     UNKNOWN: "unknown",
@@ -140,6 +143,42 @@ class SentencePieceModel:
             raise ModelFileError(
                 f"{self.path}: sentencepiece refuses to load the model: {_load_error_text(e)}"
             ) from e
+
+    @cached_property
+    def runtime_proto(self) -> ModelProto:
+        """The proto with each piece's type as the loaded sentencepiece treats it; the proto
+        itself where that is the type written in it, as it is for every piece without a NUL.
+
+        sentencepiece (0.2.3, as measured), with byte fallback, treats a piece named ``"\\0"`` of any
+        type as UNUSED ("Piece at index 354 is a null character (\\0) and byte_fallback is
+        enabled. Treating it as an UNUSED piece."): text's NUL becomes the byte piece
+        ``<0x00>``, and the id still decodes to its name. The types of the pieces with a NUL are
+        read back from the processor, so that whatever the installed version does is what the
+        converter and its hazard analysis see; a model without such a piece needs no processor
+        here, and one sentencepiece refuses keeps its written types (the refusal comes later).
+        """
+        nul = [i for i, name in enumerate(self.pieces) if "\0" in name]
+        if not nul:
+            return self.proto
+        try:
+            sp = self.processor
+        except ModelFileError:
+            return self.proto
+        changed = {}
+        for i in nul:
+            flags = (sp.is_unused(i), sp.is_control(i), sp.is_unknown(i), sp.is_byte(i))
+            kind = next((t for t, f in zip(_FLAGGED, flags, strict=True) if f), None)
+            if kind is not None and kind != self.proto.pieces[i].type:
+                changed[i] = kind
+        if not changed:
+            return self.proto
+        from sentencepiece.sentencepiece_model_pb2 import ModelProto
+
+        proto = ModelProto()
+        proto.CopyFrom(self.proto)
+        for i, kind in changed.items():
+            proto.pieces[i].type = kind
+        return proto
 
     @cached_property
     def pieces(self) -> list[str]:

@@ -1,0 +1,137 @@
+"""Export of one-character pieces sentencepiece never matches, and of a NUL piece.
+
+InternLM's published 103k BPE has a normal piece ``"\\x00"`` at index 354; with byte fallback
+sentencepiece treats it as unused (text's NUL becomes ``<0x00>``, the id still decodes to NUL).
+The models here are trained in the test from the fixture builder's seeded text, then edited:
+a NUL piece (normal for BPE, user-defined for unigram) and a one-character control and unused
+piece appended, so every id sentencepiece had stays where it was.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from sentencepiece import sentencepiece_model_pb2 as pb
+
+from tokcheck.candidates import from_tokenizers
+from tokcheck.convert import build_tokenizer, vocabulary
+from tokcheck.errors import TokcheckError
+from tokcheck.judge import Tally
+from tokcheck.probes import verification_texts
+from tokcheck.proto import CONTROL, NORMAL, UNUSED, USER_DEFINED, SentencePieceModel
+from tokcheck.runner import judge_lines
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+NUL = "\x00"
+# One-character names for the control and unused pieces: characters the trained text lacks.
+CONTROL_CHAR, UNUSED_CHAR = "\u2603", "\u00a7"
+
+
+def _builder() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("tokcheck_fixture_build", FIXTURES / "build.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _builder()
+
+
+@cache
+def _model(kind: str, byte_fallback: bool = True, nul_type: int = NORMAL) -> SentencePieceModel:
+    lines = build.synthetic_lines(build.SEED + 9, 2000, 30, 0.6)
+    flags: dict[str, Any] = {
+        **build.BPE_FLAGS,
+        "model_type": kind,
+        "byte_fallback": byte_fallback,
+        "add_dummy_prefix": False,
+    }
+    data = build.train(lines, 1000, flags, **build.BPE_SPECIALS, user_defined_symbols=["<eoh>"])
+    proto = pb.ModelProto()
+    proto.ParseFromString(data)
+    assert not {c for p in proto.pieces for c in p.piece} & {CONTROL_CHAR, UNUSED_CHAR}
+    lowest = min(p.score for p in proto.pieces if p.type == NORMAL)
+    added = [(CONTROL_CHAR, CONTROL), (UNUSED_CHAR, UNUSED)]
+    if byte_fallback:  # without it sentencepiece refuses a NUL piece
+        added.insert(0, (NUL, nul_type))
+    for name, kind_ in added:
+        piece = proto.pieces.add()
+        piece.piece, piece.type, piece.score = name, kind_, lowest - 1.0
+    data = proto.SerializeToString()
+    name = f"{kind}-bf{int(byte_fallback)}-nul{nul_type}"
+    return SentencePieceModel(Path(name), data, proto)
+
+
+def _texts(model: SentencePieceModel) -> list[str]:
+    mark = "\ufdd0"
+    chars = [NUL, CONTROL_CHAR, UNUSED_CHAR]
+    texts = []
+    for c in chars:
+        texts += [
+            c,
+            c * 3,
+            f"a{c}b",
+            f"{c}start",
+            f"end{c}",
+            f"<eoh>{c}",
+            f"{c}<eoh>",
+            f"<eoh>{c}<eoh>",
+            f"x <eoh> {c} y",
+            c + mark,
+            f"<eoh>{c}{mark}",
+            f"<eoh>{c}{mark}<eoh>",
+            f"{mark}{c}{mark}",
+            f"\u3042{c}\u3044",
+        ]
+    return [*texts, *verification_texts(model, 300)]
+
+
+def _judge(model: SentencePieceModel, texts: list[str]) -> Tally:
+    candidate = from_tokenizers("exported", build_tokenizer(model), "tokenizers.Tokenizer")
+    (tally,) = judge_lines(model, [candidate], [(t, f"line[{i}]") for i, t in enumerate(texts)])
+    return tally
+
+
+def _ids(model: SentencePieceModel) -> list[int]:
+    return [model.pieces.index(c) for c in (NUL, CONTROL_CHAR, UNUSED_CHAR) if c in model.pieces]
+
+
+@pytest.mark.parametrize(("kind", "nul_type"), [("bpe", NORMAL), ("unigram", USER_DEFINED)])
+def test_nul_and_one_character_pieces_encode_and_decode_like_sentencepiece(
+    kind: str, nul_type: int
+) -> None:
+    model = _model(kind, nul_type=nul_type)
+    sp, tokenizer = model.processor, build_tokenizer(model)
+    nul, control, unused = _ids(model)
+    # sentencepiece treats the NUL piece as unused: NUL in text is the byte piece <0x00>.
+    assert sp.is_unused(nul)
+    assert model.runtime_proto.pieces[nul].type == UNUSED
+    assert sp.encode(f"a{NUL}b")[1] == sp.piece_to_id("<0x00>")
+    assert tokenizer.get_vocab_size() == len(model.pieces)
+    for i in (nul, control, unused):
+        assert tokenizer.token_to_id(vocabulary(model.runtime_proto)[i]) == i
+    for text in _texts(model)[:42]:
+        ids = sp.encode(text)
+        assert tokenizer.encode(text).ids == ids, repr(text)
+        assert tokenizer.decode(ids, skip_special_tokens=False) == sp.decode(ids), repr(text)
+    for ids in ([nul], [control], [unused], [nul, nul], [5, nul, control, 6, unused, nul]):
+        assert tokenizer.decode(ids, skip_special_tokens=False) == sp.decode(ids), ids
+    tally = _judge(model, _texts(model))
+    assert not tally.diverged, tally.summary() + "".join(
+        f"\n{c.text!r}" for c in tally.counterexamples
+    )
+
+
+def test_bpe_one_character_control_piece_without_byte_fallback_is_refused() -> None:
+    # Without byte fallback the character and the mark appended to it are both unknown, which
+    # sentencepiece fuses into one piece: no boundary can go between them after a symbol.
+    model = _model("bpe", byte_fallback=False)
+    with pytest.raises(TokcheckError, match=f"the one-character piece {CONTROL_CHAR!r}"):
+        build_tokenizer(model)

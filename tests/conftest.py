@@ -90,7 +90,7 @@ def precompiled_export(monkeypatch: pytest.MonkeyPatch) -> str:
 
     from tokcheck import convert
 
-    def precompiled(model: object, prefix: bool = False) -> list[object]:
+    def precompiled(model: object, proto: object, prefix: bool = False) -> list[object]:
         blob = model.proto.normalizer_spec.precompiled_charsmap  # type: ignore[attr-defined]
         return [normalizers.Precompiled(blob)]
 

@@ -78,10 +78,16 @@ class Converter:
         if hazard := _matchable_name(self.proto):
             piece, why = self.proto.pieces[hazard[0]], hazard[1]
             name = vocabulary(self.proto)[hazard[0]]
+            kind = _TYPE_NAMES.get(piece.type, "special")
+            what = f"{kind} piece {hazard[0]}"
+            if name != piece.piece:  # renamed: say which piece the user's model calls it
+                what = (
+                    f"one-character {kind} piece {piece.piece!r} (id {hazard[0]}, exported as "
+                    "its character and a noncharacter)"
+                )
             raise TokcheckError(
                 f"{self.source.path}: cannot export: the exported tokenizer would take the text "
-                f"{name!r} for the {_TYPE_NAMES.get(piece.type, 'special')} piece "
-                f"{hazard[0]} ({why}); sentencepiece never does"
+                f"{name!r} for the {what} ({why}); sentencepiece never does"
             )
         component = "model"
         try:

@@ -1,10 +1,13 @@
-"""Export of one-character pieces sentencepiece never matches, and of a NUL piece.
+"""Export of pieces sentencepiece never gives for their own text: one-character pieces it never
+matches, a NUL piece, and BPE pieces its merges never form.
 
 InternLM's published 103k BPE has a normal piece ``"\\x00"`` at index 354; with byte fallback
 sentencepiece treats it as unused (text's NUL becomes ``<0x00>``, the id still decodes to NUL).
 The models here are trained in the test from the fixture builder's seeded text, then edited:
 a NUL piece (normal for BPE, user-defined for unigram) and a one-character control and unused
-piece appended, so every id sentencepiece had stays where it was.
+piece appended, so every id sentencepiece had stays where it was. The same 103k BPE has 40
+normal pieces its merges never form (``"\u2581" + "-" * 64``: sentencepiece gives ``▁--`` and
+two dash runs); after a user-defined symbol, the text that spells one is a whole pre-token.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from typing import Any
 import pytest
 from sentencepiece import sentencepiece_model_pb2 as pb
 
+from tokcheck import bpe
 from tokcheck.candidates import from_tokenizers
 from tokcheck.convert import build_tokenizer, vocabulary
+from tokcheck.derived import unformed_texts
 from tokcheck.errors import TokcheckError
 from tokcheck.judge import Tally
 from tokcheck.probes import verification_texts
@@ -135,3 +140,43 @@ def test_bpe_one_character_control_piece_without_byte_fallback_is_refused() -> N
     model = _model("bpe", byte_fallback=False)
     with pytest.raises(TokcheckError, match=f"the one-character piece {CONTROL_CHAR!r}"):
         build_tokenizer(model)
+
+
+def _unformed_model() -> tuple[SentencePieceModel, str]:
+    """The BPE fixture model with a normal piece ``abcd`` appended that no merge forms although
+    every two adjacent characters of it are a piece: ``bc`` outscores ``ab`` and ``cd``, and
+    neither ``abc`` nor ``bcd`` is a piece, so ``abcd`` ends as ``a bc d``. No pre-token
+    boundary can go inside it, as in InternLM's dash runs."""
+    source = _model("bpe")
+    proto = pb.ModelProto()
+    proto.CopyFrom(source.proto)
+    score = {p.piece: p.score for p in proto.pieces if p.type == NORMAL}
+    pairs = [t for t in score if len(t) == 2 and t.isascii() and t.isalpha()]
+    text = next(
+        ab[0] + bc + cd[1]
+        for bc in pairs
+        for ab in pairs
+        if ab[1] == bc[0] and score[ab] < score[bc]
+        for cd in pairs
+        if cd[0] == bc[1] and score[cd] < score[bc]
+        and not {ab + cd[1], bc + cd[1], ab[0] + bc, ab + cd} & set(score)
+    )
+    piece = proto.pieces.add()
+    piece.piece, piece.type, piece.score = text, NORMAL, min(score.values()) - 1.0
+    data = proto.SerializeToString()
+    return SentencePieceModel(Path("bpe-unformed"), data, proto), text
+
+
+def test_a_bpe_piece_no_merge_forms_is_not_taken_for_a_whole_pre_token() -> None:
+    model, text = _unformed_model()
+    sp, tokenizer = model.processor, build_tokenizer(model)
+    piece = len(model.pieces) - 1
+    assert piece in bpe.unreachable(model.runtime_proto)
+    assert sp.encode(f"<eoh>{text}") != [sp.piece_to_id("<eoh>"), piece]
+    lines = [text, f"<eoh>{text}", f"<eoh>{text}<eoh>", f"<eoh>{text}\ufdd0", f"a{text}b"]
+    for line in lines:
+        assert tokenizer.encode(line).ids == sp.encode(line), repr(line)
+    assert tokenizer.decode([5, piece, 6], skip_special_tokens=False) == sp.decode([5, piece, 6])
+    # The derived verification lines hold the piece's text after a symbol, so an export that
+    # kept the piece under its name (tokenizers emitting the whole pre-token) is caught.
+    assert f"<eoh>{text}" in unformed_texts(model)

@@ -9,6 +9,7 @@ merge. See :class:`Hazards` for how the exported tokenizer reproduces that.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -48,13 +49,15 @@ def model(proto: ModelProto, names: list[str]) -> Any:
 
     pieces = proto.pieces
     vocab = {name: i for i, name in enumerate(names)}
-    # Merge parts: what sentencepiece may merge. User-defined symbols never merge with others.
-    parts = {p.piece for p in pieces if p.type == NORMAL}
+    # Merge parts: what sentencepiece may merge. User-defined symbols never merge with others,
+    # and a renamed normal piece is one sentencepiece's merges never form (:func:`unreachable`),
+    # so no merge that forms it or takes it as a part is ever made.
+    kept = [i for i, p in enumerate(pieces) if p.type == NORMAL and names[i] == p.piece]
+    parts = {pieces[i].piece for i in kept}
     # sentencepiece merges the adjacent pair whose concatenation is the best-scoring piece;
     # tokenizers merges by rank, so rank the pairs by that score (leftmost first on ties).
     ranked = sorted(
-        (i for i, p in enumerate(pieces) if p.type == NORMAL and len(p.piece) > 1),
-        key=lambda i: (-pieces[i].score, i),
+        (i for i in kept if len(pieces[i].piece) > 1), key=lambda i: (-pieces[i].score, i)
     )
     merges = [
         (text[:k], text[k:])
@@ -99,14 +102,15 @@ def hazards(proto: ModelProto, names: list[str]) -> Hazards:
     # tokenizers only within a pre-token: never split between two of them.
     known = {p.piece for p in proto.pieces if p.type in MATCHABLE and len(p.piece) == 1}
     fuses = not proto.trainer_spec.byte_fallback
-    # (piece name, exported token); a one-character token is the unknown piece without byte
-    # fallback, whose id is what a lookup of its character should give.
+    # (piece name, exported token) of every piece sentencepiece never gives for its own text:
+    # the pieces it never matches, and those its merges never form (renamed, see
+    # :func:`unreachable`). A one-character token is the unknown piece without byte fallback,
+    # whose id is what a lookup of its character should give.
     tokens = [
         (p.piece, token)
         for p, token in zip(proto.pieces, names, strict=True)
-        if p.type not in MATCHABLE and len(token) > 1
+        if (p.type not in MATCHABLE or token != p.piece) and len(token) > 1
     ]
-    tokens += [(text, text) for text in _unreachable(proto)]
     split: set[tuple[str, str]] = set()
     residual: list[str] = []
     for name, token in tokens:
@@ -122,20 +126,36 @@ def hazards(proto: ModelProto, names: list[str]) -> Hazards:
     return Hazards(tuple(sorted(split)), tuple(residual))
 
 
-def _unreachable(source: ModelProto) -> list[str]:
-    """Normal pieces that sentencepiece's merges do not produce from their own text."""
+def unreachable(source: ModelProto) -> list[int]:
+    """The normal pieces that sentencepiece's merges never form, in any text: those its merges do
+    not form from their own text.
+
+    sentencepiece's BPE merges the best-scoring adjacent pair (leftmost on ties) until none is a
+    piece. Until a piece spanning some characters is formed, no merge touches a symbol across
+    that span's edges (the symbol would cross the piece), so the merges inside the span happen
+    in the same relative order as they do on the span's text alone, which then ends as that one
+    piece. A piece not formed from its own text is therefore formed nowhere, and neither is any
+    piece merged from it. With ``ignore_merges`` tokenizers would emit such a piece for a whole
+    pre-token that spells it (``"<eoh> ----"``, 64 dashes, in InternLM's 103k BPE), so the
+    export renames it (:func:`tokcheck.convert.vocabulary`) and drops the merges that involve it.
+    """
+    return list(_unreachable(source.SerializeToString()))
+
+
+@lru_cache(maxsize=4)
+def _unreachable(data: bytes) -> tuple[int, ...]:
     import sentencepiece
     from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
     proto = ModelProto()
-    proto.CopyFrom(source)
+    proto.ParseFromString(data)
     spec = proto.normalizer_spec
     spec.add_dummy_prefix = spec.remove_extra_whitespaces = spec.escape_whitespaces = False
     spec.ClearField("precompiled_charsmap")
     raw = sentencepiece.SentencePieceProcessor(model_proto=proto.SerializeToString())
     normal = [(i, p.piece) for i, p in enumerate(proto.pieces) if p.type == NORMAL]
     found = raw.encode([text for _, text in normal])
-    return [text for (i, text), ids in zip(normal, found, strict=True) if ids != [i]]
+    return tuple(i for (i, _), ids in zip(normal, found, strict=True) if ids != [i])
 
 
 def pre_tokenizer(proto: ModelProto, split: tuple[tuple[str, str], ...]) -> Any:

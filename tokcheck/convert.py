@@ -27,9 +27,12 @@ from tokcheck.errors import TokcheckError
 from tokcheck.judge import f32, user_defined_score
 from tokcheck.patterns import char_class, literal
 from tokcheck.proto import (
+    BPE_MODEL,
+    CHAR_MODEL,
     CONTROL,
     MATCHABLE,
     NORMAL,
+    UNIGRAM_MODEL,
     UNKNOWN,
     USER_DEFINED,
     SentencePieceModel,
@@ -43,7 +46,6 @@ SPACE_SYMBOL = "\u2581"
 # What sentencepiece decodes the unknown piece to unless the trainer spec sets unk_surface.
 DEFAULT_UNK_SURFACE = " \u2047 "
 
-_UNIGRAM, _BPE, _CHAR = 1, 2, 4
 _TYPE_NAMES = {2: "unknown", 3: "control", 5: "unused", 6: "byte"}
 # Stand-ins for the unknown surface while decoding: noncharacters, absent from real vocabularies.
 _PLACEHOLDERS = ("\uffff", "\ufffe", "\U0010ffff", "\U0010fffe")
@@ -64,8 +66,8 @@ class Converter:
         self.source = model
         # Piece types as sentencepiece treats them (see SentencePieceModel.runtime_proto).
         self.proto = model.runtime_proto
-        self.unigram = self.proto.trainer_spec.model_type == _UNIGRAM
-        self.char = self.proto.trainer_spec.model_type == _CHAR
+        self.unigram = self.proto.trainer_spec.model_type == UNIGRAM_MODEL
+        self.char = self.proto.trainer_spec.model_type == CHAR_MODEL
 
     def build(self) -> Tokenizer:
         """The whole tokenizer; what sentencepiece accepts but tokenizers cannot hold (a
@@ -149,13 +151,14 @@ def build_tokenizer(model: SentencePieceModel) -> Tokenizer:
 def vocabulary(proto: ModelProto) -> list[str]:
     """Each id's token in the exported vocabulary: its piece's name, except for a one-character
     piece sentencepiece never matches in text (a control, unused or byte piece, or the unknown
-    piece with byte fallback), whose token is that character followed by a noncharacter no piece
+    piece with byte fallback) and a BPE piece its merges never form where whole pre-tokens are
+    emitted (see :func:`_renamed`), whose token is the name followed by a noncharacter no piece
     contains (:func:`rename_mark`).
 
-    Under its own name such a piece would be the tokenizers model's piece for its character,
-    which sentencepiece makes bytes or the unknown piece; renamed, no character is its token,
-    ids stay as they are, and the decoder turns the token back into what sentencepiece decodes
-    the id to. Whether text can still spell the renamed token is the pre-tokeniser's to prevent
+    Under its own name such a piece would be the tokenizers model's piece for its character (or
+    for a pre-token that spells it), which sentencepiece makes bytes, the unknown piece or other
+    pieces; renamed, no text is its token, ids stay as they are, and the decoder turns the token
+    back into what sentencepiece decodes the id to. Whether text can still spell the renamed token is the pre-tokeniser's to prevent
     (the BPE hazard split, :func:`_isolate_uncovered`) or :func:`_matchable_name`'s to refuse.
     ``proto`` is the runtime proto (see :attr:`SentencePieceModel.runtime_proto`).
     """
@@ -181,15 +184,20 @@ def rename_mark(proto: ModelProto) -> str:
 
 
 def _renamed(proto: ModelProto) -> list[int]:
-    """The ids :func:`vocabulary` renames."""
+    """The ids :func:`vocabulary` renames: one-character pieces sentencepiece never matches, and
+    in a BPE model whose tokenizers model emits whole pre-tokens (one with multi-character
+    user-defined symbols), the normal pieces its merges never form (:func:`bpe.unreachable`)."""
     trainer = proto.trainer_spec
-    return [
+    renamed = [
         i
         for i, p in enumerate(proto.pieces)
         if len(p.piece) == 1
         and p.type not in MATCHABLE
         and not (i == trainer.unk_id and not trainer.byte_fallback)
     ]
+    if trainer.model_type == BPE_MODEL and bpe.user_symbols(proto):
+        renamed = sorted({*renamed, *bpe.unreachable(proto)})
+    return renamed
 
 
 def _residual_text(name: str) -> str:
@@ -213,7 +221,7 @@ def unsupported(model: SentencePieceModel) -> str | None:
     """Why :class:`Converter` refuses ``model`` ("a char model", ...), or None if it does not."""
     proto = model.proto
     trainer = proto.trainer_spec
-    if trainer.model_type not in (_UNIGRAM, _BPE, _CHAR):
+    if trainer.model_type not in (UNIGRAM_MODEL, BPE_MODEL, CHAR_MODEL):
         kind = {3: "word"}.get(trainer.model_type, f"type {trainer.model_type}")
         return f"a {kind} model; only unigram, bpe and char"
     if trainer.treat_whitespace_as_suffix:
@@ -419,8 +427,8 @@ def _matchable_name(proto: ModelProto) -> tuple[int, str] | None:
     characters has a piece: then it lies inside one pre-token, a run of unknowns.
     """
     trainer = proto.trainer_spec
-    unigram = trainer.model_type == _UNIGRAM
-    char = trainer.model_type == _CHAR
+    unigram = trainer.model_type == UNIGRAM_MODEL
+    char = trainer.model_type == CHAR_MODEL
     covered = {c for p in proto.pieces if p.type == NORMAL for c in p.piece}
     covered |= {p.piece for p in proto.pieces if p.type == USER_DEFINED and len(p.piece) == 1}
     known = _known(proto)

@@ -7,7 +7,8 @@ them: the charsmap's every multi-character source, alone and inside text; combin
 the bases it maps and after bases it does not; every user-defined and special name at the start,
 after spaces, beside each other, beside byte-piece names and inside words; whitespace runs up to
 past the longest whitespace piece; runs of every one-character piece (where ties live); digit
-runs; characters without a piece (unknown or bytes) beside characters with one.
+runs; characters without a piece (unknown or bytes) beside characters with one; the text of
+every BPE piece the merges never form, beside user-defined symbols.
 
 :func:`model_texts` is the whole set, deterministic for a model; nothing here judges a line.
 """
@@ -17,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from tokcheck import charsmap
+from tokcheck import bpe, charsmap
 from tokcheck.errors import TokcheckError
-from tokcheck.proto import BYTE, MATCHABLE, NORMAL
+from tokcheck.proto import BPE_MODEL, BYTE, MATCHABLE, NORMAL
 
 if TYPE_CHECKING:
     from tokcheck.proto import SentencePieceModel
@@ -52,6 +53,7 @@ def model_texts(model: SentencePieceModel) -> list[str]:
         *run_texts(model),
         *digit_texts(model),
         *uncovered_texts(model),
+        *unformed_texts(model),
     ]
 
 
@@ -196,6 +198,22 @@ def uncovered_texts(model: SentencePieceModel) -> list[str]:
         "".join(uncovered),
         uncovered[0] * 9,
     ]
+
+
+def unformed_texts(model: SentencePieceModel) -> list[str]:
+    """The text of every BPE piece sentencepiece's merges never form (:func:`bpe.unreachable`),
+    alone and as a whole pre-token between user-defined symbols, where a tokenizers model that
+    emits whole pre-tokens would take it for the piece; empty for other models."""
+    proto = model.runtime_proto
+    symbols = bpe.user_symbols(proto) if proto.trainer_spec.model_type == BPE_MODEL else []
+    if not symbols:
+        return []
+    texts = []
+    for k, i in enumerate(bpe.unreachable(proto)):
+        text = proto.pieces[i].piece.replace("\u2581", " ")
+        symbol = symbols[k % len(symbols)]
+        texts += [text, f"{symbol}{text}", f"{symbol}{text}{symbol}", f"x{symbol}{text}{text}"]
+    return texts
 
 
 def _chunks(items: Iterable[str], size: int = _PER_LINE) -> Iterator[list[str]]:

@@ -51,7 +51,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tokcheck.proto import BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED, SentencePieceModel
+from tokcheck.proto import (
+    BYTE,
+    CONTROL,
+    NORMAL,
+    UNIGRAM_MODEL,
+    UNKNOWN,
+    USER_DEFINED,
+    SentencePieceModel,
+)
 from tokcheck.stream import StreamFailure
 
 KINDS = (
@@ -69,7 +77,6 @@ TIES = "other ids for the same text, scoring the same to sentencepiece's float32
 # Ids shown before and after the first divergence of a counterexample.
 WINDOW = (4, 8)
 
-_UNIGRAM = 1
 # sentencepiece: the unknown piece scores the lowest normal score minus this penalty.
 _UNK_PENALTY = 10.0
 # sentencepiece's Unigram starts its maximum score at FLT_MIN, the smallest positive float.
@@ -102,7 +109,7 @@ def _scores_by_length() -> bool:
     from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
     proto = ModelProto()
-    proto.trainer_spec.model_type = _UNIGRAM
+    proto.trainer_spec.model_type = UNIGRAM_MODEL
     proto.trainer_spec.unk_id = 0
     spec = proto.normalizer_spec
     spec.name = "identity"
@@ -230,7 +237,9 @@ class Judge:
         # What the unknown piece decodes to (" \u2047 " unless set): its spaces are a marker,
         # not whitespace a candidate could have collapsed.
         self.unk_surface = trainer.unk_surface if trainer.HasField("unk_surface") else " \u2047 "
-        self.scores = _path_scores(model) if proto.trainer_spec.model_type == _UNIGRAM else None
+        self.scores = (
+            _path_scores(model) if proto.trainer_spec.model_type == UNIGRAM_MODEL else None
+        )
 
     def tally(self, name: str, cls: str) -> Judged:
         return Judged(Tally(name, cls))

@@ -54,7 +54,9 @@ _PIECE_TYPES = {
     UNUSED: "unused",
     BYTE: "byte",
 }
-_MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
+# sentencepiece's model types (ModelProto.TrainerSpec.ModelType).
+UNIGRAM_MODEL, BPE_MODEL, WORD_MODEL, CHAR_MODEL = 1, 2, 3, 4
+_MODEL_TYPES = {UNIGRAM_MODEL: "unigram", BPE_MODEL: "bpe", WORD_MODEL: "word", CHAR_MODEL: "char"}
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,8 @@ def _unformed_model() -> tuple[SentencePieceModel, str]:
         for ab in pairs
         if ab[1] == bc[0] and score[ab] < score[bc]
         for cd in pairs
-        if cd[0] == bc[1] and score[cd] < score[bc]
+        if cd[0] == bc[1]
+        and score[cd] < score[bc]
         and not {ab + cd[1], bc + cd[1], ab[0] + bc, ab + cd} & set(score)
     )
     piece = proto.pieces.add()

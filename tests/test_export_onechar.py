@@ -160,7 +160,7 @@ def _unformed_model() -> tuple[SentencePieceModel, str]:
         for cd in pairs
         if cd[0] == bc[1]
         and score[cd] < score[bc]
-        and not {ab + cd[1], bc + cd[1], ab[0] + bc, ab + cd} & set(score)
+        and not {ab[0] + bc, bc + cd[1], ab + cd} & set(score)
     )
     piece = proto.pieces.add()
     piece.piece, piece.type, piece.score = text, NORMAL, min(score.values()) - 1.0

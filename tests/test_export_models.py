@@ -1,4 +1,5 @@
-"""tokcheck export on unigram models with whitespace-run user-defined symbols and on char models.
+"""tokcheck export on unigram models with whitespace-run user-defined symbols, on char models, and
+on BPE models with chat-template symbols or a user-defined ``<unk>``.
 
 Both are trained here from the fixture builder's seeded text (fast: a few thousand lines), with
 the user-defined symbols of rinna's and LLM-jp's models (``\\r``, ``\\n``, ``\\t`` and runs of
@@ -172,3 +173,37 @@ def test_char_name_of_unknown_characters_only_is_refused() -> None:
     edited = SentencePieceModel(model.path, proto.SerializeToString(), proto)
     with pytest.raises(TokcheckError, match="run of unknowns"):
         build_tokenizer(edited)
+
+
+# Chat-template names as user-defined and control symbols (``<|...|>``: every adjacent pair of
+# characters of one name occurs in the others), and ``<unk>`` as a user-defined symbol beside
+# an unknown piece named otherwise: both were refused by earlier exports of published models.
+BPE_SYMBOL_SETS: dict[str, dict[str, Any]] = {
+    "chat": {
+        "user_defined_symbols": ["<|startoftext|>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        "control_symbols": ["<|pad|>", "<|sep|>", "<|fim_prefix|>"],
+    },
+    "unk-user": {"user_defined_symbols": ["<unk>", "<eoh>"], "unk_piece": "[UNK]"},
+}
+
+
+@cache
+def _train_bpe(symbols: str, bf: bool) -> SentencePieceModel:
+    lines = build.synthetic_lines(build.SEED + 9, 3000, 30, 0.6)
+    lines = [f"{line} <|endoftext|>" if i % 7 == 0 else line for i, line in enumerate(lines)]
+    flags = {**build.BPE_FLAGS, "byte_fallback": bf}
+    data = build.train(lines, 2000, flags, **{**build.BPE_SPECIALS, **BPE_SYMBOL_SETS[symbols]})
+    name = f"bpe-{symbols}-bf{int(bf)}"
+    return SentencePieceModel(Path(name), data, parse_model_proto(data, name))
+
+
+@pytest.mark.parametrize("bf", [True, False], ids=["bf1", "bf0"])
+@pytest.mark.parametrize("symbols", sorted(BPE_SYMBOL_SETS))
+def test_bpe_with_chat_names_or_a_user_defined_unk_matches_sentencepiece(
+    symbols: str, bf: bool
+) -> None:
+    model = _train_bpe(symbols, bf)
+    names = BPE_SYMBOL_SETS[symbols]["user_defined_symbols"]
+    assert all(model.processor.encode(n)[-1] == model.pieces.index(n) for n in names)
+    texts = [f"{a}x {b}{a}" for a in names for b in names]
+    _passes(_judge(model, [*verification_texts(model, 200), *texts]))

@@ -18,7 +18,7 @@ from sentencepiece import sentencepiece_model_pb2 as pb
 
 from tokcheck.candidates import from_tokenizers, from_transformers, quiet_transformers
 from tokcheck.convert import Converter
-from tokcheck.errors import TokcheckError
+from tokcheck.errors import ExportRefusedError, TokcheckError
 from tokcheck.export import export
 from tokcheck.judge import Tally
 from tokcheck.probes import BUILTIN_PROBES, hazard_texts, numbered, sample_texts, symbol_texts
@@ -294,3 +294,43 @@ def test_exported_directory_is_exact_through_transformers(
     assert ids == [
         bpe_32k.processor.piece_to_id(p) for p in ("[INST]", "[REFERENCE_DOC_7]", "<NL>")
     ]
+
+
+def _extended(tmp_path: Path) -> tuple[Path, str]:
+    """A small trained BPE extended by hand, as vocabulary-extension scripts do it: two pieces
+    appended at one score, above every trained one. Both are two trained single characters
+    side by side, ``bc`` appended before ``ab``, so in ``abc`` the right pair is ranked first."""
+    lines = build.synthetic_lines(build.SEED + 6, 3000, 60, 0.6)
+    data = build.train(lines, 1000, {**build.BPE_FLAGS, "add_dummy_prefix": False})
+    proto = pb.ModelProto()
+    proto.ParseFromString(data)
+    names = {p.piece for p in proto.pieces}
+    singles = sorted(c for c in names if len(c) == 1 and c.isascii() and c.isalpha())
+    a, b, c = next(
+        (a, b, c)
+        for a, b, c in itertools.permutations(singles, 3)
+        if not {a + b, b + c, a + b + c} & names
+    )
+    for piece_text in (b + c, a + b):
+        piece = proto.pieces.add()
+        piece.piece, piece.type, piece.score = piece_text, NORMAL, 0.0
+    path = tmp_path / "extended.model"
+    path.write_bytes(proto.SerializeToString())
+    return path, a + b + c
+
+
+def test_equal_score_merges_are_verified_and_the_export_refused(tmp_path: Path) -> None:
+    # sentencepiece merges the leftmost of two equal-score pairs; tokenizers the one ranked
+    # first, whatever its position. The derived lines hold every such pair side by side, so
+    # the export, which cannot rank by position, is refused instead of called exact.
+    from tokcheck.derived import equal_score_texts
+
+    path, text = _extended(tmp_path)
+    model = SentencePieceModel.load(path)
+    sp = model.processor
+    assert sp.encode(text, out_type=str) == [text[:2], text[2]]
+    assert Converter(model).build().encode(text).tokens == [text[0], text[1:]]
+    assert text in equal_score_texts(model)
+    with pytest.raises(ExportRefusedError, match="not exact"):
+        export(resolve(str(path)), model, tmp_path / "out", examples=0)
+    assert not (tmp_path / "out").exists()

@@ -8,7 +8,8 @@ the bases it maps and after bases it does not; every user-defined and special na
 after spaces, beside each other, beside byte-piece names and inside words; whitespace runs up to
 past the longest whitespace piece; runs of every one-character piece (where ties live); digit
 runs; characters without a piece (unknown or bytes) beside characters with one; the text of
-every BPE piece the merges never form, beside user-defined symbols.
+every BPE piece the merges never form, beside user-defined symbols; two BPE merges of equal score
+that share a symbol, side by side.
 
 :func:`model_texts` is the whole set, deterministic for a model; nothing here judges a line.
 """
@@ -40,6 +41,8 @@ _BASES = "aeEnoSuz\uff41\uff25\u304b\u30cf\u3046\uff76\uff8a\u1100\u3131"
 # Characters the charsmap normaliser itself uses (separators, noncharacters, controls): text
 # that holds them must come through unchanged all the same.
 _INTERNAL = "\u2061\u2062\u2063\u2064\ufdd0\ufdd1\ufdef\U0010ffff\x01\x08\x0e\x1f"
+# How many equal-score merge pairs (see equal_score_texts) are written out, at most.
+_EQUAL_SCORE_CAP = 4096
 _WHITESPACE = (" ", "\t", "\n", "\u3000", "\r\n")
 
 
@@ -54,6 +57,7 @@ def model_texts(model: SentencePieceModel) -> list[str]:
         *digit_texts(model),
         *uncovered_texts(model),
         *unformed_texts(model),
+        *equal_score_texts(model),
     ]
 
 
@@ -214,6 +218,40 @@ def unformed_texts(model: SentencePieceModel) -> list[str]:
         symbol = symbols[k % len(symbols)]
         texts += [text, f"{symbol}{text}", f"{symbol}{text}{symbol}", f"x{symbol}{text}{text}"]
     return texts
+
+
+def equal_score_texts(model: SentencePieceModel) -> list[str]:
+    """For a BPE model, ``l + m + r`` for every two merges ``(l, m)`` and ``(m, r)`` whose pieces
+    score the same, alone and between spaces (at most :data:`_EQUAL_SCORE_CAP` of them).
+
+    sentencepiece merges the leftmost of two equal-score pairs, tokenizers the one ranked first,
+    and a rank cannot depend on position: where the right merge is ranked first, the two differ.
+    Trained models score every piece differently, so this is empty for them; vocabularies
+    extended by hand (pieces appended at one score) are where it is not.
+    """
+    proto = model.runtime_proto
+    if proto.trainer_spec.model_type != BPE_MODEL:
+        return []
+    score = {p.piece: p.score for p in proto.pieces if p.type == NORMAL}
+    groups: dict[float, list[tuple[str, str]]] = {}
+    for text, value in score.items():
+        for k in range(1, len(text)):
+            if text[:k] in score and text[k:] in score:
+                groups.setdefault(value, []).append((text[:k], text[k:]))
+    items: list[str] = []
+    for merges in groups.values():
+        by_left: dict[str, list[str]] = {}
+        for left, right in merges:
+            by_left.setdefault(left, []).append(right)
+        for left, middle in merges:
+            # Two merges into one piece share its rank too: both take the leftmost.
+            items += [
+                left + middle + r for r in by_left.get(middle, ()) if middle + r != left + middle
+            ]
+            if len(items) >= _EQUAL_SCORE_CAP:
+                break
+    items = [item.replace("\u2581", " ") for item in items[:_EQUAL_SCORE_CAP]]
+    return items[:256] + [" ".join(chunk) for chunk in _chunks(items, 16)]
 
 
 def _chunks(items: Iterable[str], size: int = _PER_LINE) -> Iterator[list[str]]:

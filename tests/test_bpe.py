@@ -207,21 +207,49 @@ def _with_unreachable_piece(model: SentencePieceModel) -> tuple[bytes, str]:
     raise AssertionError("no unreachable name found")
 
 
-def test_an_unreachable_piece_is_a_residual_hazard_and_export_refuses_it(
-    bpe_32k: SentencePieceModel, tmp_path: Path
+def _with_spanned_control(model: SentencePieceModel) -> tuple[bytes, str]:
+    """``model`` with a control piece ``abcd`` appended, where ``ab``, ``bc`` and ``cd`` are
+    pieces and ``abcd`` is not."""
+    vocab = set(model.pieces)
+    pairs = sorted(p for p in vocab if len(p) == 2 and p.isascii() and p.isalpha())
+    name = next(
+        ab + cd for ab in pairs for cd in pairs if ab[1] + cd[0] in vocab and ab + cd not in vocab
+    )
+    proto = pb.ModelProto()
+    proto.CopyFrom(model.proto)
+    piece = proto.pieces.add()
+    piece.piece, piece.type = name, 3
+    return proto.SerializeToString(), name
+
+
+@pytest.mark.parametrize("kind", ["normal", "control"])
+def test_a_name_no_boundary_may_split_is_cut_where_it_is_a_whole_pre_token(
+    bpe_32k: SentencePieceModel, tmp_path: Path, kind: str
 ) -> None:
+    # A normal piece no merge forms, and a control piece every two adjacent characters of
+    # which are a piece (refused before: no boundary may go inside either).
     data, name = _with_unreachable_piece(bpe_32k)
+    if kind == "control":
+        data, name = _with_spanned_control(bpe_32k)
     path = tmp_path / "unreachable" / "tokenizer.model"
     path.parent.mkdir()
     path.write_bytes(data)
     model = SentencePieceModel.load(path)
-    assert name in Converter(model).hazards.residual
+    converter = Converter(model)
+    # Every pair of its characters is a piece: no boundary may go inside it anywhere, so it is
+    # cut only where it is a whole pre-token, where sentencepiece cuts it.
+    assert not converter.hazards.residual
+    parts = dict(converter.hazards.whole)[name]
+    assert "".join(parts) == name
+    assert len(parts) > 1
     # Looked up whole, the name would be one id where sentencepiece has three (after the dummy
-    # prefix and the symbol): the converter refuses rather than hope verification finds it.
-    assert len(model.processor.encode(f"[INST]{name}")) == 2 + 3
-    with pytest.raises(TokcheckError, match=f"cannot export: .*{name!r}"):
-        export(resolve(str(path)), model, tmp_path / "out", examples=10)
-    assert not (tmp_path / "out").exists()
+    # prefix and the symbol).
+    tokenizer = converter.build()
+    for text in (f"[INST]{name}", f"[INST]{name}[/INST]", f"[INST]{name}{name}", f"x{name}"):
+        assert tokenizer.encode(text).ids == model.processor.encode(text), text
+    assert len(model.processor.encode(f"[INST]{name}")) == 2 + len(parts)
+    result = export(resolve(str(path)), model, tmp_path / "out", examples=10)
+    assert result.verdict == "passed"
 
 
 def _trained(tmp_path: Path, symbols: list[str], **flags: object) -> SentencePieceModel:

@@ -178,6 +178,7 @@ def test_a_bpe_piece_no_merge_forms_is_not_taken_for_a_whole_pre_token() -> None
     for line in lines:
         assert tokenizer.encode(line).ids == sp.encode(line), repr(line)
     assert tokenizer.decode([5, piece, 6], skip_special_tokens=False) == sp.decode([5, piece, 6])
+    assert tokenizer.id_to_token(piece) == text  # split where it is a whole pre-token, not renamed
     # The derived verification lines hold the piece's text after a symbol, so an export that
     # kept the piece under its name (tokenizers emitting the whole pre-token) is caught.
     assert f"<eoh>{text}" in unformed_texts(model)

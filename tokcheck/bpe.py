@@ -31,7 +31,11 @@ class Hazards(NamedTuple):
     piece, a normal piece its own merges do not reach) would be looked up the same way, so the
     pre-tokeniser also splits between two characters inside each such name that no piece spans:
     a boundary no merge crosses, so it changes nothing else. ``split`` holds those character
-    pairs; ``residual`` the names that have none (and so are left to verification).
+    pairs. A name with no such pair (every two adjacent characters of it are a piece, as in
+    InternLM's ``"\u2581" + "-" * 64``) is split only where it is a whole pre-token, into the
+    spans sentencepiece makes of its text: ``whole`` maps each such name to those spans, and
+    ``residual`` holds the names sentencepiece itself gives as one span (none that a model can
+    hold but the one below).
 
     A one-character name has no pair; the converter exports such a piece under a longer token,
     the character and a noncharacter no piece contains (:func:`tokcheck.convert.vocabulary`),
@@ -40,6 +44,7 @@ class Hazards(NamedTuple):
 
     split: tuple[tuple[str, str], ...]
     residual: tuple[str, ...]
+    whole: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def model(proto: ModelProto, names: list[str]) -> Any:
@@ -49,10 +54,8 @@ def model(proto: ModelProto, names: list[str]) -> Any:
 
     pieces = proto.pieces
     vocab = {name: i for i, name in enumerate(names)}
-    # Merge parts: what sentencepiece may merge. User-defined symbols never merge with others,
-    # and a renamed normal piece is one sentencepiece's merges never form (:func:`unreachable`),
-    # so no merge that forms it or takes it as a part is ever made.
-    kept = [i for i, p in enumerate(pieces) if p.type == NORMAL and names[i] == p.piece]
+    # Merge parts: what sentencepiece may merge. User-defined symbols never merge with others.
+    kept = [i for i, p in enumerate(pieces) if p.type == NORMAL]
     parts = {pieces[i].piece for i in kept}
     # sentencepiece merges the adjacent pair whose concatenation is the best-scoring piece;
     # tokenizers merges by rank, so rank the pairs by that score (leftmost first on ties).
@@ -103,16 +106,17 @@ def hazards(proto: ModelProto, names: list[str]) -> Hazards:
     known = {p.piece for p in proto.pieces if p.type in MATCHABLE and len(p.piece) == 1}
     fuses = not proto.trainer_spec.byte_fallback
     # (piece name, exported token) of every piece sentencepiece never gives for its own text:
-    # the pieces it never matches, and those its merges never form (renamed, see
-    # :func:`unreachable`). A one-character token is the unknown piece without byte fallback,
-    # whose id is what a lookup of its character should give.
+    # the pieces it never matches, and those its merges never form (:func:`unreachable`). A
+    # one-character token is the unknown piece without byte fallback, whose id is what a
+    # lookup of its character should give.
     tokens = [
         (p.piece, token)
         for p, token in zip(proto.pieces, names, strict=True)
-        if (p.type not in MATCHABLE or token != p.piece) and len(token) > 1
+        if p.type not in MATCHABLE and len(token) > 1
     ]
+    tokens += [(proto.pieces[i].piece, names[i]) for i in unreachable(proto)]
     split: set[tuple[str, str]] = set()
-    residual: list[str] = []
+    unsplit: list[tuple[str, str]] = []
     for name, token in tokens:
         free = [
             (a, b)
@@ -120,10 +124,32 @@ def hazards(proto: ModelProto, names: list[str]) -> Hazards:
             if a + b not in spans and not (fuses and a not in known and b not in known)
         ]
         if not free:
-            residual.append(name)
+            unsplit.append((name, token))
         elif not split.intersection(free):
             split.add(free[0])
-    return Hazards(tuple(sorted(split)), tuple(residual))
+    whole, residual = [], []
+    segments = _segments(proto, [token for _, token in unsplit])
+    for (name, token), parts in zip(unsplit, segments, strict=True):
+        if len(parts) > 1:
+            whole.append((token, parts))
+        else:
+            residual.append(name)
+    return Hazards(tuple(sorted(split)), tuple(residual), tuple(sorted(whole)))
+
+
+def _segments(source: ModelProto, texts: list[str]) -> list[tuple[str, ...]]:
+    """The spans of each text that sentencepiece encodes as one piece each (or as the bytes
+    of one character), the text taken as normalised already."""
+    if not texts:
+        return []
+    raw = _raw_processor(source)
+    found = []
+    for text in texts:
+        data = text.encode("utf-8")
+        cuts = sorted({p.begin for p in _encode_proto(raw, text).pieces})
+        bounds = [*cuts, len(data)]
+        found.append(tuple(data[a:b].decode("utf-8") for a, b in pairwise(bounds) if b > a))
+    return found
 
 
 def unreachable(source: ModelProto) -> list[int]:
@@ -136,15 +162,32 @@ def unreachable(source: ModelProto) -> list[int]:
     in the same relative order as they do on the span's text alone, which then ends as that one
     piece. A piece not formed from its own text is therefore formed nowhere, and neither is any
     piece merged from it. With ``ignore_merges`` tokenizers would emit such a piece for a whole
-    pre-token that spells it (``"<eoh> ----"``, 64 dashes, in InternLM's 103k BPE), so the
-    export renames it (:func:`tokcheck.convert.vocabulary`) and drops the merges that involve it.
+    pre-token that spells it (``"<eoh> ----"``, 64 dashes, in InternLM's 103k BPE), so it is a
+    hazard like a control name (:class:`Hazards`).
     """
     return list(_unreachable(source.SerializeToString()))
 
 
+def _encode_proto(processor: Any, text: str) -> Any:
+    """sentencepiece's encoding of ``text`` with each piece's span (``out_type="proto"`` where
+    the release has it, else ``"immutable_proto"``)."""
+    try:
+        return processor.encode(text, out_type="proto")
+    except (ValueError, TypeError, AttributeError):
+        return processor.encode(text, out_type="immutable_proto")
+
+
 @lru_cache(maxsize=4)
 def _unreachable(data: bytes) -> tuple[int, ...]:
-    import sentencepiece
+    proto = _raw_proto(data)
+    raw = _raw_processor(proto)
+    normal = [(i, p.piece) for i, p in enumerate(proto.pieces) if p.type == NORMAL]
+    found = raw.encode([text for _, text in normal])
+    return tuple(i for (i, _), ids in zip(normal, found, strict=True) if ids != [i])
+
+
+def _raw_proto(data: bytes) -> ModelProto:
+    """The model ``data`` with normalisation off: text is taken as normalised already."""
     from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
     proto = ModelProto()
@@ -152,13 +195,17 @@ def _unreachable(data: bytes) -> tuple[int, ...]:
     spec = proto.normalizer_spec
     spec.add_dummy_prefix = spec.remove_extra_whitespaces = spec.escape_whitespaces = False
     spec.ClearField("precompiled_charsmap")
-    raw = sentencepiece.SentencePieceProcessor(model_proto=proto.SerializeToString())
-    normal = [(i, p.piece) for i, p in enumerate(proto.pieces) if p.type == NORMAL]
-    found = raw.encode([text for _, text in normal])
-    return tuple(i for (i, _), ids in zip(normal, found, strict=True) if ids != [i])
+    return proto
 
 
-def pre_tokenizer(proto: ModelProto, split: tuple[tuple[str, str], ...]) -> Any:
+def _raw_processor(source: ModelProto) -> Any:
+    import sentencepiece
+
+    proto = _raw_proto(source.SerializeToString())
+    return sentencepiece.SentencePieceProcessor(model_proto=proto.SerializeToString())
+
+
+def pre_tokenizer(proto: ModelProto, hazards: Hazards) -> Any:
     """Isolate the multi-character user-defined symbols, then split inside hazardous names."""
     from tokenizers import Regex, pre_tokenizers
 
@@ -166,6 +213,19 @@ def pre_tokenizer(proto: ModelProto, split: tuple[tuple[str, str], ...]) -> Any:
     if not symbols:
         return None
     steps = [pre_tokenizers.Split(Regex("|".join(map(literal, symbols))), behavior="isolated")]
+    if hazards.whole:
+        # A pre-token that is exactly such a name, cut where sentencepiece cuts its text; each
+        # span is anchored to the whole pre-token, so no other text is touched.
+        spans = []
+        for name, parts in hazards.whole:
+            start = 0
+            for part in parts:
+                end = start + len(part)
+                before = rf"(?<=\A{literal(name[:start])})" if start else r"\A"
+                spans.append(f"{before}{literal(part)}(?={literal(name[end:])}\\z)")
+                start = end
+        steps.append(pre_tokenizers.Split(Regex("|".join(spans)), behavior="isolated"))
+    split = hazards.split
     if split:
         # The first character of each pair, when the second follows: the end of a pre-token.
         firsts: dict[str, set[str]] = {}

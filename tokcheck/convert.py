@@ -126,7 +126,7 @@ class Converter:
             return _char_split(self.proto)
         if self.unigram:
             return _isolate_uncovered(self.proto)
-        return bpe.pre_tokenizer(self.proto, self.hazards.split)
+        return bpe.pre_tokenizer(self.proto, self.hazards)
 
     def added_tokens(self) -> list[Any]:
         return []
@@ -151,14 +151,13 @@ def build_tokenizer(model: SentencePieceModel) -> Tokenizer:
 def vocabulary(proto: ModelProto) -> list[str]:
     """Each id's token in the exported vocabulary: its piece's name, except for a one-character
     piece sentencepiece never matches in text (a control, unused or byte piece, or the unknown
-    piece with byte fallback) and a BPE piece its merges never form where whole pre-tokens are
-    emitted (see :func:`_renamed`), whose token is the name followed by a noncharacter no piece
+    piece with byte fallback), whose token is that character followed by a noncharacter no piece
     contains (:func:`rename_mark`).
 
-    Under its own name such a piece would be the tokenizers model's piece for its character (or
-    for a pre-token that spells it), which sentencepiece makes bytes, the unknown piece or other
-    pieces; renamed, no text is its token, ids stay as they are, and the decoder turns the token
-    back into what sentencepiece decodes the id to. Whether text can still spell the renamed token is the pre-tokeniser's to prevent
+    Under its own name such a piece would be the tokenizers model's piece for its character,
+    which sentencepiece makes bytes or the unknown piece; renamed, no character is its token,
+    ids stay as they are, and the decoder turns the token back into what sentencepiece decodes
+    the id to. Whether text can still spell the renamed token is the pre-tokeniser's to prevent
     (the BPE hazard split, :func:`_isolate_uncovered`) or :func:`_matchable_name`'s to refuse.
     ``proto`` is the runtime proto (see :attr:`SentencePieceModel.runtime_proto`).
     """
@@ -184,9 +183,7 @@ def rename_mark(proto: ModelProto) -> str:
 
 
 def _renamed(proto: ModelProto) -> list[int]:
-    """The ids :func:`vocabulary` renames: one-character pieces sentencepiece never matches, and
-    in a BPE model whose tokenizers model emits whole pre-tokens (one with multi-character
-    user-defined symbols), the normal pieces its merges never form (:func:`bpe.unreachable`)."""
+    """The ids :func:`vocabulary` renames: one-character pieces sentencepiece never matches."""
     trainer = proto.trainer_spec
     renamed = [
         i
@@ -195,8 +192,6 @@ def _renamed(proto: ModelProto) -> list[int]:
         and p.type not in MATCHABLE
         and not (i == trainer.unk_id and not trainer.byte_fallback)
     ]
-    if trainer.model_type == BPE_MODEL and bpe.user_symbols(proto):
-        renamed = sorted({*renamed, *bpe.unreachable(proto)})
     return renamed
 
 

@@ -18,7 +18,7 @@ from sentencepiece import sentencepiece_model_pb2 as pb
 
 from tokcheck.candidates import from_tokenizers, from_transformers, quiet_transformers
 from tokcheck.convert import Converter
-from tokcheck.errors import ExportRefusedError, TokcheckError
+from tokcheck.errors import ExportRefusedError
 from tokcheck.export import export
 from tokcheck.judge import Tally
 from tokcheck.probes import BUILTIN_PROBES, hazard_texts, numbered, sample_texts, symbol_texts

@@ -362,3 +362,32 @@ def test_equal_score_merges_are_verified_and_the_export_refused(tmp_path: Path) 
     with pytest.raises(ExportRefusedError, match="not exact"):
         export(resolve(str(path)), model, tmp_path / "out", examples=0)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unused_bpe_piece_is_verified_and_the_export_refused(tmp_path: Path) -> None:
+    # sentencepiece merges through an unused piece and resegments it only if it is left at the
+    # end; tokenizers, which has no merge into it, cannot form what is merged from it. The
+    # derived lines hold every unused piece's text, so the export is refused on them, not
+    # left to a corpus that happens to hold the piece.
+    from tokcheck.derived import unformed_texts
+
+    lines = build.synthetic_lines(build.SEED + 6, 3000, 60, 0.6)
+    data = build.train(lines, 1000, {**build.BPE_FLAGS, "add_dummy_prefix": False})
+    proto = pb.ModelProto()
+    proto.ParseFromString(data)
+    names = {p.piece for p in proto.pieces if p.type == NORMAL}
+    # A piece ``u`` that a longer piece ``u + c`` is merged from.
+    unused = next(
+        p
+        for p in sorted(proto.pieces, key=lambda p: p.score)
+        if p.type == NORMAL
+        and len(p.piece) > 1
+        and any(n.startswith(p.piece) and n[len(p.piece) :] in names for n in names - {p.piece})
+    )
+    unused.type = 5
+    path = tmp_path / "unused.model"
+    path.write_bytes(proto.SerializeToString())
+    model = SentencePieceModel.load(path)
+    assert unused.piece in unformed_texts(model)
+    with pytest.raises(ExportRefusedError, match="not exact"):
+        export(resolve(str(path)), model, tmp_path / "out", examples=0)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from tokcheck import bpe, charsmap
 from tokcheck.errors import TokcheckError
-from tokcheck.proto import BPE_MODEL, BYTE, MATCHABLE, NORMAL
+from tokcheck.proto import BPE_MODEL, BYTE, MATCHABLE, NORMAL, UNUSED
 
 if TYPE_CHECKING:
     from tokcheck.proto import SentencePieceModel
@@ -205,19 +205,40 @@ def uncovered_texts(model: SentencePieceModel) -> list[str]:
 
 
 def unformed_texts(model: SentencePieceModel) -> list[str]:
-    """The text of every BPE piece sentencepiece's merges never form (:func:`bpe.unreachable`),
-    alone and as a whole pre-token between user-defined symbols, where a tokenizers model that
-    emits whole pre-tokens would take it for the piece; empty for other models."""
+    """For a BPE model: the text of every unused piece (sentencepiece resegments one its merges
+    form; tokenizers cannot), alone, after a letter and between spaces; with user-defined
+    symbols, the text of every piece its merges never form (:func:`bpe.unreachable`), alone and
+    as a whole pre-token between symbols, where a tokenizers model that emits whole pre-tokens
+    would take it for the piece. Empty for other models."""
     proto = model.runtime_proto
-    symbols = bpe.user_symbols(proto) if proto.trainer_spec.model_type == BPE_MODEL else []
-    if not symbols:
+    if proto.trainer_spec.model_type != BPE_MODEL:
         return []
     texts = []
+    unused = [p.piece for p in proto.pieces if p.type == UNUSED and len(p.piece) > 1]
+    if unused:
+        normal = [p.piece for p in proto.pieces if p.type == NORMAL]
+        names = set(normal)
+        for u in unused:
+            # The pieces merged from it: where sentencepiece goes through it and tokenizers,
+            # with no merge into it, cannot.
+            merged = [n for n in normal if n != u and _merged_from(n, u, names)][:16]
+            for text in (t.replace("\u2581", " ") for t in (u, *merged)):
+                texts += [text, f"a{text}", f"{text} {text}"]
+    symbols = bpe.user_symbols(proto)
+    if not symbols:
+        return texts
     for k, i in enumerate(bpe.unreachable(proto)):
         text = proto.pieces[i].piece.replace("\u2581", " ")
         symbol = symbols[k % len(symbols)]
         texts += [text, f"{symbol}{text}", f"{symbol}{text}{symbol}", f"x{symbol}{text}{text}"]
     return texts
+
+
+def _merged_from(piece: str, part: str, names: set[str]) -> bool:
+    """Whether ``piece`` is ``part`` and another piece side by side."""
+    if piece.startswith(part) and piece[len(part) :] in names:
+        return True
+    return piece.endswith(part) and piece[: -len(part)] in names
 
 
 def equal_score_texts(model: SentencePieceModel) -> list[str]:

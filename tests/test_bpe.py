@@ -18,7 +18,7 @@ from sentencepiece import sentencepiece_model_pb2 as pb
 
 from tokcheck.candidates import from_tokenizers, from_transformers, quiet_transformers
 from tokcheck.convert import Converter
-from tokcheck.errors import ExportRefusedError
+from tokcheck.errors import ExportRefusedError, TokcheckError
 from tokcheck.export import export
 from tokcheck.judge import Tally
 from tokcheck.probes import BUILTIN_PROBES, hazard_texts, numbered, sample_texts, symbol_texts
@@ -250,6 +250,22 @@ def test_a_name_no_boundary_may_split_is_cut_where_it_is_a_whole_pre_token(
     assert len(model.processor.encode(f"[INST]{name}")) == 2 + len(parts)
     result = export(resolve(str(path)), model, tmp_path / "out", examples=10)
     assert result.verdict == "passed"
+
+
+def test_a_name_cut_into_more_spans_than_the_bound_is_refused(
+    bpe_32k: SentencePieceModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One pre-tokeniser step per span: a hostile name sentencepiece cuts into thousands of
+    # pieces must not make thousands of steps. The bound lowered to 1 makes any name exceed it.
+    from tokcheck import bpe
+
+    data, name = _with_spanned_control(bpe_32k)
+    path = tmp_path / "spanned" / "tokenizer.model"
+    path.parent.mkdir()
+    path.write_bytes(data)
+    monkeypatch.setattr(bpe, "MAX_CUTS", 1)
+    with pytest.raises(TokcheckError, match=f"{name!r} .*more than 1 pieces"):
+        Converter(SentencePieceModel.load(path)).build()
 
 
 def _trained(tmp_path: Path, symbols: list[str], **flags: object) -> SentencePieceModel:

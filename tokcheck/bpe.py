@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
 
+# The most spans a whole pre-token is cut into (one pre-tokeniser step per span): names cut
+# into more are refused, so a hostile name cannot make thousands of steps.
+MAX_CUTS = 32
+
+
 class Hazards(NamedTuple):
     """What a BPE model with multi-character user-defined symbols must keep from matching.
 
@@ -35,7 +40,7 @@ class Hazards(NamedTuple):
     InternLM's ``"\u2581" + "-" * 64``) is split only where it is a whole pre-token, into the
     spans sentencepiece makes of its text: ``whole`` maps each such name to those spans, and
     ``residual`` holds the names sentencepiece itself gives as one span (none that a model can
-    hold but the one below).
+    hold but the one below) or as more than :data:`MAX_CUTS`.
 
     A one-character name has no pair; the converter exports such a piece under a longer token,
     the character and a noncharacter no piece contains (:func:`tokcheck.convert.vocabulary`),
@@ -130,7 +135,7 @@ def hazards(proto: ModelProto, names: list[str]) -> Hazards:
     whole, residual = [], []
     segments = _segments(proto, [token for _, token in unsplit])
     for (name, token), parts in zip(unsplit, segments, strict=True):
-        if len(parts) > 1:
+        if 1 < len(parts) <= MAX_CUTS:
             whole.append((token, parts))
         else:
             residual.append(name)
@@ -214,17 +219,21 @@ def pre_tokenizer(proto: ModelProto, hazards: Hazards) -> Any:
         return None
     steps = [pre_tokenizers.Split(Regex("|".join(map(literal, symbols))), behavior="isolated")]
     if hazards.whole:
-        # A pre-token that is exactly such a name, cut where sentencepiece cuts its text; each
-        # span is anchored to the whole pre-token, so no other text is touched.
-        spans = []
-        for name, parts in hazards.whole:
-            start = 0
-            for part in parts:
-                end = start + len(part)
-                before = rf"(?<=\A{literal(name[:start])})" if start else r"\A"
-                spans.append(f"{before}{literal(part)}(?={literal(name[end:])}\\z)")
-                start = end
-        steps.append(pre_tokenizers.Split(Regex("|".join(spans)), behavior="isolated"))
+        # A pre-token that is exactly such a name loses its first span, where sentencepiece
+        # cuts it; the rest, a whole pre-token now, is cut by the same step again. sentencepiece
+        # cuts that rest alone as it cut it in the name (no merge crossed the cut), so the step
+        # is exact on any pre-token it matches. Anchored at the start, it costs one test per
+        # pre-token.
+        first: dict[str, str] = {}
+        for _, parts in hazards.whole:
+            for k in range(len(parts) - 1):
+                first["".join(parts[k:])] = parts[k]
+        pattern = "|".join(
+            f"{literal(part)}(?={literal(rest[len(part) :])}\\z)"
+            for rest, part in sorted(first.items())
+        )
+        peel = pre_tokenizers.Split(Regex(rf"\A(?:{pattern})"), behavior="isolated")
+        steps += [peel] * (max(len(parts) for _, parts in hazards.whole) - 1)
     split = hazards.split
     if split:
         # The first character of each pair, when the second follows: the end of a pre-token.

@@ -206,9 +206,11 @@ def _residual_text(name: str) -> str:
             "would take that text for the piece; sentencepiece does not"
         )
     return (
-        f"no two adjacent characters of the piece {name!r} are free of every other piece, so "
-        "after a user-defined symbol the exported tokenizer would take that text for the "
-        "piece; sentencepiece does not"
+        f"no two adjacent characters of the piece {name!r} are free of every other piece, and "
+        "sentencepiece makes its text one unknown piece or more than "
+        f"{bpe.MAX_CUTS} pieces (the most a whole pre-token is cut into), so after a "
+        "user-defined symbol the exported tokenizer would take that text for the piece; "
+        "sentencepiece does not"
     )
 
 

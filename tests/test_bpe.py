@@ -8,12 +8,11 @@ split) and small variants trained here from the same generator, with the dummy p
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from fixturebuild import build
 from sentencepiece import sentencepiece_model_pb2 as pb
 
 from tokcheck.candidates import from_tokenizers, from_transformers, quiet_transformers
@@ -31,17 +30,6 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 BPE_32K = FIXTURES / "bpe-32k" / "tokenizer.model"
 
 
-def _fixture_builder() -> ModuleType:
-    """fixtures/build.py, whose trainer and BPE settings made the fixture (not a package)."""
-    spec = importlib.util.spec_from_file_location("tokcheck_fixture_build", FIXTURES / "build.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _fixture_builder()
 # The acceptance figure: generated strings rich in user-defined symbols and whitespace.
 SYMBOL_TEXTS = 100_000
 VARIANTS: dict[str, dict[str, object]] = {

@@ -10,13 +10,12 @@ both corpora in ../shared and whitespace runs at the start, middle and end of a 
 
 from __future__ import annotations
 
-import importlib.util
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from fixturebuild import build
 
 from tokcheck.candidates import from_tokenizers
 from tokcheck.convert import build_tokenizer
@@ -26,23 +25,10 @@ from tokcheck.probes import verification_texts
 from tokcheck.proto import SentencePieceModel, parse_model_proto
 from tokcheck.runner import judge_lines
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 WHITESPACE_SYMBOLS = ["\r", "\n", "\t", "\u2581\u2581", "\u2581\u2581\u2581", "\u2581" * 4]
 # Flag sets: (add_dummy_prefix, remove_extra_whitespaces, byte_fallback).
 FLAGS = [(dp, rw, bf) for dp in (True, False) for rw in (True, False) for bf in (True, False)]
-
-
-def _builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tokcheck_fixture_build", FIXTURES / "build.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _builder()
 
 
 @cache

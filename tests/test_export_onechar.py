@@ -12,13 +12,12 @@ two dash runs); after a user-defined symbol, the text that spells one is a whole
 
 from __future__ import annotations
 
-import importlib.util
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from fixturebuild import build
 from sentencepiece import sentencepiece_model_pb2 as pb
 
 from tokcheck import bpe
@@ -31,22 +30,9 @@ from tokcheck.probes import verification_texts
 from tokcheck.proto import CONTROL, NORMAL, UNUSED, USER_DEFINED, SentencePieceModel
 from tokcheck.runner import judge_lines
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NUL = "\x00"
 # One-character names for the control and unused pieces: characters the trained text lacks.
 CONTROL_CHAR, UNUSED_CHAR = "\u2603", "\u00a7"
-
-
-def _builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tokcheck_fixture_build", FIXTURES / "build.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _builder()
 
 
 @cache

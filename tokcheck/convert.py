@@ -372,17 +372,7 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
     """
     from tokenizers import Regex, pre_tokenizers
 
-    covered = {c for p in proto.pieces if p.type == NORMAL for c in p.piece}
-    symbols = [p.piece for p in proto.pieces if p.type == USER_DEFINED]
-    covered |= {s for s in symbols if len(s) == 1}
-    names = vocabulary(proto)
-    in_names = {
-        c
-        for p, name in zip(proto.pieces, names, strict=True)
-        if p.type not in MATCHABLE
-        for c in name
-    }
-    in_names -= covered
+    covered, in_names = _covered(proto)
     if not in_names:
         return None
     cut = [s for s in bpe.user_symbols(proto) if not set(s) <= covered]
@@ -409,6 +399,21 @@ def _isolate_uncovered(proto: ModelProto) -> Any:
     return pre_tokenizers.Split(Regex(pattern), behavior="isolated")
 
 
+def _covered(proto: ModelProto) -> tuple[set[str], set[str]]:
+    """The characters some normal piece or one-character symbol holds, and the characters of
+    exported names sentencepiece never matches (:func:`vocabulary`) that none of those holds."""
+    covered = {c for p in proto.pieces if p.type == NORMAL for c in p.piece}
+    covered |= {p.piece for p in proto.pieces if p.type == USER_DEFINED and len(p.piece) == 1}
+    names = vocabulary(proto)
+    in_names = {
+        c
+        for p, name in zip(proto.pieces, names, strict=True)
+        if p.type not in MATCHABLE
+        for c in name
+    }
+    return covered, in_names - covered
+
+
 def _matchable_name(proto: ModelProto) -> tuple[int, str] | None:
     """The id of a piece that sentencepiece never matches in text but the exported tokenizer would, and
     why; None if there is none.
@@ -426,17 +431,9 @@ def _matchable_name(proto: ModelProto) -> tuple[int, str] | None:
     trainer = proto.trainer_spec
     unigram = trainer.model_type == UNIGRAM_MODEL
     char = trainer.model_type == CHAR_MODEL
-    covered = {c for p in proto.pieces if p.type == NORMAL for c in p.piece}
-    covered |= {p.piece for p in proto.pieces if p.type == USER_DEFINED and len(p.piece) == 1}
+    covered, in_names = _covered(proto)
     known = _known(proto)
     names = vocabulary(proto)
-    in_names = {
-        c
-        for p, name in zip(proto.pieces, names, strict=True)
-        if p.type not in MATCHABLE
-        for c in name
-    }
-    in_names -= covered
 
     def split(a: str, b: str) -> bool:
         if trainer.byte_fallback:

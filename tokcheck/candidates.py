@@ -25,9 +25,9 @@ from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
 from tokcheck.stream import Streamer
 
-CANDIDATE_NAMES = ("default", "slow", "fast", "sentencepiece-backend", "tokenizer.json", "exported")
 # Candidates compared when the user names none: what Hugging Face gives, not tokcheck's own fix.
-DEFAULT_CANDIDATES = CANDIDATE_NAMES[:-1]
+DEFAULT_CANDIDATES = ("default", "slow", "fast", "sentencepiece-backend", "tokenizer.json")
+CANDIDATE_NAMES = (*DEFAULT_CANDIDATES, "exported")
 # The class assumed for a bare .model file, which has no tokenizer_config.json to name one:
 # rinna's repositories ship exactly this class over spiece.model.
 BARE_MODEL_CLASS = "T5Tokenizer"

@@ -57,23 +57,8 @@ def model(proto: ModelProto, names: list[str]) -> Any:
     ranked by sentencepiece's scores."""
     from tokenizers.models import BPE
 
-    pieces = proto.pieces
     vocab = {name: i for i, name in enumerate(names)}
-    # Merge parts: what sentencepiece may merge. User-defined symbols never merge with others.
-    kept = [i for i, p in enumerate(pieces) if p.type == NORMAL]
-    parts = {pieces[i].piece for i in kept}
-    # sentencepiece merges the adjacent pair whose concatenation is the best-scoring piece;
-    # tokenizers merges by rank, so rank the pairs by that score (leftmost first on ties).
-    ranked = sorted(
-        (i for i in kept if len(pieces[i].piece) > 1), key=lambda i: (-pieces[i].score, i)
-    )
-    merges = [
-        (text[:k], text[k:])
-        for i in ranked
-        for text in [pieces[i].piece]
-        for k in range(1, len(text))
-        if text[:k] in parts and text[k:] in parts
-    ]
+    merges = [(left, right) for _, left, right in merge_pairs(proto)]
     unk = names[proto.trainer_spec.unk_id]
     return BPE(
         vocab,
@@ -85,6 +70,27 @@ def model(proto: ModelProto, names: list[str]) -> Any:
         # Whole pre-tokens that are vocabulary entries: how user-defined symbols come out whole.
         ignore_merges=bool(user_symbols(proto)),
     )
+
+
+def merge_pairs(proto: ModelProto) -> list[tuple[int, str, str]]:
+    """Every merge sentencepiece's BPE may make, as (id of the piece it forms, left, right):
+    both parts and the piece normal (user-defined symbols never merge with others), ranked as
+    tokenizers must rank them. sentencepiece merges the adjacent pair whose concatenation is
+    the best-scoring piece; tokenizers merges by rank, so the pairs are ranked by that score
+    (lower id first on ties)."""
+    pieces = proto.pieces
+    parts = {p.piece for p in pieces if p.type == NORMAL}
+    ranked = sorted(
+        (i for i, p in enumerate(pieces) if p.type == NORMAL and len(p.piece) > 1),
+        key=lambda i: (-pieces[i].score, i),
+    )
+    return [
+        (i, text[:k], text[k:])
+        for i in ranked
+        for text in [pieces[i].piece]
+        for k in range(1, len(text))
+        if text[:k] in parts and text[k:] in parts
+    ]
 
 
 def user_symbols(proto: ModelProto) -> list[str]:
@@ -147,7 +153,7 @@ def _segments(source: ModelProto, texts: list[str]) -> list[tuple[str, ...]]:
     of one character), the text taken as normalised already."""
     if not texts:
         return []
-    raw = _raw_processor(source)
+    raw = _raw_processor(source.SerializeToString())
     found = []
     for text in texts:
         data = text.encode("utf-8")
@@ -184,10 +190,9 @@ def _encode_proto(processor: Any, text: str) -> Any:
 
 @lru_cache(maxsize=4)
 def _unreachable(data: bytes) -> tuple[int, ...]:
-    proto = _raw_proto(data)
-    raw = _raw_processor(proto)
-    normal = [(i, p.piece) for i, p in enumerate(proto.pieces) if p.type == NORMAL]
-    found = raw.encode([text for _, text in normal])
+    pieces = _raw_proto(data).pieces
+    normal = [(i, p.piece) for i, p in enumerate(pieces) if p.type == NORMAL]
+    found = _raw_processor(data).encode([text for _, text in normal])
     return tuple(i for (i, _), ids in zip(normal, found, strict=True) if ids != [i])
 
 
@@ -203,11 +208,13 @@ def _raw_proto(data: bytes) -> ModelProto:
     return proto
 
 
-def _raw_processor(source: ModelProto) -> Any:
+@lru_cache(maxsize=2)
+def _raw_processor(data: bytes) -> Any:
+    """sentencepiece on the model ``data`` with normalisation off (see :func:`_raw_proto`)."""
     import sentencepiece
 
-    proto = _raw_proto(source.SerializeToString())
-    return sentencepiece.SentencePieceProcessor(model_proto=proto.SerializeToString())
+    raw = _raw_proto(data).SerializeToString()
+    return sentencepiece.SentencePieceProcessor(model_proto=raw)
 
 
 def pre_tokenizer(proto: ModelProto, hazards: Hazards) -> Any:

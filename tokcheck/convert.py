@@ -185,14 +185,13 @@ def rename_mark(proto: ModelProto) -> str:
 def _renamed(proto: ModelProto) -> list[int]:
     """The ids :func:`vocabulary` renames: one-character pieces sentencepiece never matches."""
     trainer = proto.trainer_spec
-    renamed = [
+    return [
         i
         for i, p in enumerate(proto.pieces)
         if len(p.piece) == 1
         and p.type not in MATCHABLE
         and not (i == trainer.unk_id and not trainer.byte_fallback)
     ]
-    return renamed
 
 
 def _residual_text(name: str) -> str:

@@ -253,14 +253,13 @@ def equal_score_texts(model: SentencePieceModel) -> list[str]:
     proto = model.runtime_proto
     if proto.trainer_spec.model_type != BPE_MODEL:
         return []
-    score = {p.piece: p.score for p in proto.pieces if p.type == NORMAL}
-    groups: dict[float, list[tuple[str, str]]] = {}
-    for text, value in score.items():
-        for k in range(1, len(text)):
-            if text[:k] in score and text[k:] in score:
-                groups.setdefault(value, []).append((text[:k], text[k:]))
+    groups: dict[float, list[tuple[int, str, str]]] = {}
+    for i, left, right in bpe.merge_pairs(proto):
+        groups.setdefault(proto.pieces[i].score, []).append((i, left, right))
     items: list[str] = []
-    for merges in groups.values():
+    # In the order of the pieces: the first piece of each score, then its merges by id.
+    for group in sorted(groups.values()):
+        merges = [(left, right) for _, left, right in group]
         by_left: dict[str, list[str]] = {}
         for left, right in merges:
             by_left.setdefault(left, []).append(right)

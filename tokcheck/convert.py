@@ -469,7 +469,7 @@ def _decoder(proto: ModelProto) -> Any:
 
     def whole(names: list[str], content: str) -> Any:
         # Replace applies per token: anchored, it replaces only tokens that are one of `names`.
-        names = sorted(set(names), key=len, reverse=True)
+        names = sorted(set(names), key=lambda name: (-len(name), name))
         return decoders.Replace(Regex(rf"\A(?:{'|'.join(map(literal, names))})\z"), content)
 
     steps += [whole(names, piece) for piece, names in _named_back(proto, tokens)]

@@ -243,12 +243,14 @@ def pre_tokenizer(proto: ModelProto, hazards: Hazards) -> Any:
         steps += [peel] * (max(len(parts) for _, parts in hazards.whole) - 1)
     split = hazards.split
     if split:
-        # The first character of each pair, when the second follows: the end of a pre-token.
+        # The empty place between the two characters of each pair, removed: a boundary. (An
+        # empty match, where MergedWithPrevious on the first character would do, because
+        # transformers.js runs Split's Removed and Isolated behaviours only.)
         firsts: dict[str, set[str]] = {}
         for a, b in split:
             firsts.setdefault(a, set()).add(b)
         pattern = "|".join(
-            f"{literal(a)}(?=[{char_class(after)}])" for a, after in sorted(firsts.items())
+            f"(?<={literal(a)})(?=[{char_class(after)}])" for a, after in sorted(firsts.items())
         )
-        steps.append(pre_tokenizers.Split(Regex(pattern), behavior="merged_with_previous"))
+        steps.append(pre_tokenizers.Split(Regex(pattern), behavior="removed"))
     return pre_tokenizers.Sequence(steps)

@@ -2,8 +2,10 @@
 
 Candidates: ``default`` (AutoTokenizer as is), ``slow`` (``use_fast=False``), ``fast``
 (``use_fast=True``), ``sentencepiece-backend`` (transformers 5.x's ``backend="sentencepiece"``),
-``tokenizer.json`` (the file loaded with the tokenizers library), and ``exported`` (the exact
-tokenizer :mod:`tokcheck.export` builds from the proto, to show the fix beside the problem).
+``tokenizer.json`` (the file loaded with the tokenizers library), ``exported`` (the exact
+tokenizer :mod:`tokcheck.export` builds from the proto, to show the fix beside the problem), and
+``transformers.js`` and ``exported-transformers.js``: the directory's ``tokenizer.json`` and the
+exported one run by transformers.js in node (:mod:`tokcheck.jsruntime`; named, never default).
 Each records the class it actually returned. This module loads; :mod:`tokcheck.compare` judges.
 """
 
@@ -27,7 +29,9 @@ from tokcheck.stream import Streamer
 
 # Candidates compared when the user names none: what Hugging Face gives, not tokcheck's own fix.
 DEFAULT_CANDIDATES = ("default", "slow", "fast", "sentencepiece-backend", "tokenizer.json")
-CANDIDATE_NAMES = (*DEFAULT_CANDIDATES, "exported")
+# Runtimes other than Hugging Face's Python libraries that run a tokenizer.json (named only).
+RUNTIMES = ("transformers.js", "exported-transformers.js")
+CANDIDATE_NAMES = (*DEFAULT_CANDIDATES, "exported", *RUNTIMES)
 # The class assumed for a bare .model file, which has no tokenizer_config.json to name one:
 # rinna's repositories ship exactly this class over spiece.model.
 BARE_MODEL_CLASS = "T5Tokenizer"
@@ -409,14 +413,49 @@ def as_candidate(tokenizer: Any, name: str = "tokenizer") -> Candidate:
 def _exported(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
     """What ``tokcheck export`` would write for this directory, built in memory: the converted
     model with the directory's special-token settings kept."""
+    tokenizer, _ = _export_tokenizer(resolved, model)
+    return from_tokenizers("exported", tokenizer, "tokenizers.Tokenizer (tokcheck export)")
+
+
+def _export_tokenizer(resolved: ResolvedModel, model: SentencePieceModel) -> tuple[Any, Any]:
+    """The tokenizer export builds and the special-token settings it keeps."""
     from tokcheck.convert import build_tokenizer
     from tokcheck.export import KeptSpecials
     from tokcheck.hftokens import read_hf_tokens
 
-    tokenizer = KeptSpecials.of(model, read_hf_tokens(resolved, model)).apply(
-        build_tokenizer(model)
-    )
-    return from_tokenizers("exported", tokenizer, "tokenizers.Tokenizer (tokcheck export)")
+    specials = KeptSpecials.of(model, read_hf_tokens(resolved, model))
+    return specials.apply(build_tokenizer(model)), specials
+
+
+def _transformers_js(
+    directory: Path, resolved: ResolvedModel, model: SentencePieceModel
+) -> Candidate:
+    """The directory's ``tokenizer.json`` and ``tokenizer_config.json`` in transformers.js."""
+    path = resolved.tokenizer_json
+    if path is None:
+        raise _NotApplicable("no tokenizer.json in the directory")
+    return _in_node("transformers.js", path.read_text("utf-8"), resolved.tokenizer_config or {})
+
+
+def _exported_transformers_js(
+    directory: Path, resolved: ResolvedModel, model: SentencePieceModel
+) -> Candidate:
+    """What ``tokcheck export`` would write for this directory, run by transformers.js."""
+    from tokcheck.export import tokenizer_config
+
+    tokenizer, specials = _export_tokenizer(resolved, model)
+    config = tokenizer_config(resolved, specials)
+    return _in_node("exported-transformers.js", tokenizer.to_str(), config)
+
+
+def _in_node(name: str, tokenizer_json: str, config: dict[str, Any]) -> Candidate:
+    from tokcheck import jsruntime
+
+    try:
+        found: Candidate = jsruntime.candidate(name, tokenizer_json, config)
+    except jsruntime.RuntimeUnavailable as e:
+        raise _NotApplicable(str(e)) from e
+    return found
 
 
 _LOADERS: dict[str, Callable[[Path, ResolvedModel, SentencePieceModel], Candidate]] = {
@@ -426,4 +465,6 @@ _LOADERS: dict[str, Callable[[Path, ResolvedModel, SentencePieceModel], Candidat
     "sentencepiece-backend": _auto("sentencepiece-backend", backend="sentencepiece"),
     "tokenizer.json": _tokenizer_json,
     "exported": _exported,
+    "transformers.js": _transformers_js,
+    "exported-transformers.js": _exported_transformers_js,
 }

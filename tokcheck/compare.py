@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokcheck import stream, verdict
-from tokcheck.candidates import Candidate, Unavailable, load_candidates, transformers_version
+from tokcheck.candidates import (
+    RUNTIMES,
+    Candidate,
+    Unavailable,
+    load_candidates,
+    transformers_version,
+)
 from tokcheck.conversations import (
     DEFAULT_CONVERSATIONS,
     PromptCheck,
@@ -277,11 +283,46 @@ def advice(report: CompareReport, model: str = "MODEL") -> str:
 
     It is not when the failure is tokcheck's own ``exported`` tokenizer, or the directory is
     already tokcheck's export (then the remaining differences are named), nor when tokcheck
-    export cannot convert the model at all (then that is said).
+    export cannot convert the model at all (then that is said). A runtime that fails
+    (transformers.js) gets advice of its own: export's fix is for the Hugging Face paths.
     """
+    runtime = _runtime_advice(report)
     own = [u for u in report.load_failures if u.name == "exported"]
-    raised = [u for u in report.load_failures if u.name != "exported"]
-    failed = [c for c in report.judged_tallies if not c.passed(report.strict)]
+    raised = [u for u in report.load_failures if u.name not in ("exported", *RUNTIMES)]
+    failed = [
+        c for c in report.judged_tallies if not c.passed(report.strict) and c.name not in RUNTIMES
+    ]
+    if runtime and not (own or raised or failed):
+        return runtime
+    hf = _hf_advice(report, model, own, raised, failed)
+    return f"{hf}; and {runtime}" if runtime else hf
+
+
+def _runtime_advice(report: CompareReport) -> str:
+    """What to do about a runtime candidate (transformers.js) that fails, or "" if none does."""
+    raised = [u for u in report.load_failures if u.name in RUNTIMES]
+    failed = [
+        c for c in report.judged_tallies if not c.passed(report.strict) and c.name in RUNTIMES
+    ]
+    if not raised and not failed:
+        return ""
+    found = "; ".join(
+        [f"{u.name} {u.reason}" for u in raised]
+        + [f"{c.name}: {c.summary()}" for c in _distinct(failed)]
+    )
+    return (
+        f"transformers.js does not tokenize as sentencepiece here ({found}); tokcheck's "
+        "README lists, under Runtimes, what it cannot run and what export writes for it"
+    )
+
+
+def _hf_advice(
+    report: CompareReport,
+    model: str,
+    own: list[Unavailable],
+    raised: list[Unavailable],
+    failed: list[Tally],
+) -> str:
     hf_failed = [c for c in failed if c.name != "exported"]
     if own or (not raised and not hf_failed) or report.exported:
         found = "; ".join(

@@ -409,18 +409,7 @@ def _write_files(
     specials: KeptSpecials,
 ) -> list[str]:
     names = {key: content for key, (content, _) in specials.tokens.items()}
-    config: dict[str, Any] = {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        **names,
-        "add_bos_token": specials.add_bos_token,
-        "add_eos_token": specials.add_eos_token,
-        # Special tokens in text encode as sentencepiece encodes them: as ordinary text.
-        "split_special_tokens": True,
-        "clean_up_tokenization_spaces": False,
-    }
-    source = resolved.tokenizer_config or {}
-    if isinstance(source.get("model_max_length"), int):
-        config["model_max_length"] = source["model_max_length"]
+    config = tokenizer_config(resolved, specials)
     try:
         tokenizer.save(str(staging / "tokenizer.json"))
     except Exception as e:  # tokenizers raises plain Exception, "... (os error 28)"
@@ -443,6 +432,23 @@ def _write_files(
                 shutil.copyfile(resolved.directory / name, staging / name)
                 files.append(name)
     return files
+
+
+def tokenizer_config(resolved: ResolvedModel, specials: KeptSpecials) -> dict[str, Any]:
+    """The ``tokenizer_config.json`` export writes."""
+    config: dict[str, Any] = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        **{key: content for key, (content, _) in specials.tokens.items()},
+        "add_bos_token": specials.add_bos_token,
+        "add_eos_token": specials.add_eos_token,
+        # Special tokens in text encode as sentencepiece encodes them: as ordinary text.
+        "split_special_tokens": True,
+        "clean_up_tokenization_spaces": False,
+    }
+    source = resolved.tokenizer_config or {}
+    if isinstance(source.get("model_max_length"), int):
+        config["model_max_length"] = source["model_max_length"]
+    return config
 
 
 def _write_record(

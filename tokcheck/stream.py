@@ -166,6 +166,9 @@ class Streamer:
     decode: Decode
     decode_batch: Callable[[list[list[int]]], list[str]]
     tokenizer: Any = None
+    # Prefix/read offsets run by the candidate itself (a runtime in another process runs the
+    # algorithm there, one request a line instead of one a step); None: over ``decode`` here.
+    offsets: Callable[[Sequence[int]], list[str]] | None = None
 
     def failure(self, ids: list[int], expected: str, *, both: bool = False) -> StreamFailure | None:
         """The first way streaming ``ids`` goes wrong, or None when every way is right.
@@ -179,7 +182,15 @@ class Streamer:
         if self.tokenizer is not None:
             ways.append((DECODE_STREAM, lambda: decode_stream(self.tokenizer, ids)))
         if both or self.tokenizer is None:
-            ways.append((PREFIX_READ, lambda: prefix_read_offsets(self.decode, ids)))
+            offsets = self.offsets
+            ways.append(
+                (
+                    PREFIX_READ,
+                    (lambda: offsets(ids))
+                    if offsets is not None
+                    else (lambda: prefix_read_offsets(self.decode, ids)),
+                )
+            )
         for algorithm, run in ways:
             try:
                 chunks = flushed(run(), expected)

@@ -1,0 +1,177 @@
+"""The transformers.js candidates: a tokenizer.json run by transformers.js's tokenizer library
+in node, judged by the one judge. They skip where node or the npm package is absent (CI installs
+both; see .ci/run)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tokcheck import jsruntime
+from tokcheck.cli import main
+from tokcheck.compare import compare
+from tokcheck.proto import SentencePieceModel
+from tokcheck.resolve import resolve
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _runtime() -> str | None:
+    try:
+        jsruntime.find_package()
+        return jsruntime._node()
+    except jsruntime.RuntimeUnavailable as e:
+        return str(e)
+
+
+_MISSING = _runtime()
+needs_js = pytest.mark.skipif(
+    _MISSING is not None and not _MISSING.startswith("/"), reason=f"{_MISSING}"
+)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {}
+    for name in ("tiny-neox", "bpe-32k"):
+        target = tmp_path_factory.mktemp("js") / name
+        assert main(["export", str(FIXTURES / name), str(target), "--examples", "50"]) == 0
+        out[name] = target
+    return out
+
+
+def _report(model: Path, *candidates: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
+    resolved = resolve(str(model))
+    sp = SentencePieceModel.load(resolved.model_file)
+    kwargs.setdefault("examples", 100)
+    report = compare(resolved, sp, candidates=list(candidates), **kwargs)
+    return {c["name"]: c for c in report.to_dict()["candidates"]}
+
+
+@needs_js
+def test_transformers_js_drops_unigram_byte_fallback(exported: dict[str, Path]) -> None:
+    """On a rinna-flag unigram model (byte fallback on) transformers.js's Unigram has no byte
+    fallback: a character no piece holds becomes the unknown piece, where sentencepiece writes
+    its bytes. The exported tokenizer, run by the Rust library, gives sentencepiece's ids."""
+    got = _report(exported["tiny-neox"], "transformers.js", "exported")
+    js, rust = got["transformers.js"], got["exported"]
+    assert js["verdict"] == "failed"
+    assert js["unk_introduced"] > 0
+    example = next(c for c in js["counterexamples"] if "unk_introduced" in c["kinds"])
+    assert any(p.startswith("<0x") for p in example["reference_pieces"])
+    assert "[UNK]" in example["candidate_pieces"] or "<unk>" in example["candidate_pieces"]
+    assert rust["mismatched"] == 0
+    assert str(js["class"]).startswith("@huggingface/tokenizers ")
+
+
+@needs_js
+def test_exported_bpe_runs_in_transformers_js_with_sentencepiece_ids(
+    exported: dict[str, Path],
+) -> None:
+    """The BPE export's boundaries inside names (``I`` before ``M`` in bpe-32k) are empty
+    removed matches, which transformers.js runs; a MergedWithPrevious split, which it does not,
+    made ``IM`` three pieces there. What is left are the runtime's own two faults: an added
+    token's name in text is taken for the token (tokenizers.js has no split_special_tokens),
+    and a decode drops a U+FEFF that starts a run of byte pieces."""
+    model = SentencePieceModel.load(exported["bpe-32k"] / "tokenizer.model")
+    tok = (exported["bpe-32k"] / "tokenizer.json").read_text("utf-8")
+    js = jsruntime.candidate("transformers.js", tok, {})
+    texts = ["IM", "xIM AIM", "<s>[INST] IM </s>", "吾輩は猫である。"]
+    assert js.encode_batch(texts) == model.processor.encode(texts)
+    got = _report(exported["bpe-32k"], "transformers.js")["transformers.js"]
+    for example in got["counterexamples"]:
+        if "mismatched" in example["kinds"]:
+            assert "<pad>" in example["candidate_pieces"]
+        else:
+            assert "\ufeff" in str(example["reference_decoded"])
+            assert "\ufeff" not in str(example["candidate_decoded"])
+
+
+@needs_js
+def test_a_merged_with_previous_split_is_not_what_transformers_js_runs() -> None:
+    """Why the export writes no MergedWithPrevious split: transformers.js isolates the match."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({"a": 0, "b": 1, "ab": 2, "xa": 3}, unk_token="a"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("a(?=b)"), behavior="merged_with_previous")
+    js = jsruntime.candidate("transformers.js", tok.to_str(), {})
+    assert tok.encode("xab").ids == [3, 1]
+    assert js.encode_batch(["xab"]) != [[3, 1]]
+
+
+@needs_js
+def test_forked_workers_start_their_own_node(exported: dict[str, Path], tmp_path: Path) -> None:
+    """compare --jobs 2 forks workers after loading: each must talk to a node of its own (a
+    shared pipe would interleave answers). The report is the one --jobs 1 gives."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(f"行{i} IM 吾輩は猫\t{i}" for i in range(3000)), encoding="utf-8")
+    runs = [
+        _report(
+            exported["bpe-32k"],
+            "transformers.js",
+            corpora=[corpus],
+            probes=False,
+            prompts=0,
+            examples=0,
+            jobs=jobs,
+        )["transformers.js"]
+        for jobs in (1, 2)
+    ]
+    assert runs[0]["lines"] == runs[1]["lines"] == 3000
+    assert runs[0] == runs[1]
+
+
+@needs_js
+def test_exported_transformers_js_runs_the_export_in_memory() -> None:
+    got = _report(FIXTURES / "bpe-32k", "exported-transformers.js", "exported")
+    assert got["exported"]["mismatched"] == 0
+    assert got["exported-transformers.js"]["lines"] == got["exported"]["lines"]
+
+
+@needs_js
+def test_a_tokenizer_json_transformers_js_cannot_load_fails_in_one_short_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The nmt_nfkc export's normaliser uses ``\\K``, which JavaScript has not: loading fails,
+    and the reason is short (tokenizers.js quotes the whole, megabyte-long pattern)."""
+    out = tmp_path / "legacy"
+    assert main(["export", str(FIXTURES / "tiny-legacy"), str(out), "--examples", "20"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out), "--candidate", "transformers.js", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["load_failures"] == ["transformers.js"]
+    (failure,) = report["unavailable"]
+    assert failure["failed"]
+    assert "Invalid" in failure["reason"]
+    assert len(failure["reason"]) < 500
+
+
+def test_without_the_package_the_candidate_is_refused_with_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(jsruntime.NODE_MODULES_ENV, str(tmp_path))
+    code = main(["compare", str(FIXTURES / "tiny-neox"), "--candidate", "exported-transformers.js"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert jsruntime.INSTALL in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_without_node_the_candidate_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code = main(["compare", str(FIXTURES / "tiny-neox"), "--candidate", "exported-transformers.js"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "node is not installed" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_bridge_script_ships_inside_the_package() -> None:
+    assert jsruntime._SCRIPT.is_file()
+    assert os.access(jsruntime._SCRIPT, os.R_OK)

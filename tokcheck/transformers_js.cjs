@@ -1,0 +1,79 @@
+// tokcheck's bridge to transformers.js's tokenizer library (@huggingface/tokenizers), run by
+// tokcheck/jsruntime.py as: node transformers_js.cjs PACKAGE_DIR
+//
+// It reads one JSON request per line on stdin and writes one JSON answer per line on stdout,
+// until stdin ends. The first request loads the tokenizer:
+//   {"tokenizer": TOKENIZER_JSON_TEXT, "config": TOKENIZER_CONFIG} -> {"ready": true}
+// and the others use it:
+//   {"encode": [text, ...]}   -> {"ids": [[id, ...], ...]}    (no special tokens added)
+//   {"decode": [[id, ...]]}   -> {"texts": [text, ...]}       (special tokens kept)
+//   {"pieces": [id, ...]}     -> {"pieces": [name, ...]}
+//   {"stream": [[id, ...]]}   -> {"chunks": [[chunk, ...]]}   (prefix/read offsets, below)
+// A request that throws is answered {"error": message}; the process goes on.
+"use strict";
+const readline = require("readline");
+
+const REPLACEMENT = "\ufffd";
+
+function send(answer) {
+  process.stdout.write(JSON.stringify(answer) + "\n");
+}
+
+// The chunks text-generation-inference and vLLM emit for ids, over this runtime's decode: the
+// algorithm of tokcheck.stream.prefix_read_offsets, run here so that a line costs one request
+// rather than one per id. Lengths are counted in code points, as Python counts them.
+function prefixReadOffsets(decode, ids) {
+  const chunks = [];
+  let prefix = 0;
+  let read = 0;
+  let prefixLength = 0;
+  for (let end = 1; end <= ids.length; end++) {
+    const text = Array.from(decode(ids.slice(prefix, end)));
+    if (text.length > prefixLength && text[text.length - 1] !== REPLACEMENT) {
+      chunks.push(text.slice(prefixLength).join(""));
+      prefix = read;
+      read = end;
+      prefixLength = read > prefix ? Array.from(decode(ids.slice(prefix, read))).length : 0;
+    }
+  }
+  return chunks;
+}
+
+function main() {
+  const { Tokenizer } = require(process.argv[2]);
+  let tokenizer = null;
+  // tokenizers.js throws on no ids where the Rust library gives "": the judge decodes the ids
+  // of empty lines and windows, which no user's decode call would hold.
+  const decode = (ids) =>
+    ids.length === 0 ? "" : tokenizer.decode(ids, { skip_special_tokens: false });
+  const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  input.on("line", (line) => {
+    let answer;
+    try {
+      const request = JSON.parse(line);
+      if (request.tokenizer !== undefined) {
+        tokenizer = new Tokenizer(JSON.parse(request.tokenizer), request.config ?? {});
+        answer = { ready: true };
+      } else if (tokenizer === null) {
+        answer = { error: "no tokenizer loaded" };
+      } else if (request.encode) {
+        answer = {
+          ids: request.encode.map((t) => tokenizer.encode(t, { add_special_tokens: false }).ids),
+        };
+      } else if (request.decode) {
+        answer = { texts: request.decode.map(decode) };
+      } else if (request.pieces) {
+        answer = { pieces: request.pieces.map((i) => tokenizer.id_to_token(i) ?? null) };
+      } else if (request.stream) {
+        answer = { chunks: request.stream.map((ids) => prefixReadOffsets(decode, ids)) };
+      } else {
+        answer = { error: "unknown request" };
+      }
+    } catch (e) {
+      answer = { error: String((e && e.message) || e) };
+    }
+    send(answer);
+  });
+}
+
+main();

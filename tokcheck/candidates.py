@@ -32,6 +32,9 @@ DEFAULT_CANDIDATES = ("default", "slow", "fast", "sentencepiece-backend", "token
 # Runtimes other than Hugging Face's Python libraries that run a tokenizer.json (named only).
 RUNTIMES = ("transformers.js", "exported-transformers.js")
 CANDIDATE_NAMES = (*DEFAULT_CANDIDATES, "exported", *RUNTIMES)
+# What ``tokcheck export`` writes a tokenizer.json for, beside transformers: the Rust library,
+# or transformers.js too (see tokcheck.bytelevel), in which it is then verified as well.
+EXPORT_TARGETS = ("tokenizers", "transformers.js")
 # The class assumed for a bare .model file, which has no tokenizer_config.json to name one:
 # rinna's repositories ship exactly this class over spiece.model.
 BARE_MODEL_CLASS = "T5Tokenizer"

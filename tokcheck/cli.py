@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tokcheck import render
-from tokcheck.candidates import CANDIDATE_NAMES
+from tokcheck.candidates import CANDIDATE_NAMES, EXPORT_TARGETS
 from tokcheck.conversations import DEFAULT_CONVERSATIONS
 from tokcheck.corpus import DEFAULT_FIELD
 from tokcheck.errors import ExportRefusedError, StdoutError, TokcheckError, one_line
@@ -156,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--examples", type=_count(0), default=2000, metavar="N", help="strings verified")
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of those strings")
     p.add_argument("--show", type=_count(0), default=3, metavar="K", help="counterexamples shown")
+    p.add_argument(
+        "--target",
+        choices=EXPORT_TARGETS,
+        default=EXPORT_TARGETS[0],
+        help="runtime the tokenizer.json is for and is verified in besides transformers: "
+        "tokenizers (default), or transformers.js (needs node and @huggingface/tokenizers; a "
+        "unigram model with byte fallback is written in byte-level form)",
+    )
     p = add("gate", help="check + compare + roundtrip (+ smoke): one verdict for CI")
     _options(p, "model", "profile", "required", "inputs", "strict", "smoke", min_examples=1)
     p.add_argument("--junit", type=_file_name, metavar="FILE", help="also write JUnit XML here")
@@ -515,6 +523,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             examples=args.examples,
             seed=args.seed,
             show=args.show,
+            target=args.target,
         )
     except ExportRefusedError as e:
         result = e.result

@@ -472,7 +472,7 @@ def _decoder(proto: ModelProto) -> Any:
         names = sorted(set(names), key=lambda name: (-len(name), name))
         return decoders.Replace(Regex(rf"\A(?:{'|'.join(map(literal, names))})\z"), content)
 
-    steps += [whole(names, piece) for piece, names in _named_back(proto, tokens)]
+    steps += [whole(names, piece) for piece, names in named_back(proto, tokens)]
     controls = [tokens[i] for i, p in enumerate(proto.pieces) if p.type == CONTROL]
     if controls:
         steps.append(whole(controls, ""))
@@ -510,7 +510,7 @@ def _decoder(proto: ModelProto) -> Any:
     return decoders.Sequence(steps)
 
 
-def _named_back(proto: ModelProto, tokens: list[str]) -> list[tuple[str, list[str]]]:
+def named_back(proto: ModelProto, tokens: list[str]) -> list[tuple[str, list[str]]]:
     """(piece name, its renamed tokens) for the renamed pieces that decode to their name.
 
     A renamed token (see :func:`vocabulary`) decodes as sentencepiece decodes its id: an unused

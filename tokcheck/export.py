@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tokcheck import atomic, verdict
+from tokcheck import atomic, bytelevel, jsruntime, verdict
 from tokcheck.candidates import (
+    EXPORT_TARGETS,
     from_tokenizers,
     from_transformers,
     native_stdout_silenced,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 
 # Generated strings checked by export() besides the caller's texts (the CLI's default too).
 DEFAULT_EXAMPLES = 2000
+TARGETS = EXPORT_TARGETS
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class ExportResult:
     forced: bool
     strict: bool
     written: bool
+    target: str = TARGETS[0]
 
     @property
     def caveats(self) -> list[str]:
@@ -112,6 +115,7 @@ class ExportResult:
             "tie": self.tie,
             "forced": self.forced,
             "strict": self.strict,
+            "target": self.target,
             "tallies": [t.to_dict(self.strict) for t in self.tallies],
         }
 
@@ -128,6 +132,7 @@ def export(
     seed: int = 0,
     verify: bool = True,
     show: int = 3,
+    target: str = TARGETS[0],
 ) -> ExportResult:
     """Write ``model`` as a Hugging Face tokenizer directory ``outdir`` and return what was done.
 
@@ -136,14 +141,20 @@ def export(
     A failed verdict raises ExportRefusedError (carrying the result) unless ``force``, which
     also replaces an existing non-empty ``outdir`` (otherwise OutputError). The directory is
     built beside ``outdir`` and renamed into place, so it is never left half-written.
+
+    ``target`` ``transformers.js`` also verifies the written files in transformers.js (in node:
+    see :mod:`tokcheck.jsruntime`, which must be installed), and writes a unigram model with
+    byte fallback in the byte-level form transformers.js runs (:mod:`tokcheck.bytelevel`).
     """
+    if target not in TARGETS:
+        raise TokcheckError(f"unknown export target {target!r}; choose from {', '.join(TARGETS)}")
     outdir = Path(outdir)
     _refuse_own_sources(outdir, model, resolved, force)
     model.require_text("export it")
     model.processor  # noqa: B018  (the reference must load: a refusal is one line, exit 2)
     atomic.check_outdir(outdir, force)
     specials = KeptSpecials.of(model, read_hf_tokens(resolved, model))
-    tokenizer = specials.apply(Converter(model).build())
+    tokenizer = specials.apply(_build(model, target))
     if verify:
         lines = [*numbered(texts), *verification_lines(model, examples, seed, "line", len(texts))]
     else:
@@ -154,7 +165,9 @@ def export(
             files = _write_files(staging, model, resolved, tokenizer, specials)
         except OSError as e:
             raise atomic.write_error(outdir, e) from e
-        tallies = _verify(model, tokenizer, staging, lines, show, specials) if verify else ()
+        tallies = (
+            _verify(model, tokenizer, staging, lines, show, specials, target) if verify else ()
+        )
         result = ExportResult(
             source=str(model.path),
             outdir=str(outdir),
@@ -167,6 +180,7 @@ def export(
             forced=force,
             strict=strict,
             written=False,
+            target=target,
         )
         if not result.passed and not force:
             refused = [t for t in tallies if not t.passed(strict)]
@@ -185,6 +199,17 @@ def export(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return dataclasses.replace(result, written=True)
+
+
+def _build(model: SentencePieceModel, target: str) -> Tokenizer:
+    """The converted tokenizer, in the form ``target`` runs."""
+    if target != "transformers.js":
+        return Converter(model).build()
+    if why := bytelevel.refusal(model):
+        raise TokcheckError(f"{model.path}: cannot export for transformers.js: {why}")
+    jsruntime.require()  # verification runs it: missing, one line before any work
+    built = Converter(model).build()
+    return bytelevel.byte_level(built, model) if bytelevel.needed(model) else built
 
 
 def _refuse_own_sources(
@@ -251,9 +276,11 @@ def _verify(
     lines: list[Line],
     show: int,
     specials: KeptSpecials,
+    target: str,
 ) -> tuple[Tally, ...]:
     """The judge's tallies for the built tokenizer and for transformers on the written files;
-    ``encode(text)`` is judged against the reference ids with the bos and eos kept."""
+    ``encode(text)`` is judged against the reference ids with the bos and eos kept. For the
+    transformers.js target, that runtime on the written files too."""
     try:
         with quiet_transformers() as transformers, native_stdout_silenced():
             loaded = transformers.AutoTokenizer.from_pretrained(str(directory))
@@ -270,6 +297,10 @@ def _verify(
             "transformers+special", loaded, add_special_tokens=True, added=specials.added_ids
         ),
     ]
+    if target == "transformers.js":
+        written = (directory / "tokenizer.json").read_text("utf-8")
+        config = json.loads((directory / "tokenizer_config.json").read_text("utf-8"))
+        candidates.append(jsruntime.candidate("transformers.js", written, config))
     return tuple(judge_lines(model, candidates, lines, show=show))
 
 
@@ -475,6 +506,7 @@ def _write_record(
             "examples": examples,
             "seed": seed,
             "forced": result.forced,
+            "target": result.target,
             "add_bos_token": specials.add_bos_token,
             "add_eos_token": specials.add_eos_token,
             "special_tokens": {k: {"content": c, "id": i} for k, (c, i) in specials.tokens.items()},

@@ -88,6 +88,12 @@ def find_package() -> Path:
     )
 
 
+def require() -> Path:
+    """The package's folder, once node and the package are both found (else one line)."""
+    _node()
+    return find_package()
+
+
 def package_version(package: Path) -> str:
     try:
         return str(json.loads((package / "package.json").read_text("utf-8"))["version"])

@@ -430,6 +430,12 @@ class Judged:
         self.ties.merge(other.ties, k)
 
 
+def unknown_score(normal: list[float]) -> float:
+    """What sentencepiece's Unigram scores an unknown character: the lowest of the ``normal``
+    pieces' scores less the penalty, in float32."""
+    return f32(min(normal, default=0.0) - _UNK_PENALTY)
+
+
 def _path_scores(model: SentencePieceModel) -> list[float]:
     """Each piece's score as sentencepiece's Unigram Viterbi adds it (float32 values).
 
@@ -441,7 +447,7 @@ def _path_scores(model: SentencePieceModel) -> list[float]:
     pieces = model.proto.pieces
     normal = [p.score for p in pieces if p.type == NORMAL]
     max_score = max([f32(_FLT_MIN), *normal])
-    unk_score = f32(min(normal, default=0.0) - _UNK_PENALTY)
+    unk_score = unknown_score(normal)
     scores: list[float] = []
     for p in pieces:
         if p.type == USER_DEFINED:

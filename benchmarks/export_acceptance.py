@@ -10,6 +10,11 @@ transformers line (the same script from another virtual environment) to cover bo
 
     python benchmarks/export_acceptance.py                     # 100,000 strings per model
     python benchmarks/export_acceptance.py --strings 20000 --model tiny-legacy
+    python benchmarks/export_acceptance.py --target transformers.js   # judged there too
+
+With ``--target transformers.js`` export writes for transformers.js (refusing charsmap models)
+and the directory is judged in transformers.js as well (node and @huggingface/tokenizers
+installed; see tokcheck.jsruntime).
 
 It prints one row per model: export's verdict and time, then lines judged, differing lines and
 ties per path. A model where export says exact and the larger judgement finds a mismatch is the
@@ -19,13 +24,20 @@ failure this exists to find. It measures and never fails on a figure.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tokcheck.candidates import from_tokenizers, from_transformers, quiet_transformers
+from tokcheck import jsruntime
+from tokcheck.candidates import (
+    EXPORT_TARGETS,
+    from_tokenizers,
+    from_transformers,
+    quiet_transformers,
+)
 from tokcheck.derived import model_texts
 from tokcheck.probes import numbered, sample_texts, structured_texts, symbol_texts
 from tokcheck.proto import SentencePieceModel
@@ -62,10 +74,10 @@ def corpora() -> list[str]:
     return lines
 
 
-def run(name: str, source: Path, out: Path, strings: int) -> None:
+def run(name: str, source: Path, out: Path, strings: int, target: str) -> None:
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "tokcheck", "export", str(source), str(out)],
+        [sys.executable, "-m", "tokcheck", "export", str(source), str(out), "--target", target],
         capture_output=True,
         text=True,
     )
@@ -90,17 +102,23 @@ def run(name: str, source: Path, out: Path, strings: int) -> None:
     )
     with quiet_transformers() as transformers:
         auto = transformers.AutoTokenizer.from_pretrained(str(out))
+    candidates = [file, from_transformers("AutoTokenizer", auto)]
+    if target == "transformers.js":
+        written = (out / "tokenizer.json").read_text("utf-8")
+        config = json.loads((out / "tokenizer_config.json").read_text("utf-8"))
+        candidates.append(jsruntime.candidate("transformers.js", written, config))
     start = time.perf_counter()
-    tallies = judge_lines(model, [file, from_transformers("AutoTokenizer", auto)], numbered(texts))
+    tallies = judge_lines(model, candidates, numbered(texts))
     seconds = time.perf_counter() - start
     for tally in tallies:
-        print(f"{'':34}   {tally.name:16} {tally.summary()} ({seconds:.0f} s for both)")
+        print(f"{'':34}   {tally.name:16} {tally.summary()} ({seconds:.0f} s for all)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--strings", type=int, default=100_000, help="generated strings per model")
     parser.add_argument("--model", action="append", help="only this model (repeatable)")
+    parser.add_argument("--target", choices=EXPORT_TARGETS, default=EXPORT_TARGETS[0])
     args = parser.parse_args(argv)
     with quiet_transformers() as transformers:
         print(f"transformers {transformers.__version__}")
@@ -108,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, source in models():
             if args.model and name not in args.model:
                 continue
-            run(name, source, Path(tmp) / name, args.strings)
+            run(name, source, Path(tmp) / name, args.strings, args.target)
     return 0
 
 

@@ -432,3 +432,28 @@ def test_cli_exhaustive_exported_exact_default_diverges(
         assert default["special_introduced"] > size["codepoints"]
     else:
         assert default["unk_introduced"] > size["codepoints"]
+
+
+@pytest.mark.transformers5
+@only5
+def test_the_sentencepiece_class_encodes_through_sentencepiece_but_decodes_byte_names() -> None:
+    """transformers 5's SentencePieceBackend on the model file: its plain lines' ids are
+    sentencepiece's (it calls the library), its decode writes byte pieces as their names."""
+    report = _run(FIXTURES / "tiny-neox", examples=100, candidates=["sentencepiece-class"])
+    (got,) = report.candidates
+    assert "SentencePieceBackend" in got.cls
+    assert got.decode_mismatched > 0
+    named = [c for c in got.counterexamples if "<0x" in c.candidate_decoded]
+    assert named
+    assert all(c.reference_ids == c.candidate_ids for c in named)
+
+
+@pytest.mark.transformers4
+def test_the_sentencepiece_class_does_not_apply_before_transformers5(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if int((transformers_version() or "0").split(".")[0]) >= 5:
+        pytest.skip("asserts transformers 4.x behaviour")
+    code = main(["compare", str(FIXTURES / "tiny-neox"), "--candidate", "sentencepiece-class"])
+    assert code == 2
+    assert "has no SentencePieceBackend" in capsys.readouterr().err

@@ -5,7 +5,9 @@ Candidates: ``default`` (AutoTokenizer as is), ``slow`` (``use_fast=False``), ``
 ``tokenizer.json`` (the file loaded with the tokenizers library), ``exported`` (the exact
 tokenizer :mod:`tokcheck.export` builds from the proto, to show the fix beside the problem), and
 ``transformers.js`` and ``exported-transformers.js``: the directory's ``tokenizer.json`` and the
-exported one run by transformers.js in node (:mod:`tokcheck.jsruntime`; named, never default).
+exported one run by transformers.js in node (:mod:`tokcheck.jsruntime`; named, never default),
+and ``sentencepiece-class``: transformers 5's ``SentencePieceBackend`` on the model file, which
+encodes through sentencepiece itself (named, never default).
 Each records the class it actually returned. This module loads; :mod:`tokcheck.compare` judges.
 """
 
@@ -31,7 +33,7 @@ from tokcheck.stream import Streamer
 DEFAULT_CANDIDATES = ("default", "slow", "fast", "sentencepiece-backend", "tokenizer.json")
 # Runtimes other than Hugging Face's Python libraries that run a tokenizer.json (named only).
 RUNTIMES = ("transformers.js", "exported-transformers.js")
-CANDIDATE_NAMES = (*DEFAULT_CANDIDATES, "exported", *RUNTIMES)
+CANDIDATE_NAMES = (*DEFAULT_CANDIDATES, "exported", "sentencepiece-class", *RUNTIMES)
 # What ``tokcheck export`` writes a tokenizer.json for, beside transformers: the Rust library,
 # or transformers.js too (see tokcheck.bytelevel), in which it is then verified as well.
 EXPORT_TARGETS = ("tokenizers", "transformers.js")
@@ -430,6 +432,27 @@ def _export_tokenizer(resolved: ResolvedModel, model: SentencePieceModel) -> tup
     return specials.apply(build_tokenizer(model)), specials
 
 
+def _sentencepiece_class(
+    directory: Path, resolved: ResolvedModel, model: SentencePieceModel
+) -> Candidate:
+    """transformers 5's ``SentencePieceBackend`` built on the model file with the directory's
+    special tokens: the class whose encode is sentencepiece's own, judged for its decode."""
+    from tokcheck.export import KeptSpecials
+    from tokcheck.hftokens import read_hf_tokens
+
+    names = {
+        k: c for k, (c, _) in KeptSpecials.of(model, read_hf_tokens(resolved, model)).tokens.items()
+    }
+    with quiet_transformers() as transformers, native_stdout_silenced():
+        cls = getattr(transformers, "SentencePieceBackend", None)
+        if cls is None:
+            raise _NotApplicable(
+                f"transformers {transformers.__version__} has no SentencePieceBackend"
+            )
+        tok = cls(vocab_file=str(resolved.model_file), **names)
+    return from_transformers("sentencepiece-class", tok)
+
+
 def _transformers_js(
     directory: Path, resolved: ResolvedModel, model: SentencePieceModel
 ) -> Candidate:
@@ -468,6 +491,7 @@ _LOADERS: dict[str, Callable[[Path, ResolvedModel, SentencePieceModel], Candidat
     "sentencepiece-backend": _auto("sentencepiece-backend", backend="sentencepiece"),
     "tokenizer.json": _tokenizer_json,
     "exported": _exported,
+    "sentencepiece-class": _sentencepiece_class,
     "transformers.js": _transformers_js,
     "exported-transformers.js": _exported_transformers_js,
 }

@@ -132,7 +132,7 @@ class NodeTokenizer:
             encoding="utf-8",
         )
         self._proc, self._pid, self._stderr = proc, os.getpid(), stderr
-        weakref.finalize(self, _close, proc, stderr)
+        weakref.finalize(self, _close, proc, stderr, os.getpid())
         self._ask(self._load)
 
     def request(self, **request: Any) -> Any:
@@ -162,10 +162,14 @@ class NodeTokenizer:
         return answer
 
 
-def _close(proc: subprocess.Popen[str], stderr: Any) -> None:
+def _close(proc: subprocess.Popen[str], stderr: Any, owner: int) -> None:
+    """End ``proc`` by closing its input; a forked child only closes its copy of the pipe,
+    since the process is its parent's to wait for (or kill)."""
     try:
         if proc.stdin is not None:
             proc.stdin.close()
+        if os.getpid() != owner:
+            return
         proc.wait(timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         proc.kill()

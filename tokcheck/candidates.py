@@ -400,12 +400,16 @@ def from_tokenizers(name: str, tok: Any, cls: str) -> Candidate:
 def _tokenizer_json(
     directory: Path, resolved: ResolvedModel, model: SentencePieceModel
 ) -> Candidate:
-    path = resolved.tokenizer_json
-    if path is None:
-        raise _NotApplicable("no tokenizer.json in the directory")
     from tokenizers import Tokenizer
 
+    path = _tokenizer_json_path(resolved)
     return from_tokenizers("tokenizer.json", Tokenizer.from_file(str(path)), "tokenizers.Tokenizer")
+
+
+def _tokenizer_json_path(resolved: ResolvedModel) -> Path:
+    if resolved.tokenizer_json is None:
+        raise _NotApplicable("no tokenizer.json in the directory")
+    return resolved.tokenizer_json
 
 
 def as_candidate(tokenizer: Any, name: str = "tokenizer") -> Candidate:
@@ -425,11 +429,17 @@ def _exported(directory: Path, resolved: ResolvedModel, model: SentencePieceMode
 def _export_tokenizer(resolved: ResolvedModel, model: SentencePieceModel) -> tuple[Any, Any]:
     """The tokenizer export builds and the special-token settings it keeps."""
     from tokcheck.convert import build_tokenizer
+
+    specials = _kept_specials(resolved, model)
+    return specials.apply(build_tokenizer(model)), specials
+
+
+def _kept_specials(resolved: ResolvedModel, model: SentencePieceModel) -> Any:
+    """The special-token settings export keeps from the directory (``KeptSpecials``)."""
     from tokcheck.export import KeptSpecials
     from tokcheck.hftokens import read_hf_tokens
 
-    specials = KeptSpecials.of(model, read_hf_tokens(resolved, model))
-    return specials.apply(build_tokenizer(model)), specials
+    return KeptSpecials.of(model, read_hf_tokens(resolved, model))
 
 
 def _sentencepiece_class(
@@ -437,12 +447,7 @@ def _sentencepiece_class(
 ) -> Candidate:
     """transformers 5's ``SentencePieceBackend`` built on the model file with the directory's
     special tokens: the class whose encode is sentencepiece's own, judged for its decode."""
-    from tokcheck.export import KeptSpecials
-    from tokcheck.hftokens import read_hf_tokens
-
-    names = {
-        k: c for k, (c, _) in KeptSpecials.of(model, read_hf_tokens(resolved, model)).tokens.items()
-    }
+    names = {k: c for k, (c, _) in _kept_specials(resolved, model).tokens.items()}
     with quiet_transformers() as transformers, native_stdout_silenced():
         cls = getattr(transformers, "SentencePieceBackend", None)
         if cls is None:
@@ -457,10 +462,8 @@ def _transformers_js(
     directory: Path, resolved: ResolvedModel, model: SentencePieceModel
 ) -> Candidate:
     """The directory's ``tokenizer.json`` and ``tokenizer_config.json`` in transformers.js."""
-    path = resolved.tokenizer_json
-    if path is None:
-        raise _NotApplicable("no tokenizer.json in the directory")
-    return _in_node("transformers.js", path.read_text("utf-8"), resolved.tokenizer_config or {})
+    text = _tokenizer_json_path(resolved).read_text("utf-8")
+    return _in_node("transformers.js", text, resolved.tokenizer_config or {})
 
 
 def _exported_transformers_js(

@@ -286,7 +286,7 @@ def advice(report: CompareReport, model: str = "MODEL") -> str:
     export cannot convert the model at all (then that is said). A runtime that fails
     (transformers.js) gets advice of its own: export's fix is for the Hugging Face paths.
     """
-    runtime = _runtime_advice(report)
+    runtime = _runtime_advice(report, model)
     own = [u for u in report.load_failures if u.name == "exported"]
     raised = [u for u in report.load_failures if u.name not in ("exported", *RUNTIMES)]
     failed = [
@@ -298,7 +298,7 @@ def advice(report: CompareReport, model: str = "MODEL") -> str:
     return f"{hf}; and {runtime}" if runtime else hf
 
 
-def _runtime_advice(report: CompareReport) -> str:
+def _runtime_advice(report: CompareReport, model: str) -> str:
     """What to do about a runtime candidate (transformers.js) that fails, or "" if none does."""
     raised = [u for u in report.load_failures if u.name in RUNTIMES]
     failed = [
@@ -311,8 +311,9 @@ def _runtime_advice(report: CompareReport) -> str:
         + [f"{c.name}: {c.summary()}" for c in _distinct(failed)]
     )
     return (
-        f"transformers.js does not tokenize as sentencepiece here ({found}); tokcheck's "
-        "README lists, under Runtimes, what it cannot run and what export writes for it"
+        f"transformers.js does not tokenize as sentencepiece here ({found}): run `tokcheck "
+        f"export {model} OUTDIR --target transformers.js`, which writes a tokenizer it runs "
+        "exactly and verifies it there, or refuses with the reason"
     )
 
 

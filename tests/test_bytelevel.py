@@ -79,6 +79,18 @@ def test_every_byte_piece_decodes_alone_as_sentencepiece_decodes_it() -> None:
     assert got == model.processor.decode([[i] for i in ids])
 
 
+def test_a_renamed_one_character_piece_decodes_as_sentencepiece_decodes_it() -> None:
+    """The NUL piece, which sentencepiece treats as unused under byte fallback, is exported
+    under its character and a noncharacter; in byte-level form too it decodes to the NUL."""
+    model = SentencePieceModel.load(FIXTURES / "broken/null-piece/spiece.model")
+    tok = bytelevel.byte_level(build_tokenizer(model), model)
+    every = [[i] for i in range(len(model.pieces))]
+    assert tok.decode_batch(every, skip_special_tokens=False) == model.processor.decode(every)
+    assert tok.decode([275, 999, 54], skip_special_tokens=False) == model.processor.decode(
+        [275, 999, 54]
+    )
+
+
 def test_a_charsmap_model_is_refused_for_transformers_js_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

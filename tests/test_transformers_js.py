@@ -126,10 +126,23 @@ def test_forked_workers_start_their_own_node(exported: dict[str, Path], tmp_path
 
 
 @needs_js
-def test_exported_transformers_js_runs_the_export_in_memory() -> None:
-    got = _report(FIXTURES / "bpe-32k", "exported-transformers.js", "exported")
-    assert got["exported"]["mismatched"] == 0
+def test_exported_transformers_js_runs_what_export_writes_for_it() -> None:
+    """The byte-level form of a rinna-flag model, built in memory and run in transformers.js:
+    sentencepiece's ids (ties aside), where the plain export there loses byte fallback."""
+    got = _report(FIXTURES / "tiny-neox", "exported-transformers.js", "exported")
+    assert got["exported-transformers.js"]["mismatched"] == 0
     assert got["exported-transformers.js"]["lines"] == got["exported"]["lines"]
+
+
+def test_exported_transformers_js_does_not_apply_to_a_charsmap_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(
+        ["compare", str(FIXTURES / "tiny-legacy"), "--candidate", "exported-transformers.js"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "charsmap" in err
 
 
 @needs_js
@@ -175,3 +188,65 @@ def test_without_node_the_candidate_is_refused(
 def test_the_bridge_script_ships_inside_the_package() -> None:
     assert jsruntime._SCRIPT.is_file()
     assert os.access(jsruntime._SCRIPT, os.R_OK)
+
+
+def _fake_package(root: Path, main: str) -> Path:
+    """A node_modules folder whose @huggingface/tokenizers runs ``main`` when loaded."""
+    package = root / "node_modules" / jsruntime.PACKAGE
+    package.mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "x", "version": "0.0.0", "main": "i.js"}')
+    (package / "i.js").write_text(main)
+    return root / "node_modules"
+
+
+@pytest.mark.skipif(jsruntime.shutil.which("node") is None, reason="needs node")
+@pytest.mark.parametrize(
+    ("main_js", "said"),
+    [
+        ("throw new Error('boom');", "cannot load"),
+        ("module.exports = {};", "exports no Tokenizer class"),
+        ("console.log('garbage'); module.exports = {Tokenizer: class {}};", "did not answer as"),
+        ("while (true) {}", "did not answer in"),
+    ],
+    ids=["throws", "no-class", "prints", "hangs"],
+)
+def test_a_broken_package_is_one_line_and_exit_2_never_a_hang(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    main_js: str,
+    said: str,
+) -> None:
+    monkeypatch.setenv(jsruntime.NODE_MODULES_ENV, str(_fake_package(tmp_path, main_js)))
+    monkeypatch.setattr(jsruntime, "SILENCE", 2.0)
+    for args in (
+        ["compare", str(FIXTURES / "tiny-neox"), "--candidate", "exported-transformers.js"],
+        [
+            "export",
+            str(FIXTURES / "tiny-neox"),
+            str(tmp_path / "out"),
+            "--target",
+            "transformers.js",
+        ],
+    ):
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert said in err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@needs_js
+def test_a_node_that_is_not_node_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``node`` on PATH that echoes its input (``cat``) answers what the bridge never would."""
+    fake = tmp_path / "node"
+    fake.write_text("#!/bin/sh\nexec cat\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    code = main(["compare", str(FIXTURES / "tiny-neox"), "--candidate", "exported-transformers.js"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "did not answer as tokcheck's transformers.js bridge does" in err

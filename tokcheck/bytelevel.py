@@ -100,7 +100,7 @@ def byte_level(tokenizer: Tokenizer, model: SentencePieceModel) -> Tokenizer:
 
 
 def _vocab(model: SentencePieceModel, vocab: list[list[Any]]) -> list[list[Any]]:
-    proto = model.proto
+    proto = model.runtime_proto  # piece types as sentencepiece treats them, as export's
     alphabet = _alphabet()
     penalty = unknown_score([p.score for p in proto.pieces if p.type == NORMAL])
     out: list[list[Any]] = []
@@ -127,7 +127,7 @@ def _vocab(model: SentencePieceModel, vocab: list[list[Any]]) -> list[list[Any]]
 def _decoder(model: SentencePieceModel) -> list[Any]:
     from tokenizers import Regex, decoders
 
-    proto = model.proto
+    proto = model.runtime_proto
     trainer = proto.trainer_spec
 
     def whole(names: list[str], content: str) -> Any:

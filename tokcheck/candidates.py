@@ -4,8 +4,8 @@ Candidates: ``default`` (AutoTokenizer as is), ``slow`` (``use_fast=False``), ``
 (``use_fast=True``), ``sentencepiece-backend`` (transformers 5.x's ``backend="sentencepiece"``),
 ``tokenizer.json`` (the file loaded with the tokenizers library), ``exported`` (the exact
 tokenizer :mod:`tokcheck.export` builds from the proto, to show the fix beside the problem), and
-``transformers.js`` and ``exported-transformers.js``: the directory's ``tokenizer.json`` and the
-exported one run by transformers.js in node (:mod:`tokcheck.jsruntime`; named, never default),
+``transformers.js`` and ``exported-transformers.js``: the directory's ``tokenizer.json`` and what
+``tokcheck export --target transformers.js`` writes, run by transformers.js in node (:mod:`tokcheck.jsruntime`; named, never default),
 and ``sentencepiece-class``: transformers 5's ``SentencePieceBackend`` on the model file, which
 encodes through sentencepiece itself (named, never default).
 Each records the class it actually returned. This module loads; :mod:`tokcheck.compare` judges.
@@ -422,16 +422,10 @@ def as_candidate(tokenizer: Any, name: str = "tokenizer") -> Candidate:
 def _exported(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
     """What ``tokcheck export`` would write for this directory, built in memory: the converted
     model with the directory's special-token settings kept."""
-    tokenizer, _ = _export_tokenizer(resolved, model)
-    return from_tokenizers("exported", tokenizer, "tokenizers.Tokenizer (tokcheck export)")
-
-
-def _export_tokenizer(resolved: ResolvedModel, model: SentencePieceModel) -> tuple[Any, Any]:
-    """The tokenizer export builds and the special-token settings it keeps."""
     from tokcheck.convert import build_tokenizer
 
-    specials = _kept_specials(resolved, model)
-    return specials.apply(build_tokenizer(model)), specials
+    tokenizer = _kept_specials(resolved, model).apply(build_tokenizer(model))
+    return from_tokenizers("exported", tokenizer, "tokenizers.Tokenizer (tokcheck export)")
 
 
 def _kept_specials(resolved: ResolvedModel, model: SentencePieceModel) -> Any:
@@ -469,10 +463,15 @@ def _transformers_js(
 def _exported_transformers_js(
     directory: Path, resolved: ResolvedModel, model: SentencePieceModel
 ) -> Candidate:
-    """What ``tokcheck export`` would write for this directory, run by transformers.js."""
-    from tokcheck.export import tokenizer_config
+    """What ``tokcheck export --target transformers.js`` would write for this directory, run
+    by transformers.js; a model export refuses for that target does not apply."""
+    from tokcheck.export import build_for, tokenizer_config
 
-    tokenizer, specials = _export_tokenizer(resolved, model)
+    specials = _kept_specials(resolved, model)
+    try:
+        tokenizer = specials.apply(build_for(model, "transformers.js"))
+    except TokcheckError as e:
+        raise _NotApplicable(str(e)) from e
     config = tokenizer_config(resolved, specials)
     return _in_node("exported-transformers.js", tokenizer.to_str(), config)
 

@@ -154,7 +154,7 @@ def export(
     model.processor  # noqa: B018  (the reference must load: a refusal is one line, exit 2)
     atomic.check_outdir(outdir, force)
     specials = KeptSpecials.of(model, read_hf_tokens(resolved, model))
-    tokenizer = specials.apply(_build(model, target))
+    tokenizer = specials.apply(build_for(model, target))
     if verify:
         lines = [*numbered(texts), *verification_lines(model, examples, seed, "line", len(texts))]
     else:
@@ -201,8 +201,8 @@ def export(
     return dataclasses.replace(result, written=True)
 
 
-def _build(model: SentencePieceModel, target: str) -> Tokenizer:
-    """The converted tokenizer, in the form ``target`` runs."""
+def build_for(model: SentencePieceModel, target: str) -> Tokenizer:
+    """The converted tokenizer, in the form ``target`` runs (TokcheckError: it cannot be)."""
     if target != "transformers.js":
         return Converter(model).build()
     if why := bytelevel.refusal(model):

@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import selectors
 import shutil
 import subprocess
 import tempfile
@@ -106,17 +108,20 @@ class NodeTokenizer:
 
     The process is started when the tokenizer is made (so a tokenizer.json tokenizers.js
     cannot load fails there) and again in a forked child, which must not share its parent's
-    pipes. It ends when its standard input closes: when this object goes, or this process ends
-    in any way. One request at a time: compare encodes the next batch on another thread while
-    it judges (and streams) this one.
+    pipes. It runs in a session of its own, so a terminal's Ctrl-C reaches tokcheck alone, and
+    ends when its standard input closes: when this object goes, or this process ends in any
+    way. One request at a time: compare encodes the next batch on another thread while it
+    judges (and streams) this one. Requests and answers move through the pipes as they can,
+    both ways at once, and a node that sends nothing for :data:`SILENCE` seconds, or that
+    answers what the bridge never would, is an error, never a hang.
     """
 
     def __init__(self, tokenizer_json: str, config: dict[str, Any]) -> None:
         self._node = _node()
         self.package = find_package()
         self.version = package_version(self.package)
-        self._load = json.dumps({"tokenizer": tokenizer_json, "config": config})
-        self._proc: subprocess.Popen[str] | None = None
+        self._load = json.dumps({"tokenizer": tokenizer_json, "config": config}).encode()
+        self._proc: subprocess.Popen[bytes] | None = None
         self._pid = 0
         self._lock = threading.Lock()
         self._start()
@@ -128,41 +133,89 @@ class NodeTokenizer:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
-            text=True,
-            encoding="utf-8",
+            start_new_session=True,
         )
         self._proc, self._pid, self._stderr = proc, os.getpid(), stderr
         weakref.finalize(self, _close, proc, stderr, os.getpid())
-        self._ask(self._load)
+        self._ask(self._load, "ready")
 
     def request(self, **request: Any) -> Any:
-        """The answer to one request (see ``transformers_js.cjs``); its one value."""
+        """The answer to one request (see ``transformers_js.cjs``): its one value."""
+        (key,) = request
         with self._lock:
             if self._pid != os.getpid():
                 self._start()
-            answer = self._ask(json.dumps(request))
-        return next(iter(answer.values()))
+            return self._ask(json.dumps(request).encode(), _ANSWERS[key])
 
-    def _ask(self, line: str) -> dict[str, Any]:
+    def _ask(self, line: bytes, key: str) -> Any:
+        """Send one request line and read the answer's ``key``; an ``error`` answer raises."""
+        reply = self._exchange(line + b"\n")
+        try:
+            answer = json.loads(reply)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or not (key in answer or "error" in answer):
+            raise RuntimeUnavailable(
+                f"{self._node} did not answer as tokcheck's transformers.js bridge does "
+                f"({_short(reply.decode('utf-8', 'replace')) or 'an empty line'}); is it Node.js?"
+            )
+        if "error" in answer:
+            message = f"transformers.js: {_short(str(answer['error']))}"
+            raise RuntimeUnavailable(message) if answer.get("package") else TokcheckError(message)
+        return answer[key]
+
+    def _exchange(self, payload: bytes) -> bytes:
+        """Write ``payload`` and read one line back, both as the pipes allow."""
         proc = self._proc
         assert proc is not None
         assert proc.stdin is not None
         assert proc.stdout is not None
-        try:
-            proc.stdin.write(line + "\n")
-            proc.stdin.flush()
-            reply = proc.stdout.readline()
-        except OSError:
-            reply = ""
-        if not reply:
-            raise TokcheckError(f"transformers.js (node) ended: {_ended(proc, self._stderr)}")
-        answer: dict[str, Any] = json.loads(reply)
-        if "error" in answer:
-            raise TokcheckError(f"transformers.js: {_short(str(answer['error']))}")
-        return answer
+        stdin, stdout = proc.stdin.fileno(), proc.stdout.fileno()
+        received = bytearray()
+        sent = 0
+        quiet = 0.0
+        with selectors.DefaultSelector() as selector:
+            selector.register(stdout, selectors.EVENT_READ)
+            selector.register(stdin, selectors.EVENT_WRITE)
+            while True:
+                events = selector.select(_TICK)
+                if not events:
+                    quiet += _TICK
+                    if quiet >= SILENCE or not threading.main_thread().is_alive():
+                        proc.kill()
+                        raise RuntimeUnavailable(
+                            f"transformers.js (node) did not answer in {SILENCE:.0f} s"
+                        )
+                    continue
+                quiet = 0.0
+                for key, _ in events:
+                    if key.fd == stdin:
+                        try:
+                            sent += os.write(stdin, payload[sent : sent + _CHUNK])
+                        except BrokenPipeError:
+                            sent = len(payload)
+                        if sent == len(payload):
+                            selector.unregister(stdin)
+                        continue
+                    chunk = os.read(stdout, _CHUNK)
+                    if not chunk:
+                        raise RuntimeUnavailable(
+                            f"transformers.js (node) ended: {_ended(proc, self._stderr)}"
+                        )
+                    received += chunk
+                    if received.endswith(b"\n") and sent == len(payload):
+                        return bytes(received)
 
 
-def _close(proc: subprocess.Popen[str], stderr: Any, owner: int) -> None:
+# What each request is answered with (see transformers_js.cjs).
+_ANSWERS = {"encode": "ids", "decode": "texts", "pieces": "pieces", "stream": "chunks"}
+# Seconds of silence from node, while a request is pending, before it is taken for hung.
+SILENCE = 120.0
+_TICK = 0.25
+_CHUNK = 1 << 16
+
+
+def _close(proc: subprocess.Popen[bytes], stderr: Any, owner: int) -> None:
     """End ``proc`` by closing its input; a forked child only closes its copy of the pipe,
     since the process is its parent's to wait for (or kill)."""
     try:
@@ -177,16 +230,20 @@ def _close(proc: subprocess.Popen[str], stderr: Any, owner: int) -> None:
         stderr.close()
 
 
-def _ended(proc: subprocess.Popen[str], stderr: Any) -> str:
-    """How the node process ended: its exit code and the last line it wrote to stderr."""
+def _ended(proc: subprocess.Popen[bytes], stderr: Any) -> str:
+    """How the node process ended: its exit code and the error it wrote to stderr."""
     try:
         code = proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         proc.kill()
         code = proc.wait()
     stderr.seek(0)
-    lines = stderr.read().decode("utf-8", "replace").strip().splitlines()
-    return f"exit code {code}" + (f": {_short(lines[-1])}" if lines else "")
+    lines = [line.strip() for line in stderr.read().decode("utf-8", "replace").splitlines()]
+    # An uncaught exception's report ends with a stack and the version ("Node.js v20..."):
+    # its message is the line that names the error.
+    named = [line for line in lines if re.match(r"^[A-Za-z]*Error\b", line)]
+    said = named[-1] if named else next((x for x in reversed(lines) if x), "")
+    return f"exit code {code}" + (f": {_short(said)}" if said else "")
 
 
 def _short(message: str, limit: int = 300) -> str:

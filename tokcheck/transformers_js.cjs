@@ -9,7 +9,8 @@
 //   {"decode": [[id, ...]]}   -> {"texts": [text, ...]}       (special tokens kept)
 //   {"pieces": [id, ...]}     -> {"pieces": [name, ...]}
 //   {"stream": [[id, ...]]}   -> {"chunks": [[chunk, ...]]}   (prefix/read offsets, below)
-// A request that throws is answered {"error": message}; the process goes on.
+// A request that throws is answered {"error": message}; the process goes on. A package that
+// cannot be loaded makes every answer {"error": message, "package": true}.
 "use strict";
 const readline = require("readline");
 
@@ -40,7 +41,14 @@ function prefixReadOffsets(decode, ids) {
 }
 
 function main() {
-  const { Tokenizer } = require(process.argv[2]);
+  let Tokenizer = null;
+  let broken = null;
+  try {
+    ({ Tokenizer } = require(process.argv[2]));
+    if (typeof Tokenizer !== "function") throw new Error("it exports no Tokenizer class");
+  } catch (e) {
+    broken = `cannot load ${process.argv[2]}: ${String((e && e.message) || e)}`;
+  }
   let tokenizer = null;
   // tokenizers.js throws on no ids where the Rust library gives "": the judge decodes the ids
   // of empty lines and windows, which no user's decode call would hold.
@@ -49,6 +57,10 @@ function main() {
   const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
   input.on("line", (line) => {
     let answer;
+    if (broken !== null) {
+      send({ error: broken, package: true });
+      return;
+    }
     try {
       const request = JSON.parse(line);
       if (request.tokenizer !== undefined) {

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -199,13 +204,13 @@ def _fake_package(root: Path, main: str) -> Path:
     return root / "node_modules"
 
 
-@pytest.mark.skipif(jsruntime.shutil.which("node") is None, reason="needs node")
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
 @pytest.mark.parametrize(
     ("main_js", "said"),
     [
         ("throw new Error('boom');", "cannot load"),
         ("module.exports = {};", "exports no Tokenizer class"),
-        ("console.log('garbage'); module.exports = {Tokenizer: class {}};", "did not answer as"),
+        ("console.log('garbage'); module.exports = {Tokenizer: class {}};", "is not Node.js"),
         ("while (true) {}", "did not answer in"),
     ],
     ids=["throws", "no-class", "prints", "hangs"],
@@ -249,4 +254,66 @@ def test_a_node_that_is_not_node_is_refused(
     code = main(["compare", str(FIXTURES / "tiny-neox"), "--candidate", "exported-transformers.js"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "did not answer as tokcheck's transformers.js bridge does" in err
+    assert "is not Node.js running tokcheck's transformers.js bridge" in err
+
+
+def _fake_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    fake = tmp_path / "bin" / "node"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\n{body}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+
+
+@needs_js
+@pytest.mark.parametrize(
+    ("body", "limit", "said"),
+    [
+        ('while true; do printf " "; sleep 0.2; done', "ANSWER_SECONDS", "did not answer in 2 s"),
+        ('exec tr -d "\\n" < /dev/zero', "MAX_ANSWER", "without ending its answer"),
+    ],
+    ids=["trickles", "floods"],
+)
+def test_a_node_that_never_ends_its_answer_is_cut_off(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    body: str,
+    limit: str,
+    said: str,
+) -> None:
+    """Never silent, so the silence limit alone would wait for ever (or fill the memory)."""
+    _fake_node(tmp_path, monkeypatch, body)
+    monkeypatch.setattr(jsruntime, limit, 2.0 if limit == "ANSWER_SECONDS" else 1 << 20)
+    code = main(["compare", str(FIXTURES / "tiny-neox"), "--candidate", "exported-transformers.js"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert said in err
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_node_dies_with_tokcheck_even_when_stuck_and_tokcheck_is_killed(tmp_path: Path) -> None:
+    """SIGKILL gives tokcheck no chance to close the pipe, and a stuck node never reads it:
+    the bridge's watchdog thread ends node when its parent is gone."""
+    modules = _fake_package(tmp_path, "while (true) {}")
+    env = {**os.environ, jsruntime.NODE_MODULES_ENV: str(modules)}
+    args = ["compare", str(FIXTURES / "tiny-neox"), "--candidate", "exported-transformers.js"]
+    run = subprocess.Popen([sys.executable, "-m", "tokcheck", *args], env=env)
+    marker = str(modules)
+
+    def nodes() -> list[str]:
+        found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+        return found.stdout.split()
+
+    deadline = time.monotonic() + 60
+    while not nodes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert nodes(), "node started"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 10
+    while nodes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = nodes()
+    subprocess.run(["pkill", "-KILL", "-f", marker], check=False)  # not left spinning on failure
+    assert left == []

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from functools import cache
@@ -113,7 +114,8 @@ class NodeTokenizer:
     way. One request at a time: compare encodes the next batch on another thread while it
     judges (and streams) this one. Requests and answers move through the pipes as they can,
     both ways at once, and a node that sends nothing for :data:`SILENCE` seconds, or that
-    answers what the bridge never would, is an error, never a hang.
+    answers what the bridge never would, or takes over :data:`ANSWER_SECONDS` for one answer, is
+    an error, never a hang. The bridge kills itself when this process has gone.
     """
 
     def __init__(self, tokenizer_json: str, config: dict[str, Any]) -> None:
@@ -155,9 +157,10 @@ class NodeTokenizer:
         except ValueError:
             answer = None
         if not isinstance(answer, dict) or not (key in answer or "error" in answer):
+            said = _short(reply.decode("utf-8", "replace"), 120) or "an empty line"
             raise RuntimeUnavailable(
-                f"{self._node} did not answer as tokcheck's transformers.js bridge does "
-                f"({_short(reply.decode('utf-8', 'replace')) or 'an empty line'}); is it Node.js?"
+                f"{self._node} is not Node.js running tokcheck's transformers.js bridge: it "
+                f"answered {said}"
             )
         if "error" in answer:
             message = f"transformers.js: {_short(str(answer['error']))}"
@@ -174,20 +177,26 @@ class NodeTokenizer:
         received = bytearray()
         sent = 0
         quiet = 0.0
+        start = time.monotonic()
         with selectors.DefaultSelector() as selector:
             selector.register(stdout, selectors.EVENT_READ)
             selector.register(stdin, selectors.EVENT_WRITE)
             while True:
                 events = selector.select(_TICK)
-                if not events:
-                    quiet += _TICK
-                    if quiet >= SILENCE or not threading.main_thread().is_alive():
-                        proc.kill()
-                        raise RuntimeUnavailable(
-                            f"transformers.js (node) did not answer in {SILENCE:.0f} s"
-                        )
-                    continue
-                quiet = 0.0
+                quiet = 0.0 if events else quiet + _TICK
+                late = time.monotonic() - start > ANSWER_SECONDS
+                if quiet >= SILENCE or late or not threading.main_thread().is_alive():
+                    proc.kill()
+                    raise RuntimeUnavailable(
+                        f"transformers.js (node) did not answer in "
+                        f"{ANSWER_SECONDS if late else SILENCE:.0f} s"
+                    )
+                if len(received) > MAX_ANSWER:
+                    proc.kill()
+                    raise RuntimeUnavailable(
+                        f"transformers.js (node) wrote over {MAX_ANSWER >> 20} MiB without "
+                        "ending its answer"
+                    )
                 for key, _ in events:
                     if key.fd == stdin:
                         try:
@@ -209,8 +218,11 @@ class NodeTokenizer:
 
 # What each request is answered with (see transformers_js.cjs).
 _ANSWERS = {"encode": "ids", "decode": "texts", "pieces": "pieces", "stream": "chunks"}
-# Seconds of silence from node, while a request is pending, before it is taken for hung.
+# Seconds of silence from node, while a request is pending, before it is taken for hung; the
+# longest any one answer may take (compare's batches are 2,000 lines); its largest size.
 SILENCE = 120.0
+ANSWER_SECONDS = 600.0
+MAX_ANSWER = 1 << 30
 _TICK = 0.25
 _CHUNK = 1 << 16
 

@@ -40,7 +40,19 @@ function prefixReadOffsets(decode, ids) {
   return chunks;
 }
 
+// Ends this process when tokcheck's has gone, however it went (SIGKILL included), even while
+// the main thread is busy or stuck: a worker thread polls the parent's pid and kills the process.
+function dieWithParent() {
+  const { Worker } = require("worker_threads");
+  const watch = `
+    const parent = ${process.ppid};
+    setInterval(() => { if (process.ppid !== parent) process.kill(${process.pid}, "SIGKILL"); }, 500);
+  `;
+  new Worker(watch, { eval: true }).unref();
+}
+
 function main() {
+  dieWithParent();
   let Tokenizer = null;
   let broken = null;
   try {

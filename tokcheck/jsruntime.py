@@ -131,7 +131,7 @@ class NodeTokenizer:
     def _start(self) -> None:
         stderr = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the process)
         proc = subprocess.Popen(
-            [self._node, str(_SCRIPT), str(self.package)],
+            [self._node, str(_SCRIPT), str(self.package), str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,

@@ -1,5 +1,5 @@
 // tokcheck's bridge to transformers.js's tokenizer library (@huggingface/tokenizers), run by
-// tokcheck/jsruntime.py as: node transformers_js.cjs PACKAGE_DIR
+// tokcheck/jsruntime.py as: node transformers_js.cjs PACKAGE_DIR PARENT_PID
 //
 // It reads one JSON request per line on stdin and writes one JSON answer per line on stdout,
 // until stdin ends. The first request loads the tokenizer:
@@ -42,17 +42,18 @@ function prefixReadOffsets(decode, ids) {
 
 // Ends this process when tokcheck's has gone, however it went (SIGKILL included), even while
 // the main thread is busy or stuck: a worker thread polls the parent's pid and kills the process.
-function dieWithParent() {
+// The parent's pid comes from tokcheck, so a parent gone before this starts is seen too.
+function dieWithParent(parent) {
   const { Worker } = require("worker_threads");
   const watch = `
-    const parent = ${process.ppid};
+    const parent = ${Number(parent) || process.ppid};
     setInterval(() => { if (process.ppid !== parent) process.kill(${process.pid}, "SIGKILL"); }, 500);
   `;
   new Worker(watch, { eval: true }).unref();
 }
 
 function main() {
-  dieWithParent();
+  dieWithParent(process.argv[3]);
   let Tokenizer = null;
   let broken = null;
   try {

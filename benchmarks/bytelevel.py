@@ -12,10 +12,11 @@ transformers.js (one request each way, the time of the round trip through the br
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+
+from timing import best
 
 from tokcheck import bytelevel, jsruntime
 from tokcheck.convert import build_tokenizer
@@ -24,15 +25,6 @@ from tokcheck.resolve import resolve
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-
-
-def best(run: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

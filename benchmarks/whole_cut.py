@@ -14,24 +14,15 @@ The tokenizer without the steps is not exact; it is there only to price them.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from timing import best
 
 from tokcheck import bpe
 from tokcheck.convert import Converter
 from tokcheck.testing import load
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-def best(run: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

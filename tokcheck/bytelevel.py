@@ -33,9 +33,14 @@ import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from tokcheck.convert import DEFAULT_UNK_SURFACE, SPACE_SYMBOL, named_back, vocabulary
+from tokcheck.convert import (
+    DEFAULT_UNK_SURFACE,
+    SPACE_SYMBOL,
+    named_back,
+    vocabulary,
+    whole_token,
+)
 from tokcheck.judge import unknown_score
-from tokcheck.patterns import literal
 from tokcheck.proto import BYTE, CONTROL, NORMAL, UNIGRAM_MODEL, USER_DEFINED, SentencePieceModel
 
 if TYPE_CHECKING:
@@ -103,12 +108,13 @@ def _vocab(model: SentencePieceModel, vocab: list[list[Any]]) -> list[list[Any]]
     proto = model.runtime_proto  # piece types as sentencepiece treats them, as export's
     alphabet = _alphabet()
     penalty = unknown_score([p.score for p in proto.pieces if p.type == NORMAL])
+    matchable = (NORMAL, USER_DEFINED)
+    taken = {
+        to_byte_level(token)
+        for piece, (token, _) in zip(proto.pieces, vocab, strict=True)
+        if piece.type in matchable
+    }
     out: list[list[Any]] = []
-    for piece, (token, score) in zip(proto.pieces, vocab, strict=True):
-        if piece.type in (NORMAL, USER_DEFINED):
-            out.append([to_byte_level(token), score])
-    taken = {token for token, _ in out}
-    out = []
     for piece, (token, score) in zip(proto.pieces, vocab, strict=True):
         name = to_byte_level(token)
         if piece.type == BYTE:
@@ -117,7 +123,7 @@ def _vocab(model: SentencePieceModel, vocab: list[list[Any]]) -> list[list[Any]]
             score = 0.0 if 0x80 <= byte < 0xC0 else penalty
             if name in taken:
                 name, score = name + UNREACHABLE, penalty - 1.0
-        elif piece.type not in (NORMAL, USER_DEFINED):
+        elif piece.type not in matchable:
             # Never matched: below any segmentation of its span into byte-level tokens.
             score = len(name) * penalty - 1.0
         out.append([name, score])
@@ -125,27 +131,22 @@ def _vocab(model: SentencePieceModel, vocab: list[list[Any]]) -> list[list[Any]]
 
 
 def _decoder(model: SentencePieceModel) -> list[Any]:
-    from tokenizers import Regex, decoders
+    from tokenizers import decoders
 
     proto = model.runtime_proto
     trainer = proto.trainer_spec
-
-    def whole(names: list[str], content: str) -> Any:
-        names = sorted(set(names), key=lambda name: (-len(name), name))
-        return decoders.Replace(Regex(rf"\A(?:{'|'.join(map(literal, names))})\z"), content)
-
     tokens = vocabulary(proto)
     steps = [
-        whole([to_byte_level(n) for n in names], to_byte_level(piece))
+        whole_token([to_byte_level(n) for n in names], to_byte_level(piece))
         for piece, names in named_back(proto, tokens)
     ]
     # Only the unreachable byte tokens end in it: every other token is byte-level text.
     steps.append(decoders.Strip(UNREACHABLE, 0, 1))
     controls = [to_byte_level(tokens[i]) for i, p in enumerate(proto.pieces) if p.type == CONTROL]
     if controls:
-        steps.append(whole(controls, ""))
+        steps.append(whole_token(controls, ""))
     surface = trainer.unk_surface if trainer.HasField("unk_surface") else DEFAULT_UNK_SURFACE
-    steps.append(whole([to_byte_level(tokens[trainer.unk_id])], to_byte_level(surface)))
+    steps.append(whole_token([to_byte_level(tokens[trainer.unk_id])], to_byte_level(surface)))
     steps += [decoders.ByteLevel(), decoders.Replace(SPACE_SYMBOL, " ")]
     if proto.normalizer_spec.add_dummy_prefix:
         steps.append(decoders.Strip(" ", 1, 0))

@@ -467,15 +467,10 @@ def _decoder(proto: ModelProto) -> Any:
     trainer, spec = proto.trainer_spec, proto.normalizer_spec
     steps: list[Any] = []
 
-    def whole(names: list[str], content: str) -> Any:
-        # Replace applies per token: anchored, it replaces only tokens that are one of `names`.
-        names = sorted(set(names), key=lambda name: (-len(name), name))
-        return decoders.Replace(Regex(rf"\A(?:{'|'.join(map(literal, names))})\z"), content)
-
-    steps += [whole(names, piece) for piece, names in named_back(proto, tokens)]
+    steps += [whole_token(names, piece) for piece, names in named_back(proto, tokens)]
     controls = [tokens[i] for i, p in enumerate(proto.pieces) if p.type == CONTROL]
     if controls:
-        steps.append(whole(controls, ""))
+        steps.append(whole_token(controls, ""))
     unk = tokens[trainer.unk_id]
     surface = trainer.unk_surface if trainer.HasField("unk_surface") else DEFAULT_UNK_SURFACE
     # sentencepiece never strips the leading space of the unknown surface: without byte
@@ -485,10 +480,10 @@ def _decoder(proto: ModelProto) -> Any:
     if not trainer.byte_fallback:
         covered = {c for piece in pieces for c in piece}
         placeholder = next((c for c in _PLACEHOLDERS if c not in covered), None)
-    steps.append(whole([unk], placeholder or surface))
+    steps.append(whole_token([unk], placeholder or surface))
     blank, lead = _leading_marks(proto, placeholder)
     if blank:
-        steps.append(whole([SPACE_SYMBOL], blank))
+        steps.append(whole_token([SPACE_SYMBOL], blank))
         steps.append(decoders.Replace(Regex(f"\\A{SPACE_SYMBOL}"), lead))
     steps.append(decoders.Replace(SPACE_SYMBOL, " "))
     if trainer.byte_fallback:
@@ -508,6 +503,18 @@ def _decoder(proto: ModelProto) -> Any:
     if placeholder:
         steps.append(decoders.Replace(placeholder, surface))
     return decoders.Sequence(steps)
+
+
+def whole_token(names: list[str], content: str) -> Any:
+    """A decoder step that writes ``content`` for every token that is one of ``names``.
+
+    Replace applies per token: anchored, it replaces only tokens that are one of ``names``
+    (longest first, then by name, so the written pattern is the same on every run).
+    """
+    from tokenizers import Regex, decoders
+
+    names = sorted(set(names), key=lambda name: (-len(name), name))
+    return decoders.Replace(Regex(rf"\A(?:{'|'.join(map(literal, names))})\z"), content)
 
 
 def named_back(proto: ModelProto, tokens: list[str]) -> list[tuple[str, list[str]]]:

@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 
 # Generated strings checked by export() besides the caller's texts (the CLI's default too).
 DEFAULT_EXAMPLES = 2000
-TARGETS = EXPORT_TARGETS
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ class ExportResult:
     forced: bool
     strict: bool
     written: bool
-    target: str = TARGETS[0]
+    target: str = EXPORT_TARGETS[0]
 
     @property
     def caveats(self) -> list[str]:
@@ -132,7 +131,7 @@ def export(
     seed: int = 0,
     verify: bool = True,
     show: int = 3,
-    target: str = TARGETS[0],
+    target: str = EXPORT_TARGETS[0],
 ) -> ExportResult:
     """Write ``model`` as a Hugging Face tokenizer directory ``outdir`` and return what was done.
 
@@ -146,8 +145,10 @@ def export(
     see :mod:`tokcheck.jsruntime`, which must be installed), and writes a unigram model with
     byte fallback in the byte-level form transformers.js runs (:mod:`tokcheck.bytelevel`).
     """
-    if target not in TARGETS:
-        raise TokcheckError(f"unknown export target {target!r}; choose from {', '.join(TARGETS)}")
+    if target not in EXPORT_TARGETS:
+        raise TokcheckError(
+            f"unknown export target {target!r}; choose from {', '.join(EXPORT_TARGETS)}"
+        )
     outdir = Path(outdir)
     _refuse_own_sources(outdir, model, resolved, force)
     model.require_text("export it")

@@ -58,6 +58,7 @@ import re
 import sys
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from tokcheck.errors import one_line
@@ -182,15 +183,8 @@ class Streamer:
         if self.tokenizer is not None:
             ways.append((DECODE_STREAM, lambda: decode_stream(self.tokenizer, ids)))
         if both or self.tokenizer is None:
-            offsets = self.offsets
-            ways.append(
-                (
-                    PREFIX_READ,
-                    (lambda: offsets(ids))
-                    if offsets is not None
-                    else (lambda: prefix_read_offsets(self.decode, ids)),
-                )
-            )
+            offsets = self.offsets or partial(prefix_read_offsets, self.decode)
+            ways.append((PREFIX_READ, lambda: offsets(ids)))
         for algorithm, run in ways:
             try:
                 chunks = flushed(run(), expected)

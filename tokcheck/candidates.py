@@ -115,19 +115,31 @@ def transformers_version() -> str | None:
 
 
 def load_candidates(
-    resolved: ResolvedModel, model: SentencePieceModel, names: Sequence[str] | None = None
+    resolved: ResolvedModel,
+    model: SentencePieceModel,
+    names: Sequence[str] | None = None,
+    ggufs: Sequence[Path] = (),
 ) -> tuple[list[Candidate], list[Unavailable]]:
+    """The candidates ``names`` (the default set without), and llama.cpp's on each GGUF."""
+    from tokcheck.llamacpp import candidate_names
+
+    runs = candidate_names(ggufs)
     wanted = list(names) if names else list(DEFAULT_CANDIDATES)
-    if unknown := [n for n in wanted if n not in CANDIDATE_NAMES]:
+    if unknown := [n for n in wanted if n not in CANDIDATE_NAMES and n not in runs]:
         raise TokcheckError(
             f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATE_NAMES)}"
+            + (" (llama.cpp's come with --gguf FILE)" if any("llama" in n for n in unknown) else "")
         )
+    wanted += [n for n in runs if n not in wanted]
     loaded: list[Candidate] = []
     missing: list[Unavailable] = []
     with _hf_directory(resolved) as directory:
         for name in wanted:
             try:
-                loaded.append(_LOADERS[name](directory, resolved, model))
+                if name in runs:
+                    loaded.append(_in_llama_cpp(name, *runs[name]))
+                else:
+                    loaded.append(_LOADERS[name](directory, resolved, model))
             except _NotApplicable as e:
                 missing.append(Unavailable(name, str(e)))
             except Exception as e:
@@ -482,6 +494,16 @@ def _in_node(name: str, tokenizer_json: str, config: dict[str, Any]) -> Candidat
     try:
         found: Candidate = jsruntime.candidate(name, tokenizer_json, config)
     except jsruntime.RuntimeUnavailable as e:
+        raise _NotApplicable(str(e)) from e
+    return found
+
+
+def _in_llama_cpp(name: str, path: Path, kind: str) -> Candidate:
+    from tokcheck import llamacpp
+
+    try:
+        found: Candidate = llamacpp.candidate(path, kind, name)
+    except llamacpp.LlamaUnavailable as e:
         raise _NotApplicable(str(e)) from e
     return found
 

@@ -91,7 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     add = sub.add_parser
 
-    _options(add("inspect", help="summarise a sentencepiece model and its HF files"), "model")
+    _options(
+        add(
+            "inspect",
+            help="summarise a sentencepiece model and its HF files, or a GGUF's tokenizer",
+        ),
+        "model",
+    )
     _options(
         add("check", help="validate a model against its family's profile"),
         "model",
@@ -232,6 +238,16 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
             metavar="N|all",
             help="ids streamed per candidate at most, in input order (default 250000; lines "
             "left over are a caveat); all: stream every line that needs it",
+        )
+        p.add_argument(
+            "--gguf",
+            action="append",
+            default=[],
+            type=_file_name,
+            metavar="FILE",
+            help="a GGUF of this model (repeatable): its tokenizer metadata is checked against "
+            "the model, and with llama-cpp-python installed (tokcheck[llama]) the llama.cpp and "
+            "llama-cpp-python candidates run it",
         )
         p.add_argument(
             "--max-skipped",
@@ -395,6 +411,11 @@ def _show(args: argparse.Namespace, report: Any, text: Callable[[Any], str]) -> 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from tokcheck.inspection import inspect_model
 
+    if args.model.lower().endswith(".gguf"):
+        from tokcheck.gguf_vocab import read_gguf
+
+        _show(args, read_gguf(Path(args.model)).summary(), render.gguf_inspection)
+        return EXIT_PASSED
     resolved, model = _load(args)
     _show(args, inspect_model(resolved, model), render.inspection)
     return EXIT_PASSED
@@ -469,6 +490,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             progress=bar.advance,
             stream_budget=args.stream_budget,
             max_skipped=args.max_skipped,
+            ggufs=[Path(g) for g in args.gguf],
         )
     _show(args, report, render.comparison)
     return _exit(report.passed)
@@ -558,6 +580,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             smoke=_smoke_runner(args, resolved, model, profile) if args.smoke else None,
             progress=bar.advance,
+            ggufs=[Path(g) for g in args.gguf],
         )
     if junit is not None:
         write_junit(report, junit)

@@ -23,6 +23,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tokcheck import stream, verdict
@@ -45,8 +46,11 @@ from tokcheck.corpus import DEFAULT_FIELD, CorpusStats, Location, check_corpora,
 from tokcheck.engine import Engine, Job, Judgement, Local, judge_partition, opened
 from tokcheck.errors import CorpusError, TokcheckError
 from tokcheck.exhaustive import exhaustive_lines
+from tokcheck.gguf_checks import GGUFReport, check_gguf
+from tokcheck.gguf_vocab import read_gguf
 from tokcheck.inject import Remedy, injection_texts, verify_remedies
 from tokcheck.judge import Tally
+from tokcheck.llamacpp import candidate_names, is_llama
 from tokcheck.partition import (
     STRIDE,
     count_lines,
@@ -99,6 +103,8 @@ class CompareReport:
     stream_budget: int = BUDGET
     # The largest share of corpus records that may be skipped before compare fails.
     max_skipped: float | None = None
+    # The static findings on each GGUF given (see tokcheck.gguf_checks).
+    ggufs: list[GGUFReport] = dataclasses.field(default_factory=list)
 
     @property
     def load_failures(self) -> list[Unavailable]:
@@ -174,6 +180,12 @@ class CompareReport:
     @property
     def caveats(self) -> list[str]:
         out = [w for c in _distinct(self.judged_tallies) for w in self.tally_caveats(c)]
+        out += [
+            f"{u.name} was not run: {u.reason}"
+            for u in self.unavailable
+            if u.name in self.judged and not u.failed
+        ]
+        out += [c for g in self.ggufs for c in g.caveats]
         if skipped := self.corpus_records[1]:
             out.append(
                 f"{skipped} corpus records could not be judged and were skipped "
@@ -186,6 +198,7 @@ class CompareReport:
         failed = bool(self.load_failures or self.too_many_skipped) or any(
             c.diverged for c in self.judged_tallies
         )
+        failed = failed or any(g.failed for g in self.ggufs)
         return verdict.decide(failed, self.caveats, self.strict)
 
     @property
@@ -229,6 +242,8 @@ class CompareReport:
             c.diverged or (self.strict and c.tie) for c in self.judged_tallies
         ):
             return advice(self, model)
+        if any(g.failed for g in self.ggufs):
+            return gguf_advice(self.ggufs)
         return self.too_many_skipped or f"--strict fails the caveats: {'; '.join(self.caveats)}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -248,6 +263,7 @@ class CompareReport:
             "load_failures": [u.name for u in self.load_failures],
             "warnings": self.warnings,
             "remedies": [r.to_dict() for r in self.remedies],
+            "gguf": [g.to_dict() for g in self.ggufs],
             "next_step": self.next_step,
             "inputs": self.inputs,
             "prompts": self.prompts.to_dict() if self.prompts else None,
@@ -286,16 +302,49 @@ def advice(report: CompareReport, model: str = "MODEL") -> str:
     export cannot convert the model at all (then that is said). A runtime that fails
     (transformers.js) gets advice of its own: export's fix is for the Hugging Face paths.
     """
-    runtime = _runtime_advice(report, model)
+    runtime = "; and ".join(a for a in (_runtime_advice(report, model), _llama_advice(report)) if a)
     own = [u for u in report.load_failures if u.name == "exported"]
-    raised = [u for u in report.load_failures if u.name not in ("exported", *RUNTIMES)]
+    raised = [u for u in report.load_failures if u.name != "exported" and not _is_runtime(u.name)]
     failed = [
-        c for c in report.judged_tallies if not c.passed(report.strict) and c.name not in RUNTIMES
+        c for c in report.judged_tallies if not c.passed(report.strict) and not _is_runtime(c.name)
     ]
     if runtime and not (own or raised or failed):
         return runtime
     hf = _hf_advice(report, model, own, raised, failed)
     return f"{hf}; and {runtime}" if runtime else hf
+
+
+def _is_runtime(name: str) -> bool:
+    """Whether ``name`` is a runtime's candidate (transformers.js, llama.cpp), not a Hugging
+    Face path: export's fix is for the latter."""
+    return name in RUNTIMES or is_llama(name)
+
+
+def _llama_advice(report: CompareReport) -> str:
+    """What to do about llama.cpp candidates or GGUF findings that fail, or "" if none does."""
+    raised = [u for u in report.load_failures if is_llama(u.name)]
+    failed = [c for c in report.judged_tallies if not c.passed(report.strict) and is_llama(c.name)]
+    if not raised and not failed and not any(g.failed for g in report.ggufs):
+        return ""
+    found = "; ".join(
+        [f"{u.name} {u.reason}" for u in raised]
+        + [f"{c.name}: {c.summary()}" for c in _distinct(failed)]
+    )
+    static = gguf_advice(report.ggufs) if any(g.failed for g in report.ggufs) else ""
+    run = f"llama.cpp does not tokenize as sentencepiece here ({found})" if found else ""
+    return "; ".join(a for a in (run, static) if a)
+
+
+def gguf_advice(reports: Sequence[GGUFReport]) -> str:
+    """The static findings' next step: the keys to write, or why no GGUF can be exact."""
+    failed = "; ".join(f"{g.path}: {', '.join(g.failed)}" for g in reports if g.failed)
+    never = next((g.unexact for g in reports if g.unexact), None)
+    fix = (
+        f"no GGUF of this model tokenizes exactly in llama.cpp: {never}"
+        if never
+        else "rewrite the keys each finding names (tokcheck compare --json lists them)"
+    )
+    return f"the GGUF's tokenizer differs from the model ({failed}): {fix}"
 
 
 def _runtime_advice(report: CompareReport, model: str) -> str:
@@ -375,6 +424,7 @@ def compare(
     progress: Callable[[int], None] | None = None,
     stream_budget: int | None = None,
     max_skipped: float | None = None,
+    ggufs: Sequence[Path] = (),
 ) -> CompareReport:
     """Compare every candidate with sentencepiece on probes, ``prompts`` generated
     conversations in the prompt format of ``profile`` (both formats without one), corpora,
@@ -397,6 +447,10 @@ def compare(
     a caveat. A corpus that yields no judged line is an error (:class:`CorpusError`): nothing
     was judged of it. Skipped records are a caveat, and more than ``max_skipped`` of them (a
     share of the corpus records) a failure.
+
+    Each of ``ggufs`` gets the static findings of :mod:`tokcheck.gguf_checks` and, with
+    llama-cpp-python installed, the candidates of :mod:`tokcheck.llamacpp`, judged with the
+    others (without it they are a caveat: not run).
     """
     if stream_budget is not None and stream_budget < 1:
         raise TokcheckError(f"the streaming budget must be at least 1 id, got {stream_budget}")
@@ -424,6 +478,7 @@ def compare(
                 exhaustive=exhaustive,
                 stream_budget=stream_budget,
                 max_skipped=max_skipped,
+                ggufs=tuple(ggufs),
             ),
             show=show,
             strict=strict,
@@ -445,6 +500,7 @@ class _Options:
     exhaustive: bool
     stream_budget: int | None = None
     max_skipped: float | None = None
+    ggufs: tuple[Path, ...] = ()
 
 
 def _compare(
@@ -458,9 +514,12 @@ def _compare(
     strict: bool,
     progress: Callable[[int], None] | None,
 ) -> CompareReport:
-    loaded, unavailable = load_candidates(resolved, model, o.candidates)
+    static = [check_gguf(read_gguf(path), model) for path in o.ggufs]
+    loaded, unavailable = load_candidates(resolved, model, o.candidates, o.ggufs)
     judged = list(o.candidates) if o.candidates else ["default"]
-    if o.candidates and (absent := [u for u in unavailable if not u.failed]):
+    judged += [n for n in candidate_names(o.ggufs) if n not in judged]
+    named = [u for u in unavailable if not u.failed and not is_llama(u.name)]
+    if o.candidates and (absent := named):
         raise TokcheckError(
             "; ".join(f"candidate {u.name} does not apply here: {u.reason}" for u in absent)
         )
@@ -489,6 +548,7 @@ def _compare(
             engine.threads,
             tuple(runner.every_line()),
             stream_budget=o.stream_budget,
+            ggufs=o.ggufs,
         )
         more = exhaustive_lines(model, resolved) if o.exhaustive else ()
         work = _Work(engine, job, runner, stats, totals, progress, counts)
@@ -538,6 +598,7 @@ def _compare(
         engine=engine.name if engine else None,
         stream_budget=stream.BUDGET if o.stream_budget is None else o.stream_budget,
         max_skipped=o.max_skipped,
+        ggufs=static,
     )
 
 

@@ -59,6 +59,8 @@ class Job:
     every_line: tuple[str, ...] = ()
     # The run's streaming budget (None: tokcheck.stream.BUDGET), for each line's cap.
     stream_budget: int | None = None
+    # The GGUFs whose llama.cpp candidates are among ``candidates`` (workers open the paths).
+    ggufs: tuple[Path, ...] = ()
     # The model's tokenizer files by name, for workers that may not see its paths (a cluster).
     files: tuple[tuple[str, bytes], ...] = ()
     token: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
@@ -259,7 +261,7 @@ class _Worker:
         if candidates is None:
             candidates = []
             if job.candidates:  # none at all loaded in the coordinator: none here either
-                candidates, failed = load_candidates(job.resolved, model, job.candidates)
+                candidates, failed = load_candidates(job.resolved, model, job.candidates, job.ggufs)
                 if failed:
                     reasons = "; ".join(f"{u.name} {u.reason}" for u in failed)
                     raise TokcheckError(f"a compare worker could not load a candidate: {reasons}")

@@ -16,6 +16,8 @@ from tokcheck import atomic, render, verdict
 from tokcheck.checks import CheckReport, run_checks
 from tokcheck.compare import NOT_JUDGED, CompareReport, advice, compare
 from tokcheck.corpus import DEFAULT_FIELD, Location
+from tokcheck.gguf_checks import GGUFReport
+from tokcheck.gguf_vocab import labels
 from tokcheck.profiles import Profile
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import ResolvedModel
@@ -94,6 +96,7 @@ def run_gate(
     profile_how: str | None = None,
     stream_budget: int | None = None,
     max_skipped: float | None = None,
+    ggufs: Sequence[Path] = (),
 ) -> GateReport:
     """Run every part and collect one report; ``smoke`` runs the smoke test when given.
 
@@ -116,6 +119,7 @@ def run_gate(
             progress=progress,
             stream_budget=stream_budget,
             max_skipped=max_skipped,
+            ggufs=ggufs,
         ),
         roundtrip=roundtrip(
             model,
@@ -208,6 +212,18 @@ def compare_cases(compare: CompareReport, model: str) -> list[Case]:
         )
         too_many = compare.too_many_skipped
         out.append(Case("compare", "corpus", FAIL if too_many else PASS, too_many or said))
+    return out + gguf_cases(compare.ggufs)
+
+
+def gguf_cases(reports: Sequence[GGUFReport]) -> list[Case]:
+    """One case per static finding on each GGUF, named by the check (and the file, where there
+    are several)."""
+    out = []
+    for g, label in zip(reports, labels([Path(g.path) for g in reports]), strict=True):
+        for c in g.checks:
+            name = c.name if len(reports) == 1 else f"{c.name}:{label}"
+            message = "" if c.passed else f"{g.path}: {c.message}"
+            out.append(Case("compare", name, PASS if c.passed else FAIL, message))
     return out
 
 

@@ -51,6 +51,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the JSONL key or Parquet column of the corpora's text (default: text)",
     )
     group.addoption(
+        "--tokcheck-gguf",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a GGUF of the model (repeatable): its tokenizer metadata checked, and run by "
+        "llama.cpp where llama-cpp-python is installed",
+    )
+    group.addoption(
         "--tokcheck-jobs",
         type=int,
         default=os.cpu_count() or 1,
@@ -102,6 +110,12 @@ class _Gate:
             [p if is_url(p) else Path(p) for p in opt("tokcheck_corpus")], opt("tokcheck_field")
         )
         self.strict = bool(opt("tokcheck_strict"))
+        from tokcheck.gguf_checks import check_gguf
+        from tokcheck.gguf_vocab import read_gguf
+
+        self.ggufs = [Path(g) for g in opt("tokcheck_gguf")]
+        # Read now: a GGUF that is not one is a usage error, and its findings name items.
+        self.gguf_checks = [check_gguf(read_gguf(g), self.model) for g in self.ggufs]
         self.check = run_checks(
             self.resolved, self.model, self.profile, how=chosen.how, strict=self.strict
         )
@@ -127,6 +141,7 @@ class _Gate:
                 profile=self.profile,
                 strict=self.strict,
                 jobs=opt("tokcheck_jobs"),
+                ggufs=self.ggufs,
             )
         return self._compare
 
@@ -200,13 +215,16 @@ class TokcheckFile(pytest.File):
 
     def collect(self) -> Iterator[TokcheckItem]:
         from tokcheck.candidates import DEFAULT_CANDIDATES
-        from tokcheck.gate import check_cases
+        from tokcheck.gate import check_cases, gguf_cases
+        from tokcheck.llamacpp import candidate_names
         from tokcheck.roundtrip import property_names
 
         gate: _Gate | None = self.config.stash[_GATE]
         assert gate is not None
         steps = [("check", case.name) for case in check_cases(gate.check)]
         steps += [("compare", name) for name in DEFAULT_CANDIDATES]
+        steps += [("compare", name) for name in candidate_names(gate.ggufs)]
+        steps += [("compare", case.name) for case in gguf_cases(gate.gguf_checks)]
         if self.config.getoption("tokcheck_corpus"):
             steps.append(("compare", "corpus"))
         steps += [("roundtrip", name) for name in property_names(gate.model)]

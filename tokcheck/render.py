@@ -155,10 +155,8 @@ def _json_default(value: Any) -> Any:
 
 def checks(report: Any, *, title: str | None = None) -> str:
     """A check table, the skipped checks, what to do about each failure, and the verdict."""
-    rows = [("PASS" if c.passed else "FAIL", c.name, c.expected, c.actual) for c in report.checks]
-    out = [table(("", "check", "expected", "actual"), rows, title=title)]
-    out += [f"skipped {s.name}: {s.reason}" for s in report.skipped]
-    out += [f"FAIL {c.name}: {c.message}" for c in report.checks if not c.passed]
+    out = _check_table(report.checks, title)
+    out[1:1] = [f"skipped {s.name}: {s.reason}" for s in report.skipped]
     caveats = getattr(report, "caveats", [])
     out += [f"caveat: {c}" for c in caveats]
     outcome = getattr(report, "verdict", None) or (
@@ -167,6 +165,37 @@ def checks(report: Any, *, title: str | None = None) -> str:
     detail = ", ".join(report.failed) if outcome == verdict.FAILED else "; ".join(caveats)
     out.append(verdict.line(outcome, detail))
     return "\n".join(out)
+
+
+def _check_table(items: Sequence[Any], title: str | None) -> list[str]:
+    """The table of ``items`` (CheckResults) and what to do about each failure."""
+    rows = [("PASS" if c.passed else "FAIL", c.name, c.expected, c.actual) for c in items]
+    out = [table(("", "check", "expected", "actual"), rows, title=title)]
+    return out + [f"FAIL {c.name}: {c.message}" for c in items if not c.passed]
+
+
+def gguf_inspection(report: dict[str, Any]) -> str:
+    """``tokcheck inspect FILE.gguf``: the tokenizer metadata, as llama.cpp reads it."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in report.items():
+        if isinstance(value, dict) and set(value) == {"written", "effective"}:
+            value = _written(value)
+        elif key == "special_ids":
+            value = ", ".join(f"{k} {_written(v)}" for k, v in value.items())
+        elif key == "token_types":
+            value = ", ".join(f"{v} {k}" for k, v in value.items())
+        elif key == "tokens_over_binding_buffer":
+            value = f"{value['count']}" + (
+                f" (e.g. {value['examples'][0]!r})" if value["examples"] else ""
+            )
+        rows.append((key, value))
+    return table(("property", "value"), rows, title=f"GGUF {report['gguf']}")
+
+
+def _written(value: dict[str, Any]) -> str:
+    if value["written"] is None:
+        return f"{value['effective']} (not written: llama.cpp's default)"
+    return str(value["written"])
 
 
 def inspection(report: dict[str, Any]) -> str:
@@ -301,6 +330,8 @@ def comparison(report: CompareReport) -> str:
         out.append(
             f"{'FAIL' if u in report.load_failures else 'not compared'}: {u.name}: {u.reason}"
         )
+    for g in report.ggufs:
+        out += ["", *_check_table(g.checks, f"GGUF {g.path}: its tokenizer against the model")]
     for t in report.candidates:
         if not t.same_as and (t.counterexamples or t.ties):
             out.append("")

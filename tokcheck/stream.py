@@ -67,6 +67,8 @@ from tokcheck.proto import NORMAL, SentencePieceModel
 REPLACEMENT = "\ufffd"
 PREFIX_READ = "prefix/read offsets"
 DECODE_STREAM = "DecodeStream"
+# llama.cpp's server: each id's piece appended to the bytes so far, whole characters sent.
+SERVER = "llama.cpp server"
 WHOLE = "decode"
 # Ids of lines the rule picks streamed per candidate (about half a second of DecodeStream).
 BUDGET = 250_000
@@ -168,8 +170,10 @@ class Streamer:
     decode_batch: Callable[[list[list[int]]], list[str]]
     tokenizer: Any = None
     # Prefix/read offsets run by the candidate itself (a runtime in another process runs the
-    # algorithm there, one request a line instead of one a step); None: over ``decode`` here.
+    # algorithm there, one request a line instead of one a step), or the runtime's own way of
+    # streaming, named by ``algorithm``; None: prefix/read offsets over ``decode`` here.
     offsets: Callable[[Sequence[int]], list[str]] | None = None
+    algorithm: str = PREFIX_READ
 
     def failure(self, ids: list[int], expected: str, *, both: bool = False) -> StreamFailure | None:
         """The first way streaming ``ids`` goes wrong, or None when every way is right.
@@ -184,7 +188,7 @@ class Streamer:
             ways.append((DECODE_STREAM, lambda: decode_stream(self.tokenizer, ids)))
         if both or self.tokenizer is None:
             offsets = self.offsets or partial(prefix_read_offsets, self.decode)
-            ways.append((PREFIX_READ, lambda: offsets(ids)))
+            ways.append((self.algorithm, lambda: offsets(ids)))
         for algorithm, run in ways:
             try:
                 chunks = flushed(run(), expected)

@@ -1,0 +1,327 @@
+"""GGUF: reading a GGUF's tokenizer, the static findings against the model, and the llama.cpp
+candidates (where llama-cpp-python is installed), on GGUFs written the way llama.cpp's converter
+writes them and faithfully; the 32-byte decode of the Python binding on a long piece."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fixturebuild import build
+
+from tokcheck import llamacpp
+from tokcheck.cli import main
+from tokcheck.compare import compare
+from tokcheck.errors import TokcheckError
+from tokcheck.gate import FAIL, PASS, compare_cases
+from tokcheck.gguf_checks import check_gguf
+from tokcheck.gguf_vocab import read_gguf
+from tokcheck.proto import SentencePieceModel
+from tokcheck.resolve import resolve
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+GGUF = FIXTURES / "gguf"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+LLMJP = SHARED / "published-models" / "llm-jp-tokenizer-100k.ver3.1.model"
+# What the static findings say of each fixture GGUF, written as the converter writes them.
+FOUND = {
+    "neox-3.6b-as-llama": [
+        "gguf.tokenizer_model",
+        "gguf.add_space_prefix",
+        "gguf.unk_id",
+        "gguf.pad_id",
+    ],
+    "neox-3.6b-as-t5": ["gguf.byte_fallback", "gguf.unk_id"],
+    "bpe-32k-as-llama": ["gguf.token_types"],
+    "bpe-32k-faithful": [],
+}
+MODELS = {"neox-3.6b": "spiece.model", "bpe-32k": "tokenizer.model"}
+
+
+def _has_llama() -> bool:
+    try:
+        llamacpp.require()
+    except llamacpp.LlamaUnavailable:
+        return False
+    return True
+
+
+needs_llama = pytest.mark.skipif(not _has_llama(), reason="llama-cpp-python is not installed")
+
+
+def _fixture(name: str) -> str:
+    return name.split("-as-")[0].removesuffix("-faithful")
+
+
+def _model(name: str) -> SentencePieceModel:
+    directory = _fixture(name)
+    return SentencePieceModel.load(FIXTURES / directory / MODELS[directory])
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+def test_fixture_ggufs_rebuild_byte_for_byte(tmp_path: Path, name: str) -> None:
+    only = f"gguf/{name}.gguf"
+    subprocess.run(
+        [sys.executable, str(FIXTURES / "build.py"), "--only", only, "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert (tmp_path / only).read_bytes() == (FIXTURES / only).read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+def test_static_findings_name_what_the_converter_changed(name: str) -> None:
+    report = check_gguf(read_gguf(GGUF / f"{name}.gguf"), _model(name))
+    assert report.failed == FOUND[name]
+    assert len(report.checks) == 13
+    for check in report.checks:
+        assert check.message  # every finding says what it saw, failed or not
+
+
+def test_findings_say_which_key_to_write() -> None:
+    report = check_gguf(read_gguf(GGUF / "neox-3.6b-as-llama.gguf"), _model("neox-3.6b"))
+    said = {c.name: c.message for c in report.checks}
+    assert "not written: llama.cpp's default" in said["gguf.add_space_prefix"]
+    assert "tokenizer.ggml.add_space_prefix=false" in said["gguf.add_space_prefix"]
+    assert "tokenizer.ggml.unknown_token_id=1" in said["gguf.unk_id"]
+    assert "'[PAD]'" in said["gguf.unk_id"]  # llama.cpp's default unk (0) is the model's pad
+    types = {
+        c.name: c.message
+        for c in check_gguf(read_gguf(GGUF / "bpe-32k-as-llama.gguf"), _model("bpe-32k")).checks
+    }["gguf.token_types"]
+    assert "21 user_defined pieces written as normal" in types
+    assert report.unexact is not None
+    assert "byte fallback" in report.unexact
+
+
+def test_a_faithful_gguf_of_a_unigram_model_without_byte_fallback_can_be_exact() -> None:
+    model = SentencePieceModel.load(FIXTURES / "tiny-legacy" / "spiece.model")
+    assert check_gguf(read_gguf(GGUF / "neox-3.6b-as-t5.gguf"), model).unexact is None
+
+
+def test_inspect_shows_what_llama_cpp_makes_of_missing_keys(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["inspect", str(GGUF / "neox-3.6b-as-llama.gguf"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["llama_cpp_tokenizer"] == "SPM"
+    assert data["vocab_size"] == 32_000
+    assert data["add_space_prefix"] == {"written": None, "effective": True}
+    assert data["special_ids"]["unk"] == {"written": None, "effective": 0}
+    assert data["token_types"] == {"byte": 256, "control": 3, "normal": 31740, "unknown": 1}
+    assert main(["inspect", str(GGUF / "neox-3.6b-as-t5.gguf")]) == 0
+    text = capsys.readouterr().out
+    assert "UGM" in text
+    assert "unk 2 (not written: llama.cpp's default)" in text
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda d: d / "absent.gguf", "no such GGUF file"),
+        (lambda d: _write(d / "text.gguf", b"hello\n"), "not a GGUF file"),
+        (
+            lambda d: _write(d / "cut.gguf", (GGUF / "bpe-32k-faithful.gguf").read_bytes()[:100]),
+            "a damaged GGUF file",
+        ),
+        (lambda d: d, "no such GGUF file"),
+    ],
+    ids=["absent", "not-gguf", "truncated", "directory"],
+)
+def test_a_bad_gguf_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: object, said: str
+) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    with pytest.raises(TokcheckError, match=said):
+        read_gguf(path)
+    assert (
+        main(["compare", str(FIXTURES / "tiny-neox"), "--gguf", str(path), "--examples", "5"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert said in err
+    assert err.count("\n") == 1
+
+
+def test_a_gguf_without_a_tokenizer_is_named(tmp_path: Path) -> None:
+    import gguf
+
+    path = tmp_path / "weights-only.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(TokcheckError, match="holds no tokenizer"):
+        read_gguf(path)
+
+
+def test_without_llama_cpp_the_static_findings_still_judge(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def absent() -> None:
+        raise llamacpp.LlamaUnavailable(f"llama-cpp-python is not installed; {llamacpp.INSTALL}")
+
+    monkeypatch.setattr(llamacpp, "require", absent)
+    args = ["compare", str(FIXTURES / "bpe-32k"), "--candidate", "exported", "--examples", "50"]
+    converted = str(GGUF / "bpe-32k-as-llama.gguf")
+    assert main([*args, "--gguf", converted, "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["gguf"][0]["failed"] == ["gguf.token_types"]
+    assert {u["name"] for u in data["unavailable"]} == {"llama.cpp", "llama-cpp-python"}
+    # A faithful GGUF passes its findings, and what was not run is a caveat, never a plain pass.
+    faithful = str(GGUF / "bpe-32k-faithful.gguf")
+    assert main([*args, "--gguf", faithful, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "passed with caveats"
+    assert any("llama.cpp was not run" in c and "pip install" in c for c in data["caveats"])
+    assert main([*args, "--gguf", faithful, "--strict"]) == 1
+    capsys.readouterr()
+
+
+def test_gate_cases_name_each_finding() -> None:
+    resolved = resolve(str(FIXTURES / "bpe-32k"))
+    model = SentencePieceModel.load(resolved.model_file)
+    ggufs = [GGUF / "bpe-32k-as-llama.gguf", GGUF / "bpe-32k-faithful.gguf"]
+    report = compare(resolved, model, candidates=["exported"], examples=20, prompts=0, ggufs=ggufs)
+    cases = {c.name: c for c in compare_cases(report, "bpe-32k")}
+    assert cases["gguf.token_types:bpe-32k-as-llama.gguf"].outcome == FAIL
+    assert cases["gguf.token_types:bpe-32k-faithful.gguf"].outcome == PASS
+    assert "llama.cpp:bpe-32k-faithful.gguf" in report.judged
+
+
+@needs_llama
+def test_llama_cpp_as_t5_turns_byte_fallback_text_into_bos() -> None:
+    resolved = resolve(str(FIXTURES / "neox-3.6b"))
+    model = SentencePieceModel.load(resolved.model_file)
+    report = compare(
+        resolved, model, candidates=["exported"], examples=100, prompts=0,
+        ggufs=[GGUF / "neox-3.6b-as-t5.gguf"],
+    )  # fmt: skip
+    tally = {t.name: t for t in report.candidates}["llama.cpp"]
+    assert tally.mismatched > 0
+    assert tally.special_introduced > 0
+    [example] = [e for e in tally.counterexamples if e.text == "\x84"] or [tally.counterexamples[0]]
+    assert 2 in example.candidate_ids  # id 2, <s>: llama.cpp's UGM default unknown id
+    assert not report.passed
+    assert "no GGUF of this model tokenizes exactly" in (report.next_step or "")
+
+
+@needs_llama
+def test_llama_cpp_as_llama_adds_a_space_before_every_line() -> None:
+    resolved = resolve(str(FIXTURES / "neox-3.6b"))
+    model = SentencePieceModel.load(resolved.model_file)
+    report = compare(
+        resolved, model, candidates=["exported"], examples=100, prompts=0, probes=False,
+        ggufs=[GGUF / "neox-3.6b-as-llama.gguf"],
+    )  # fmt: skip
+    tally = {t.name: t for t in report.candidates}["llama.cpp"]
+    assert tally.mismatched >= 0.9 * tally.lines
+    assert all(e.candidate_pieces[0] == "▁" for e in tally.counterexamples)
+
+
+@needs_llama
+def test_a_faithful_bpe_gguf_names_what_remains() -> None:
+    """Every key right, and llama.cpp still differs where user-defined pieces meet the space
+    prefix: none before a leading one, one again after each (its special-token partition)."""
+    resolved = resolve(str(FIXTURES / "bpe-32k"))
+    model = SentencePieceModel.load(resolved.model_file)
+    report = compare(
+        resolved, model, candidates=["exported"], examples=0, prompts=0,
+        ggufs=[GGUF / "bpe-32k-faithful.gguf"],
+    )  # fmt: skip
+    assert report.ggufs[0].failed == []
+    tally = {t.name: t for t in report.candidates}["llama.cpp"]
+    vocab = llamacpp.Vocab(GGUF / "bpe-32k-faithful.gguf")
+    assert vocab.tokenize("\n") == [723]  # sentencepiece: ['▁', '\n']
+    assert model.processor.encode("\n") == [28818, 723]
+    assert vocab.tokenize("plain text") == model.processor.encode("plain text")
+    assert vocab.detokenize(model.processor.encode("plain text")) == "plain text"
+    assert tally.mismatched > 0
+    assert {"llama.cpp", "llama-cpp-python"} <= {t.name for t in report.candidates}
+
+
+@pytest.fixture(scope="module")
+def long_piece(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A unigram model without byte fallback holding a 42-byte piece, and its faithful GGUF
+    (as t5: llama.cpp runs such a model as sentencepiece does)."""
+    out = tmp_path_factory.mktemp("long")
+    lines = build.synthetic_lines(7, 3000, 80, 0.3) + [LONG] * 300
+    flags = {**build.NEOX_FLAGS, "byte_fallback": False, "character_coverage": 1.0}
+    model = out / "spiece.model"
+    model.write_bytes(build.train(lines, 1000, flags))
+    gguf = out / "long.gguf"
+    build.write_gguf(gguf, model.read_bytes(), way="t5")
+    return model, gguf
+
+
+LONG = "世の人に似ずあえかに見え給う"
+
+
+def test_the_binding_caveat_names_long_tokens(long_piece: tuple[Path, Path]) -> None:
+    model, gguf = long_piece
+    report = check_gguf(read_gguf(gguf), SentencePieceModel.load(model))
+    [caveat] = report.caveats
+    assert LONG in caveat
+    assert "32 bytes" in caveat
+
+
+@needs_llama
+def test_the_binding_decodes_a_long_piece_to_nothing(long_piece: tuple[Path, Path]) -> None:
+    model, gguf = long_piece
+    resolved = resolve(str(model))
+    loaded = SentencePieceModel.load(model)
+    assert len(LONG.encode()) > 32
+    assert loaded.processor.encode(LONG) == [loaded.processor.piece_to_id(LONG)]
+    corpus = gguf.with_name("long.txt")
+    corpus.write_text(f"{LONG}\n{LONG} {LONG}\n", "utf-8")
+    report = compare(
+        resolved, loaded, corpora=[corpus], candidates=["exported"], examples=0, prompts=0,
+        probes=False, ggufs=[gguf], jobs=1,
+    )  # fmt: skip
+    tallies = {t.name: t for t in report.candidates}
+    assert tallies["llama-cpp-python"].decode_mismatched == 2
+    assert tallies["llama.cpp"].decode_mismatched == 0
+    lost = [e for e in tallies["llama-cpp-python"].counterexamples if LONG in e.text]
+    assert lost
+    assert all(LONG not in e.candidate_decoded for e in lost)
+    # llama.cpp's own decode, with a buffer as large as the answer, keeps it.
+    assert llamacpp.Vocab(gguf).detokenize(loaded.processor.encode(LONG)) == LONG
+
+
+def test_the_server_stream_holds_back_a_split_character() -> None:
+    kana = "あ".encode()
+    assert llamacpp.server_stream(iter([b"a", kana[:1], kana[1:2], kana[2:], b"b"])) == [
+        "a",
+        "あ",
+        "b",
+    ]
+    assert llamacpp.server_stream(iter([kana[:2]])) == ["\ufffd"]  # flushed at the end
+    assert llamacpp.server_stream(iter([])) == []
+
+
+@needs_llama
+def test_workers_load_the_llama_cpp_candidates(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(f"行 {i} の\tテキスト ☃ {i}\n" for i in range(400)), "utf-8")
+    resolved = resolve(str(FIXTURES / "neox-3.6b"))
+    model = SentencePieceModel.load(resolved.model_file)
+    ggufs = [GGUF / "neox-3.6b-as-t5.gguf"]
+
+    def run(jobs: int) -> dict[str, object]:
+        report = compare(
+            resolved, model, corpora=[corpus], candidates=["exported"], examples=20,
+            prompts=0, jobs=jobs, ggufs=ggufs,
+        )  # fmt: skip
+        data = report.to_dict()
+        return {"candidates": data["candidates"], "gguf": data["gguf"]}
+
+    assert run(2) == run(1)

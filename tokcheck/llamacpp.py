@@ -1,0 +1,290 @@
+"""A GGUF's tokenizer run by llama.cpp (through llama-cpp-python), as two candidates.
+
+``llama.cpp`` is the C API that llama.cpp's own programs use: ``llama_tokenize`` without bos
+and without parsing special names (the injection check's safe setting parses none either),
+``llama_detokenize`` into a buffer as large as the answer needs, and streaming as llama.cpp's
+server does it: each id's ``llama_token_to_piece`` appended to the bytes so far, and only text
+that ends a character sent (its ``validate_utf8``). The first id is read as
+``llama_detokenize`` reads it, without the space the tokenizer prefixed.
+
+``llama-cpp-python`` is the Python binding's own ``Llama.tokenize``/``Llama.detokenize``, what
+its completions and streaming use: the same ids, decoded through a 32-byte buffer per piece
+(a longer piece decodes to nothing), and streamed id by id the same way.
+
+The model is loaded vocabulary only (no weights: a GGUF of the tokenizer alone loads). Without
+llama-cpp-python installed the candidates are unavailable with the install command.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tokcheck.errors import TokcheckError, one_line
+
+INSTALL = (
+    'CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF" pip install "tokcheck[llama]" '
+    "(llama-cpp-python builds llama.cpp from source)"
+)
+# Candidate names: the C API and the Python binding's decode.
+C_API, BINDING = "llama.cpp", "llama-cpp-python"
+KINDS = (C_API, BINDING)
+
+
+def is_llama(name: str) -> bool:
+    """Whether ``name`` is one of the candidates :func:`candidate_names` gives."""
+    return name.split(":", 1)[0] in KINDS
+
+
+class LlamaUnavailable(TokcheckError):
+    """llama-cpp-python is not installed: the llama.cpp candidates cannot run."""
+
+
+def require() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as e:
+        raise LlamaUnavailable(f"llama-cpp-python is not installed; {INSTALL}") from e
+    except OSError as e:  # the shared library is there but does not load
+        raise LlamaUnavailable(
+            f"llama-cpp-python's library does not load: {one_line(str(e))}"
+        ) from e
+    return llama_cpp
+
+
+_LOG: list[str] = []
+_CALLBACK: Any = None
+
+
+def _quiet(lib: Any) -> None:
+    """Route llama.cpp's log lines into a list instead of stderr (kept for load errors)."""
+    global _CALLBACK
+    if _CALLBACK is None:
+
+        def record(level: int, text: bytes, user_data: Any) -> None:
+            _LOG.append(text.decode("utf-8", "replace"))
+            del _LOG[:-50]
+
+        _CALLBACK = lib.llama_log_callback(record)
+        lib.llama_log_set(_CALLBACK, ctypes.c_void_p(0))
+
+
+class Vocab:
+    """A GGUF loaded vocabulary only, with the C API's encode and decode."""
+
+    def __init__(self, path: Path) -> None:
+        lib = require()
+        _quiet(lib)
+        self.lib = lib
+        self.path = path
+        params = lib.llama_model_default_params()
+        params.vocab_only = True
+        _LOG.clear()
+        self.model = lib.llama_model_load_from_file(str(path).encode(), params)
+        if not self.model:
+            said = " ".join(line.strip() for line in _LOG if line.strip())[-300:]
+            raise TokcheckError(
+                f"{path}: llama.cpp cannot load this GGUF ({said or 'no reason given'})"
+            )
+        self.vocab = lib.llama_model_get_vocab(self.model)
+        self.space_prefix = _space_prefix(path)
+
+    def tokenize(self, text: str) -> list[int]:
+        data = text.encode("utf-8")
+        size = len(data) + 8
+        while True:
+            out = (self.lib.llama_token * size)()
+            n = self.lib.llama_tokenize(self.vocab, data, len(data), out, size, False, False)
+            if n >= 0:
+                return list(out[:n])
+            size = -n
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        tokens = (self.lib.llama_token * len(ids))(*ids)
+        size = 16 * len(ids) + 16
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = self.lib.llama_detokenize(self.vocab, tokens, len(ids), buf, size, False, False)
+            if n >= 0:
+                return buf.raw[:n].decode("utf-8", "replace")
+            size = -n
+
+    def piece(self, token: int, lstrip: int = 0) -> bytes:
+        size = 64
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = self.lib.llama_token_to_piece(self.vocab, token, buf, size, lstrip, False)
+            if n >= 0:
+                return buf.raw[:n]
+            size = -n
+
+    def name(self, token: int) -> str:
+        return bytes(self.lib.llama_vocab_get_text(self.vocab, token)).decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self.model:
+            self.lib.llama_model_free(self.model)
+            self.model = None
+
+
+def _space_prefix(path: Path) -> bool:
+    from tokcheck.gguf_vocab import read_gguf
+
+    return read_gguf(path).effective_space_prefix
+
+
+def server_stream(pieces: Iterator[bytes]) -> list[str]:
+    """Chunks as llama.cpp's server sends them: the bytes so far, cut after the last whole
+    character (an incomplete one waits for the next id)."""
+    chunks: list[str] = []
+    pending = b""
+    for piece in pieces:
+        pending += piece
+        cut = _complete(pending)
+        if cut:
+            chunks.append(pending[:cut].decode("utf-8", "replace"))
+            pending = pending[cut:]
+    if pending:
+        chunks.append(pending.decode("utf-8", "replace"))
+    return chunks
+
+
+def _complete(data: bytes) -> int:
+    """The length of ``data`` up to its last whole UTF-8 character (the server's
+    validate_utf8): a lead byte whose sequence runs past the end is held back."""
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        byte = data[n - back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: look further back
+            continue
+        need = 4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2 if byte >= 0xC0 else 1
+        return n - back if need > back else n
+    return n
+
+
+def candidate(path: Path, kind: str, name: str) -> Any:
+    """The ``kind`` candidate (:data:`KINDS`) of the GGUF at ``path``, reported as ``name``."""
+    from tokcheck.candidates import Candidate
+    from tokcheck.stream import SERVER, Streamer
+
+    vocab = Vocab(path)
+    version = _version()
+    if kind == C_API:
+        decode: Callable[[Sequence[int]], str] = vocab.detokenize
+        piece: Callable[[int, int], bytes] = vocab.piece
+        cls = f"llama.cpp C API (llama-cpp-python {version}) on {path.name}"
+    else:
+        binding = _binding(path)
+        decode, piece = _binding_decode(binding), _binding_piece(binding)
+        cls = f"llama_cpp.Llama (llama-cpp-python {version}) on {path.name}"
+
+    def stream(ids: Sequence[int]) -> list[str]:
+        first = int(vocab.space_prefix)
+        return server_stream(piece(t, first if i == 0 else 0) for i, t in enumerate(ids))
+
+    def decode_batch(batch: list[list[int]]) -> list[str]:
+        return [decode(ids) for ids in batch]
+
+    return Candidate(
+        name=name,
+        cls=cls,
+        encode_batch=lambda texts: [vocab.tokenize(t) for t in texts],
+        decode_batch=decode_batch,
+        pieces=lambda ids: [vocab.name(i) for i in ids],
+        special_ids=_special_ids(vocab),
+        key=f"{kind}:{_digest(path)}",
+        streamer=Streamer(
+            decode=decode, decode_batch=decode_batch, offsets=stream, algorithm=SERVER
+        ),
+    )
+
+
+def _digest(path: Path) -> str:
+    """What identifies the tokenizer a GGUF carries: its tokenizer metadata, not the file
+    (a model's GGUF is gigabytes of weights)."""
+    from tokcheck.gguf_vocab import read_gguf
+
+    vocab = read_gguf(path)
+    summary = {k: v for k, v in vocab.summary().items() if k != "gguf"}
+    h = hashlib.sha1(repr(summary).encode())
+    for token in vocab.tokens:
+        h.update(len(token).to_bytes(4, "little") + token)
+    h.update(repr((vocab.scores, vocab.types, vocab.charsmap)).encode())
+    return h.hexdigest()
+
+
+def _special_ids(vocab: Vocab) -> frozenset[int]:
+    """The control and unknown ids: those llama.cpp decodes to nothing without ``special``."""
+    n = vocab.lib.llama_vocab_n_tokens(vocab.vocab)
+    attr = vocab.lib.llama_vocab_get_attr
+    special = vocab.lib.LLAMA_TOKEN_ATTR_CONTROL | vocab.lib.LLAMA_TOKEN_ATTR_UNKNOWN
+    return frozenset(i for i in range(n) if attr(vocab.vocab, i) & special)
+
+
+def _binding(path: Path) -> Any:
+    lib = require()
+    _quiet(lib)
+    with _quiet_stderr():
+        return lib.Llama(str(path), vocab_only=True, verbose=False)
+
+
+def _binding_piece(binding: Any) -> Callable[[int, int], bytes]:
+    """One id through ``Llama.detokenize``, as the binding streams (no leading space strip)."""
+    return lambda token, lstrip: bytes(binding.detokenize([token]))
+
+
+def _binding_decode(binding: Any) -> Callable[[Sequence[int]], str]:
+    """``Llama.detokenize`` as its completions read it (bytes decoded, bad ones dropped)."""
+
+    def decode(ids: Sequence[int]) -> str:
+        return bytes(binding.detokenize(list(ids))).decode("utf-8", "ignore")
+
+    return decode
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null while the binding builds its context: it prints
+    a context-size notice there whatever its ``verbose`` says."""
+    import os
+    import sys
+
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llama-cpp-python")
+    except PackageNotFoundError:
+        return "?"
+
+
+def candidate_names(ggufs: Sequence[Path]) -> dict[str, tuple[Path, str]]:
+    """The candidates ``compare --gguf`` adds: name -> (GGUF, kind). One GGUF's are named
+    ``llama.cpp`` and ``llama-cpp-python``; several GGUFs' carry the file's name too."""
+    from tokcheck.gguf_vocab import labels
+
+    out: dict[str, tuple[Path, str]] = {}
+    for path, label in zip(ggufs, labels(ggufs), strict=True):
+        for kind in KINDS:
+            out[kind if len(ggufs) == 1 else f"{kind}:{label}"] = (path, kind)
+    return out

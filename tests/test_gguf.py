@@ -21,6 +21,7 @@ from tokcheck.gguf_checks import check_gguf
 from tokcheck.gguf_vocab import read_gguf
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import resolve
+from tokcheck.stream import server_stream
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GGUF = FIXTURES / "gguf"
@@ -299,13 +300,13 @@ def test_the_binding_decodes_a_long_piece_to_nothing(long_piece: tuple[Path, Pat
 
 def test_the_server_stream_holds_back_a_split_character() -> None:
     kana = "あ".encode()
-    assert llamacpp.server_stream(iter([b"a", kana[:1], kana[1:2], kana[2:], b"b"])) == [
+    assert server_stream(iter([b"a", kana[:1], kana[1:2], kana[2:], b"b"])) == [
         "a",
         "あ",
         "b",
     ]
-    assert llamacpp.server_stream(iter([kana[:2]])) == ["\ufffd"]  # flushed at the end
-    assert llamacpp.server_stream(iter([])) == []
+    assert server_stream(iter([kana[:2]])) == ["\ufffd"]  # flushed at the end
+    assert server_stream(iter([])) == []
 
 
 @needs_llama
@@ -325,3 +326,42 @@ def test_workers_load_the_llama_cpp_candidates(tmp_path: Path) -> None:
         return {"candidates": data["candidates"], "gguf": data["gguf"]}
 
     assert run(2) == run(1)
+
+
+@pytest.fixture(scope="module")
+def llmjp_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """LLM-jp's published 98k unigram model (../shared), written as the converter's T5 path."""
+    if not LLMJP.is_file():
+        pytest.skip("../shared/published-models is absent")
+    out = tmp_path_factory.mktemp("llmjp") / "llm-jp-as-t5.gguf"
+    build.write_gguf(out, LLMJP.read_bytes(), way="t5")
+    return out
+
+
+THANKS = "ありがとうございました。"  # one 36-byte piece of LLM-jp's vocabulary
+
+
+def test_a_published_model_as_t5_loses_byte_fallback_and_long_pieces(llmjp_gguf: Path) -> None:
+    report = check_gguf(read_gguf(llmjp_gguf), SentencePieceModel.load(LLMJP))
+    assert "gguf.byte_fallback" in report.failed
+    [caveat] = report.caveats
+    assert "23 tokens are longer than 32 bytes" in caveat
+
+
+@needs_llama
+def test_the_binding_drops_a_published_models_long_piece(llmjp_gguf: Path, tmp_path: Path) -> None:
+    model = SentencePieceModel.load(LLMJP)
+    ids = model.processor.encode(THANKS)
+    assert model.processor.id_to_piece(ids[-1]) == THANKS
+    assert llamacpp.Vocab(llmjp_gguf).detokenize(ids) == THANKS
+    corpus = tmp_path / "thanks.txt"
+    corpus.write_text(f"{THANKS}\n本当に{THANKS}\n", "utf-8")
+    report = compare(
+        resolve(str(LLMJP)), model, corpora=[corpus], candidates=["exported"], examples=0,
+        prompts=0, probes=False, ggufs=[llmjp_gguf], jobs=1,
+    )  # fmt: skip
+    tallies = {t.name: t for t in report.candidates}
+    assert tallies["llama-cpp-python"].decode_mismatched == 2
+    assert all(
+        THANKS not in e.candidate_decoded for e in tallies["llama-cpp-python"].counterexamples
+    )

@@ -143,3 +143,38 @@ def test_usage_errors_are_pytest_usage_errors(tmp_path: Path, args: list[str], s
     assert f"ERROR: {said}" in result.stderr or said in result.stderr
     assert "INTERNALERROR" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_gguf_findings_and_llama_cpp_are_items(tmp_path: Path, neox: Path) -> None:
+    """--tokcheck-gguf adds an item per static finding and per llama.cpp candidate; the
+    converter's GGUF fails the findings it breaks, and a bad GGUF is a usage error."""
+    gguf = FIXTURES / "gguf" / "neox-3.6b-as-t5.gguf"
+    args = [
+        "--tokcheck-model",
+        str(neox),
+        "--tokcheck-examples",
+        "10",
+        "--tokcheck-gguf",
+        str(gguf),
+    ]
+    listed = _pytest(tmp_path, *args, "--collect-only")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    for item in ("compare[gguf.byte_fallback]", "compare[gguf.pieces]", "compare[llama.cpp]"):
+        assert f"spiece.model::{item}" in listed.stdout, item
+    ran = _pytest(tmp_path, *args)
+    assert ran.returncode == 1
+    outcome = {
+        line.split("::", 1)[1].split()[0]: line.split()[0]
+        for line in ran.stdout.splitlines()
+        if line.startswith(("PASSED", "FAILED", "SKIPPED")) and "::" in line
+    }
+    gguf_items = {k: v for k, v in outcome.items() if k.startswith("compare[gguf.")}
+    failed = sorted(k for k, v in gguf_items.items() if v == "FAILED")
+    assert failed == ["compare[gguf.byte_fallback]", "compare[gguf.unk_id]"], ran.stdout
+    assert len(gguf_items) == 13
+    assert "no byte fallback" in ran.stdout
+    bad = _pytest(
+        tmp_path, "--tokcheck-model", str(neox), "--tokcheck-gguf", str(neox / "config.json")
+    )
+    assert bad.returncode == 4
+    assert "not a GGUF file" in bad.stderr

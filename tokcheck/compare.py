@@ -105,6 +105,8 @@ class CompareReport:
     max_skipped: float | None = None
     # The static findings on each GGUF given (see tokcheck.gguf_checks).
     ggufs: list[GGUFReport] = dataclasses.field(default_factory=list)
+    # What the serving algorithms themselves lose on this model (tokcheck.stream.serving_notes).
+    serving: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def load_failures(self) -> list[Unavailable]:
@@ -264,6 +266,7 @@ class CompareReport:
             "warnings": self.warnings,
             "remedies": [r.to_dict() for r in self.remedies],
             "gguf": [g.to_dict() for g in self.ggufs],
+            "serving_notes": self.serving,
             "next_step": self.next_step,
             "inputs": self.inputs,
             "prompts": self.prompts.to_dict() if self.prompts else None,
@@ -599,6 +602,7 @@ def _compare(
         stream_budget=stream.BUDGET if o.stream_budget is None else o.stream_budget,
         max_skipped=o.max_skipped,
         ggufs=static,
+        serving=stream.serving_notes(model, loaded, BUILTIN_PROBES) if o.probes else [],
     )
 
 

@@ -10,6 +10,8 @@ judges the metadata against the sentencepiece model, and :mod:`tokcheck.llamacpp
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,7 +132,10 @@ def _flag(written: Any, effective: Any) -> dict[str, Any]:
 
 def read_gguf(path: Path) -> GGUFVocab:
     """The tokenizer metadata of the GGUF at ``path``; a file that is no GGUF, or has no
-    tokenizer, is a :class:`TokcheckError` naming the file."""
+    tokenizer, is a :class:`TokcheckError` naming the file.
+
+    The ``gguf`` package parses every array element into its own numpy view (about 5 s for a
+    98,000-token vocabulary), so a file is read once per process while it is unchanged."""
     if not path.is_file():
         raise TokcheckError(f"{path}: no such GGUF file")
     try:
@@ -140,6 +145,13 @@ def read_gguf(path: Path) -> GGUFVocab:
         raise TokcheckError(f"{path}: cannot read it ({e.strerror or e})") from e
     if magic != b"GGUF":
         raise TokcheckError(f"{path}: not a GGUF file (it does not start with GGUF's magic)")
+    stat = path.stat()
+    vocab = _read(path.resolve(), stat.st_mtime_ns, stat.st_size)
+    return vocab if vocab.path == path else dataclasses.replace(vocab, path=path)
+
+
+@functools.lru_cache(maxsize=8)
+def _read(path: Path, mtime_ns: int, size: int) -> GGUFVocab:
     try:
         from gguf import GGUFReader
 

@@ -281,8 +281,8 @@ def candidate(name: str, tokenizer_json: str, config: dict[str, Any] | None = No
     def pieces(ids: list[int]) -> list[str]:
         return [str(p) for p in tok.request(pieces=ids)]
 
-    def offsets(ids: Sequence[int]) -> list[str]:
-        return list(tok.request(stream=[list(ids)])[0])
+    def offsets(ids: Sequence[int], start: int) -> list[str]:
+        return list(tok.request(stream=[[start, list(ids)]])[0])
 
     digest = hashlib.sha1(f"{tokenizer_json}\0{json.dumps(config, sort_keys=True)}".encode())
     return Candidate(

@@ -137,39 +137,10 @@ def _space_prefix(path: Path) -> bool:
     return read_gguf(path).effective_space_prefix
 
 
-def server_stream(pieces: Iterator[bytes]) -> list[str]:
-    """Chunks as llama.cpp's server sends them: the bytes so far, cut after the last whole
-    character (an incomplete one waits for the next id)."""
-    chunks: list[str] = []
-    pending = b""
-    for piece in pieces:
-        pending += piece
-        cut = _complete(pending)
-        if cut:
-            chunks.append(pending[:cut].decode("utf-8", "replace"))
-            pending = pending[cut:]
-    if pending:
-        chunks.append(pending.decode("utf-8", "replace"))
-    return chunks
-
-
-def _complete(data: bytes) -> int:
-    """The length of ``data`` up to its last whole UTF-8 character (the server's
-    validate_utf8): a lead byte whose sequence runs past the end is held back."""
-    n = len(data)
-    for back in range(1, min(4, n) + 1):
-        byte = data[n - back]
-        if byte & 0xC0 == 0x80:  # a continuation byte: look further back
-            continue
-        need = 4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2 if byte >= 0xC0 else 1
-        return n - back if need > back else n
-    return n
-
-
 def candidate(path: Path, kind: str, name: str) -> Any:
     """The ``kind`` candidate (:data:`KINDS`) of the GGUF at ``path``, reported as ``name``."""
     from tokcheck.candidates import Candidate
-    from tokcheck.stream import SERVER, Streamer
+    from tokcheck.stream import SERVER, Streamer, server_stream
 
     vocab = Vocab(path)
     version = _version()
@@ -182,9 +153,12 @@ def candidate(path: Path, kind: str, name: str) -> Any:
         decode, piece = _binding_decode(binding), _binding_piece(binding)
         cls = f"llama_cpp.Llama (llama-cpp-python {version}) on {path.name}"
 
-    def stream(ids: Sequence[int]) -> list[str]:
-        first = int(vocab.space_prefix)
-        return server_stream(piece(t, first if i == 0 else 0) for i, t in enumerate(ids))
+    def stream(ids: Sequence[int], start: int) -> list[str]:
+        # The first id of a text is read without the space the tokenizer prefixed, as
+        # llama_detokenize reads it; after a prompt every piece is read whole.
+        first = int(vocab.space_prefix and start == 0)
+        pieces = (piece(t, first if i == 0 else 0) for i, t in enumerate(ids[start:]))
+        return server_stream(pieces)
 
     def decode_batch(batch: list[list[int]]) -> list[str]:
         return [decode(ids) for ids in batch]

@@ -348,6 +348,7 @@ def comparison(report: CompareReport) -> str:
             + (", ..." if len(skipped) > 10 else "")
         )
     out.extend(f"warning: {w}" for w in report.warnings)
+    out.extend(f"serving (the algorithm's, any tokenizer): {n}" for n in report.serving)
     out.extend(f"caveat: {c}" for c in report.caveats)
     twins = {t.name for t in report.candidates if t.same_as}
     out.extend(f"injection: {r.summary()}" for r in report.remedies if r.candidate not in twins)

@@ -56,13 +56,13 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
 from tokcheck.errors import one_line
-from tokcheck.proto import NORMAL, SentencePieceModel
+from tokcheck.proto import BYTE, CONTROL, NORMAL, UNKNOWN, SentencePieceModel
 
 REPLACEMENT = "\ufffd"
 PREFIX_READ = "prefix/read offsets"
@@ -81,6 +81,11 @@ UNLIMITED = sys.maxsize
 # tokenizers-backed ones go on with DecodeStream alone.
 BOTH_WAYS = 200
 WHOLE_DIFFERS = "decoding the ids whole already differs from sentencepiece's decode"
+# Each id decoded alone, the chunks joined: what a server that keeps no decoding state shows.
+STATELESS = "each id decoded alone"
+# Ids of the prompt in the first decoding window after it (text-generation-inference and vLLM
+# start the prefix offset this far before the prompt's end, the read offset at its end).
+PROMPT_WINDOW = 5
 _BYTE_NAME = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 # Chunks kept in a counterexample.
 _SHOWN = 24
@@ -102,18 +107,20 @@ class StreamFailure:
         return data
 
 
-def prefix_read_offsets(decode: Decode, ids: Sequence[int]) -> list[str]:
-    """The chunks text-generation-inference and vLLM emit for ``ids``, over ``decode``.
+def prefix_read_offsets(decode: Decode, ids: Sequence[int], start: int = 0) -> list[str]:
+    """The chunks text-generation-inference and vLLM emit for ``ids[start:]`` generated after
+    the prompt ``ids[:start]``, over ``decode``.
 
-    Starts with both offsets at 0 (no prompt). A chunk is emitted when the window from
-    ``prefix`` decodes longer than the window from ``prefix`` to ``read`` and does not end in
-    U+FFFD (an incomplete character, awaiting its next byte). What is still held after the
-    last id is not emitted here (see :func:`flushed`).
+    The read offset starts at the prompt's end and the prefix offset :data:`PROMPT_WINDOW` ids
+    before it (both at 0 without a prompt). A chunk is emitted when the window from ``prefix``
+    decodes longer than the window from ``prefix`` to ``read`` and does not end in U+FFFD (an
+    incomplete character, awaiting its next byte). What is still held after the last id is not
+    emitted here (see :func:`flushed`).
     """
     chunks: list[str] = []
-    prefix = read = 0
-    prefix_text = ""
-    for end in range(1, len(ids) + 1):
+    prefix, read = max(start - PROMPT_WINDOW, 0), start
+    prefix_text = decode(list(ids[prefix:read])) if read > prefix else ""
+    for end in range(start + 1, len(ids) + 1):
         text = decode(list(ids[prefix:end]))
         if len(text) > len(prefix_text) and not text.endswith(REPLACEMENT):
             chunks.append(text[len(prefix_text) :])
@@ -122,13 +129,53 @@ def prefix_read_offsets(decode: Decode, ids: Sequence[int]) -> list[str]:
     return chunks
 
 
-def decode_stream(tokenizer: Any, ids: Sequence[int]) -> list[str]:
-    """The chunks tokenizers' ``DecodeStream`` emits for ``ids``, special tokens kept."""
+def decode_stream(tokenizer: Any, ids: Sequence[int], start: int = 0) -> list[str]:
+    """The chunks tokenizers' ``DecodeStream`` emits for ``ids[start:]``, special tokens kept,
+    primed with the prompt ``ids[:start]`` (its ``ids=`` argument) where there is one."""
     from tokenizers.decoders import DecodeStream
 
-    stream = DecodeStream(skip_special_tokens=False)
+    prompt = {"ids": list(ids[:start])} if start else {}
+    stream = DecodeStream(skip_special_tokens=False, **prompt)
     step = stream.step
-    return [chunk for i in ids if (chunk := step(tokenizer, i)) is not None]
+    return [chunk for i in ids[start:] if (chunk := step(tokenizer, i)) is not None]
+
+
+def server_stream(pieces: Iterable[bytes]) -> list[str]:
+    """Chunks as llama.cpp's server sends them: the bytes so far, cut after the last whole
+    character (an incomplete one waits for the next id)."""
+    chunks: list[str] = []
+    pending = b""
+    for piece in pieces:
+        pending += piece
+        cut = _complete(pending)
+        if cut:
+            chunks.append(pending[:cut].decode("utf-8", "replace"))
+            pending = pending[cut:]
+    if pending:
+        chunks.append(pending.decode("utf-8", "replace"))
+    return chunks
+
+
+def _complete(data: bytes) -> int:
+    """The length of ``data`` up to its last whole UTF-8 character (the server's
+    validate_utf8): a lead byte whose sequence runs past the end is held back."""
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        byte = data[n - back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: look further back
+            continue
+        need = 4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2 if byte >= 0xC0 else 1
+        return n - back if need > back else n
+    return n
+
+
+def after_prompt(decode: Decode, ids: Sequence[int], start: int, text: str) -> str | None:
+    """What a stream of ``ids[start:]`` after the prompt ``ids[:start]`` should show: the
+    line's decode ``text`` after the prompt's own whole characters (a character the prompt
+    ends inside belongs to the stream). None when the prompt's decode begins no such text."""
+    prompt = decode(list(ids[:start]))
+    whole = prompt.rstrip(REPLACEMENT)
+    return text[len(whole) :] if text.startswith(whole) else None
 
 
 def flushed(chunks: list[str], full: str) -> list[str]:
@@ -171,25 +218,32 @@ class Streamer:
     tokenizer: Any = None
     # Prefix/read offsets run by the candidate itself (a runtime in another process runs the
     # algorithm there, one request a line instead of one a step), or the runtime's own way of
-    # streaming, named by ``algorithm``; None: prefix/read offsets over ``decode`` here.
-    offsets: Callable[[Sequence[int]], list[str]] | None = None
+    # streaming, named by ``algorithm``; None: prefix/read offsets over ``decode`` here. It is
+    # called with the ids and where the prompt ends in them (0: no prompt).
+    offsets: Callable[[Sequence[int], int], list[str]] | None = None
     algorithm: str = PREFIX_READ
 
-    def failure(self, ids: list[int], expected: str, *, both: bool = False) -> StreamFailure | None:
-        """The first way streaming ``ids`` goes wrong, or None when every way is right.
+    def failure(
+        self, ids: list[int], expected: str, *, both: bool = False, start: int = 0
+    ) -> StreamFailure | None:
+        """The first way streaming ``ids[start:]`` after the prompt ``ids[:start]`` goes
+        wrong, or None when every way is right.
 
-        ``expected`` is also the candidate's own decode of ``ids`` (see :func:`flushed`). A
-        tokenizers-backed candidate streams with ``DecodeStream``, the same algorithm in Rust,
-        and with prefix/read offsets over its decode only when ``both``; any other candidate
-        with prefix/read offsets.
+        ``expected`` is the text the stream should show: the candidate's own decode of ``ids``
+        without the prompt's (see :func:`flushed`). Without a prompt a tokenizers-backed
+        candidate streams with ``DecodeStream``, the same algorithm in Rust, and with
+        prefix/read offsets over its decode only when ``both``; any other candidate, and every
+        candidate after a prompt, with prefix/read offsets (or its runtime's own ``offsets``).
         """
         ways: list[tuple[str, Callable[[], list[str]]]] = []
-        if self.tokenizer is not None:
+        if self.tokenizer is not None and not start:
             ways.append((DECODE_STREAM, lambda: decode_stream(self.tokenizer, ids)))
-        if both or self.tokenizer is None:
+        if both or self.tokenizer is None or start:
             offsets = self.offsets or partial(prefix_read_offsets, self.decode)
-            ways.append((self.algorithm, lambda: offsets(ids)))
-        for algorithm, run in ways:
+            ways.append((self.algorithm, lambda: offsets(ids, start)))
+        after = f" after a prompt of {start} ids" if start else ""
+        for way, run in ways:
+            algorithm = way + after
             try:
                 chunks = flushed(run(), expected)
             except Exception as e:
@@ -228,6 +282,16 @@ class StreamCheck:
         self.reference_decode: Decode = lambda ids: str(processor.decode(ids))
         proto = model.proto
         self.plain = [p.replace("\u2581", " ") for p in model.pieces]
+        # Byte pieces' values: a prompt may end inside a character they spell.
+        self.byte_values = {
+            i: int(p.piece[3:5], 16) for i, p in enumerate(proto.pieces) if p.type == BYTE
+        }
+        # What sentencepiece's decode writes for control and unknown pieces, piece by piece.
+        self.control = {i for i, p in enumerate(proto.pieces) if p.type == CONTROL}
+        trainer = proto.trainer_spec
+        surface = trainer.unk_surface if trainer.HasField("unk_surface") else " \u2047 "
+        self.surfaces = {i: surface for i, p in enumerate(proto.pieces) if p.type == UNKNOWN}
+        self.dummy_prefix = bool(proto.normalizer_spec.add_dummy_prefix)
         # Pieces other than normal ones are never context-free: bytes, controls, unknown.
         self.risky = {i for i, p in enumerate(proto.pieces) if p.type != NORMAL}
         self.normal = set(range(len(self.plain))) - self.risky
@@ -310,18 +374,87 @@ class StreamCheck:
         return True
 
     def _stream(self, ids: list[int], text: str) -> StreamFailure | None:
+        """How streaming ``ids`` fails: from no prompt; and, for the first :data:`BOTH_WAYS`
+        lines, after a prompt (see :meth:`prompt_end`) and one id at a time."""
         self.checked += 1
-        failed = self.streamer.failure(ids, text, both=self.checked <= BOTH_WAYS)
+        both = self.checked <= BOTH_WAYS
+        failed = self.streamer.failure(ids, text, both=both)
         if failed and self._reference_streams_so(ids, text, failed):
-            return None
+            failed = None
+        if failed is None and both:
+            failed = self._after_prompt(ids, text) or self._stateless(ids)
         return failed
 
+    def _after_prompt(self, ids: list[int], text: str) -> StreamFailure | None:
+        """Streaming the ids after :meth:`prompt_end` as a server streams a completion of
+        them. The text expected is the line's decode after the prompt's whole characters
+        (:func:`after_prompt`); a line the algorithm gets wrong with sentencepiece's own decode
+        says nothing of the candidate and is not judged (:func:`serving_notes` reports it)."""
+        start = self.prompt_end(ids)
+        expected = None if start is None else after_prompt(self.reference_decode, ids, start, text)
+        if start is None or expected is None:
+            return None
+        own = flushed(self.reference_chunks(ids, start), expected)
+        if stream_failure(self.streamer.algorithm, own, expected):
+            return None
+        return self.streamer.failure(ids, expected, both=True, start=start)
+
+    def reference_chunks(self, ids: list[int], start: int) -> list[str]:
+        """sentencepiece's decode streamed after ``ids[:start]`` the candidate's way (the
+        llama.cpp server's, or prefix/read offsets): what the algorithm itself shows."""
+        if self.streamer.algorithm == SERVER:
+            first = self.dummy_prefix and start == 0
+            pieces = (self._piece_bytes(t, first and i == 0) for i, t in enumerate(ids[start:]))
+            return server_stream(pieces)
+        return prefix_read_offsets(self.reference_decode, ids, start)
+
+    def _piece_bytes(self, token: int, first: bool) -> bytes:
+        """One id's bytes as sentencepiece's decode writes them (the dummy prefix's space
+        dropped from the first piece of a text)."""
+        if (value := self.byte_values.get(token)) is not None:
+            return bytes([value])
+        text = "" if token in self.control else self.surfaces.get(token, self.plain[token])
+        return (text[1:] if first and text.startswith(" ") else text).encode("utf-8")
+
+    def prompt_end(self, ids: Sequence[int]) -> int | None:
+        """Where a prompt ends in ``ids`` for :meth:`_after_prompt`: inside the first
+        character spelled by byte pieces (after its lead byte), else at the middle; None for a
+        line of one id."""
+        values = self.byte_values
+        for k in range(len(ids) - 1):
+            lead, following = values.get(ids[k]), values.get(ids[k + 1])
+            if (
+                lead is not None
+                and lead >= 0xC2
+                and following is not None
+                and following & 0xC0 == 0x80
+            ):
+                return k + 1
+        return len(ids) // 2 if len(ids) > 1 else None
+
+    def _stateless(self, ids: list[int]) -> StreamFailure | None:
+        """Each id decoded alone, as a server that keeps no state shows the stream: it must
+        show what sentencepiece's decode of each id alone shows."""
+        alone = [[i] for i in ids]
+        reference = [self.reference_decode(i) for i in alone]
+        expected = self.reference_decode(ids)
+        if stream_failure(STATELESS, reference, expected):
+            return None  # wrong with sentencepiece's own decode too: the algorithm's loss
+        try:
+            chunks = self.streamer.decode_batch(alone)
+        except Exception as e:
+            return StreamFailure(STATELESS, f"raised {type(e).__name__}: {one_line(str(e))}", ())
+        return stream_failure(STATELESS, chunks, expected)
+
     def _reference_streams_so(self, ids: list[int], text: str, failed: StreamFailure) -> bool:
-        """Whether sentencepiece's own decode, streamed by prefix/read offsets, shows the same
+        """Whether sentencepiece's own decode, streamed the candidate's way, shows the same
         text: then the loss is the algorithm's on this model, not the candidate's."""
         if failed.reason.startswith("raised "):
             return False  # a stream that raised emitted nothing: no algorithm's loss excuses it
-        chunks = flushed(prefix_read_offsets(self.reference_decode, ids), text)
+        if failed.algorithm == SERVER:
+            chunks = flushed(self.reference_chunks(ids, 0), text)
+        else:
+            chunks = flushed(prefix_read_offsets(self.reference_decode, ids), text)
         return "".join(chunks) == "".join(failed.chunks)
 
     def _whole(
@@ -375,3 +508,52 @@ class StreamCheck:
             except Exception:
                 out.append(None)
         return out
+
+
+def serving_notes(
+    model: SentencePieceModel, candidates: Sequence[Any], texts: Sequence[str]
+) -> list[str]:
+    """What the serving algorithms themselves show after a prompt that ends inside a
+    character, and decoding each id alone, on the first of ``texts`` where a prompt can end so:
+    with sentencepiece's own decode (and tokenizers' ``DecodeStream`` on a candidate that
+    decodes that line as sentencepiece does). These are the algorithms' on this model, whatever
+    the tokenizer: reported, not judged."""
+    check = StreamCheck(model, Streamer(decode=str, decode_batch=list))
+    decode = check.reference_decode
+    processor = model.processor
+    for text in texts:
+        ids = list(processor.encode(text))
+        start = check.prompt_end(ids)
+        if start is None or ids[start - 1] not in check.byte_values:
+            continue
+        full = decode(ids)
+        expected = after_prompt(decode, ids, start, full)
+        if expected is None:
+            continue
+        notes = []
+        where = f"after a prompt of {start} ids of {text!r} that ends inside a character"
+        shown = flushed(prefix_read_offsets(decode, ids, start), expected)
+        if stream_failure(PREFIX_READ, shown, expected):
+            notes.append(
+                f"{where}, prefix/read offsets (text-generation-inference, vLLM) show {shown} "
+                f"for {expected!r}, with sentencepiece's own decode"
+            )
+        for c in candidates:
+            streamer = c.streamer
+            if streamer is None or streamer.tokenizer is None or streamer.decode(ids) != full:
+                continue
+            shown = flushed(decode_stream(streamer.tokenizer, ids, start), expected)
+            if stream_failure(DECODE_STREAM, shown, expected):
+                notes.append(
+                    f"{where}, tokenizers' DecodeStream primed with it (ids=) shows {shown} for "
+                    f"{expected!r}, on {c.name}, which decodes the line as sentencepiece does"
+                )
+            break
+        alone = [decode([i]) for i in ids]
+        if stream_failure(STATELESS, alone, full):
+            notes.append(
+                f"decoding each id of {text!r} alone (a server that keeps no state) shows "
+                f"{alone} for {full!r}, with sentencepiece's own decode"
+            )
+        return notes
+    return []

@@ -8,7 +8,8 @@
 //   {"encode": [text, ...]}   -> {"ids": [[id, ...], ...]}    (no special tokens added)
 //   {"decode": [[id, ...]]}   -> {"texts": [text, ...]}       (special tokens kept)
 //   {"pieces": [id, ...]}     -> {"pieces": [name, ...]}
-//   {"stream": [[id, ...]]}   -> {"chunks": [[chunk, ...]]}   (prefix/read offsets, below)
+//   {"stream": [[start, [id, ...]], ...]}   -> {"chunks": [[chunk, ...]]}
+//                             (prefix/read offsets after a prompt of `start` ids, below)
 // A request that throws is answered {"error": message}; the process goes on. A package that
 // cannot be loaded makes every answer {"error": message, "package": true}.
 "use strict";
@@ -20,15 +21,16 @@ function send(answer) {
   process.stdout.write(JSON.stringify(answer) + "\n");
 }
 
-// The chunks text-generation-inference and vLLM emit for ids, over this runtime's decode: the
-// algorithm of tokcheck.stream.prefix_read_offsets, run here so that a line costs one request
-// rather than one per id. Lengths are counted in code points, as Python counts them.
-function prefixReadOffsets(decode, ids) {
+// The chunks text-generation-inference and vLLM emit for ids after the prompt ids[0:start],
+// over this runtime's decode: the algorithm of tokcheck.stream.prefix_read_offsets (its
+// PROMPT_WINDOW is the 5 below), run here so that a line costs one request rather than one per
+// id. Lengths are counted in code points, as Python counts them.
+function prefixReadOffsets(decode, ids, start) {
   const chunks = [];
-  let prefix = 0;
-  let read = 0;
-  let prefixLength = 0;
-  for (let end = 1; end <= ids.length; end++) {
+  let prefix = Math.max(start - 5, 0);
+  let read = start;
+  let prefixLength = read > prefix ? Array.from(decode(ids.slice(prefix, read))).length : 0;
+  for (let end = start + 1; end <= ids.length; end++) {
     const text = Array.from(decode(ids.slice(prefix, end)));
     if (text.length > prefixLength && text[text.length - 1] !== REPLACEMENT) {
       chunks.push(text.slice(prefixLength).join(""));
@@ -90,7 +92,9 @@ function main() {
       } else if (request.pieces) {
         answer = { pieces: request.pieces.map((i) => tokenizer.id_to_token(i) ?? null) };
       } else if (request.stream) {
-        answer = { chunks: request.stream.map((ids) => prefixReadOffsets(decode, ids)) };
+        answer = {
+          chunks: request.stream.map(([start, ids]) => prefixReadOffsets(decode, ids, start)),
+        };
       } else {
         answer = { error: "unknown request" };
       }

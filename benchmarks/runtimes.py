@@ -27,6 +27,7 @@ from typing import Any
 
 from tokcheck.candidates import quiet_transformers
 from tokcheck.compare import compare
+from tokcheck.errors import TokcheckError
 from tokcheck.proto import SentencePieceModel
 from tokcheck.resolve import resolve
 
@@ -81,11 +82,21 @@ def run(name: str, examples: int, work: Path) -> dict[str, str]:
         build.write_gguf(path, resolved.model_file.read_bytes(), way=way, directory=source)
         ggufs.append(path)
     corpora = sorted((SHARED / "corpora").glob("*.txt")) if SHARED.is_dir() else []
-    report = compare(
-        resolved, model, candidates=list(PATHS), examples=examples, corpora=corpora,
-        ggufs=ggufs, jobs=1,
-    )  # fmt: skip
-    row = {p: _cell(report, p) for p in PATHS}
+    paths, absent = list(PATHS), {}
+    while True:
+        try:
+            report = compare(
+                resolved, model, candidates=paths, examples=examples, corpora=corpora,
+                ggufs=ggufs, jobs=1,
+            )  # fmt: skip
+            break
+        except TokcheckError as e:  # a candidate that does not apply to this model: named
+            gone = next((p for p in paths if f"candidate {p} does not apply" in str(e)), None)
+            if gone is None:
+                raise
+            paths.remove(gone)
+            absent[gone] = "refused (" + str(e).split(": ")[-1][:50] + ")"
+    row = {p: absent.get(p) or _cell(report, p) for p in PATHS}
     for way, path in zip(GGUF_WAYS, ggufs, strict=True):
         for kind in ("llama.cpp", "llama-cpp-python"):
             row[f"{kind} ({way})"] = _cell(report, f"{kind}:{path.name}")

@@ -365,3 +365,22 @@ def test_the_binding_drops_a_published_models_long_piece(llmjp_gguf: Path, tmp_p
     assert all(
         THANKS not in e.candidate_decoded for e in tallies["llama-cpp-python"].counterexamples
     )
+
+
+def test_an_spm_gguf_without_byte_tokens_is_refused_not_run(tmp_path: Path) -> None:
+    """llama.cpp's SPM tokenizer aborts the whole process on a character outside a vocabulary
+    that has no byte tokens: the finding says so, and the candidates are not run (a load
+    failure of that path), so tokcheck lives to report it."""
+    source = FIXTURES / "tiny-legacy"
+    gguf = tmp_path / "tiny-legacy-as-llama.gguf"
+    build.write_gguf(gguf, (source / "spiece.model").read_bytes(), way="llama", directory=source)
+    model = SentencePieceModel.load(source / "spiece.model")
+    report = check_gguf(read_gguf(gguf), model)
+    said = {c.name: c.message for c in report.checks if not c.passed}
+    assert "aborts the process" in said["gguf.byte_fallback"]
+    resolved = resolve(str(source))
+    result = compare(resolved, model, candidates=["exported"], examples=20, prompts=0, ggufs=[gguf])
+    failed = {u.name: u.reason for u in result.load_failures}
+    assert set(failed) == {"llama.cpp", "llama-cpp-python"}
+    assert all("aborts the process" in r for r in failed.values())
+    assert not result.passed

@@ -230,8 +230,9 @@ def _charsmap(vocab: GGUFVocab, charsmap: bytes) -> CheckResult:
 
 def _byte_fallback(vocab: GGUFVocab, proto: Any) -> CheckResult:
     wanted = bool(proto.trainer_spec.byte_fallback)
-    types = vocab.types or ()
-    bytes_here = sum(1 for t in types if t == BYTE)
+    bytes_here = byte_tokens(vocab)
+    if vocab.tokenizer == "SPM" and bytes_here < 256:
+        return _result("byte_fallback", False, 256, bytes_here, SPM_WITHOUT_BYTES)
     if not wanted:
         return _result("byte_fallback", True, False, False, "the model has no byte fallback")
     if vocab.tokenizer == "UGM":
@@ -247,6 +248,19 @@ def _byte_fallback(vocab: GGUFVocab, proto: Any) -> CheckResult:
         else f"{bytes_here} tokens typed byte of 256: the others' characters cannot fall back"
     )
     return _result("byte_fallback", passed, 256, bytes_here, message)
+
+
+# llama.cpp's SPM tokenizer looks up "<0xNN>" for a character outside the vocabulary and
+# throws std::out_of_range where there is none: the process aborts.
+SPM_WITHOUT_BYTES = (
+    "llama.cpp's SPM tokenizer falls back to the byte tokens <0x00>..<0xFF> for a character "
+    "outside the vocabulary, and aborts the process (std::out_of_range) where the GGUF lacks one"
+)
+
+
+def byte_tokens(vocab: GGUFVocab) -> int:
+    """The tokens typed byte (llama.cpp's byte fallback reads only those)."""
+    return sum(1 for t in vocab.types or () if t == BYTE)
 
 
 def _special_id(vocab: GGUFVocab, name: str, wanted: int) -> CheckResult:

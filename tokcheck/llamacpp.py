@@ -91,7 +91,14 @@ class Vocab:
                 f"{path}: llama.cpp cannot load this GGUF ({said or 'no reason given'})"
             )
         self.vocab = lib.llama_model_get_vocab(self.model)
+        self.size = int(lib.llama_vocab_n_tokens(self.vocab))
         self.space_prefix = _space_prefix(path)
+
+    def check_ids(self, ids: Sequence[int]) -> None:
+        """llama.cpp aborts the process on an id outside its vocabulary: refuse it here."""
+        if any(not 0 <= i < self.size for i in ids):
+            bad = next(i for i in ids if not 0 <= i < self.size)
+            raise ValueError(f"id {bad} is outside the GGUF's {self.size} tokens")
 
     def tokenize(self, text: str) -> list[int]:
         data = text.encode("utf-8")
@@ -104,6 +111,7 @@ class Vocab:
             size = -n
 
     def detokenize(self, ids: Sequence[int]) -> str:
+        self.check_ids(ids)
         tokens = (self.lib.llama_token * len(ids))(*ids)
         size = 16 * len(ids) + 16
         while True:
@@ -114,6 +122,7 @@ class Vocab:
             size = -n
 
     def piece(self, token: int, lstrip: int = 0) -> bytes:
+        self.check_ids([token])
         size = 64
         while True:
             buf = ctypes.create_string_buffer(size)
@@ -123,6 +132,7 @@ class Vocab:
             size = -n
 
     def name(self, token: int) -> str:
+        self.check_ids([token])
         return bytes(self.lib.llama_vocab_get_text(self.vocab, token)).decode("utf-8", "replace")
 
     def close(self) -> None:
@@ -140,8 +150,13 @@ def _space_prefix(path: Path) -> bool:
 def candidate(path: Path, kind: str, name: str) -> Any:
     """The ``kind`` candidate (:data:`KINDS`) of the GGUF at ``path``, reported as ``name``."""
     from tokcheck.candidates import Candidate
+    from tokcheck.gguf_checks import SPM_WITHOUT_BYTES, byte_tokens
+    from tokcheck.gguf_vocab import read_gguf
     from tokcheck.stream import SERVER, Streamer, server_stream
 
+    metadata = read_gguf(path)
+    if metadata.tokenizer == "SPM" and byte_tokens(metadata) < 256:
+        raise TokcheckError(f"not run: {SPM_WITHOUT_BYTES}")
     vocab = Vocab(path)
     version = _version()
     if kind == C_API:
@@ -150,7 +165,7 @@ def candidate(path: Path, kind: str, name: str) -> Any:
         cls = f"llama.cpp C API (llama-cpp-python {version}) on {path.name}"
     else:
         binding = _binding(path)
-        decode, piece = _binding_decode(binding), _binding_piece(binding)
+        decode, piece = _binding_decode(binding, vocab), _binding_piece(binding, vocab)
         cls = f"llama_cpp.Llama (llama-cpp-python {version}) on {path.name}"
 
     def stream(ids: Sequence[int], start: int) -> list[str]:
@@ -206,15 +221,21 @@ def _binding(path: Path) -> Any:
         return lib.Llama(str(path), vocab_only=True, verbose=False)
 
 
-def _binding_piece(binding: Any) -> Callable[[int, int], bytes]:
+def _binding_piece(binding: Any, vocab: Vocab) -> Callable[[int, int], bytes]:
     """One id through ``Llama.detokenize``, as the binding streams (no leading space strip)."""
-    return lambda token, lstrip: bytes(binding.detokenize([token]))
+
+    def piece(token: int, lstrip: int) -> bytes:
+        vocab.check_ids([token])
+        return bytes(binding.detokenize([token]))
+
+    return piece
 
 
-def _binding_decode(binding: Any) -> Callable[[Sequence[int]], str]:
+def _binding_decode(binding: Any, vocab: Vocab) -> Callable[[Sequence[int]], str]:
     """``Llama.detokenize`` as its completions read it (bytes decoded, bad ones dropped)."""
 
     def decode(ids: Sequence[int]) -> str:
+        vocab.check_ids(ids)
         return bytes(binding.detokenize(list(ids))).decode("utf-8", "ignore")
 
     return decode

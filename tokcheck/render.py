@@ -14,6 +14,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tokcheck import verdict
@@ -422,6 +423,11 @@ def gate(report: GateReport) -> str:
         "compare": "; ".join(
             [f"{t.name}: {t.summary()}" for t in compare.candidates if not t.same_as]
             + [f"{u.name}: failed to load" for u in compare.unavailable if u.failed]
+            + [
+                f"{Path(g.path).name}: {', '.join(g.failed)} failed"
+                for g in compare.ggufs
+                if g.failed
+            ]
         )
         or "no candidates",
         "roundtrip": ", ".join(
@@ -438,7 +444,14 @@ def gate(report: GateReport) -> str:
     for t in compare.judged_tallies:
         if not compare.accepts(t) and not t.same_as:
             out += counterexamples(t)
+    out += [
+        f"FAIL {c.name} ({g.path}): {c.message}"
+        for g in compare.ggufs
+        for c in g.checks
+        if not c.passed
+    ]
     out += [f"warning: {w}" for w in compare.warnings]
+    out += [f"serving (the algorithm's, any tokenizer): {n}" for n in compare.serving]
     out += [f"caveat: {c}" for c in report.caveats]
     out += [f"next: {step}" for step in report.next_steps]
     failed = ", ".join(step for step, v in report.steps.items() if v == verdict.FAILED)

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fixturebuild import build
@@ -51,6 +52,16 @@ def _has_llama() -> bool:
 
 
 needs_llama = pytest.mark.skipif(not _has_llama(), reason="llama-cpp-python is not installed")
+
+
+def _compared(directory: str, gguf: str, examples: int) -> Any:
+    """compare on a fixture directory with its exported tokenizer and a fixture GGUF."""
+    resolved = resolve(str(FIXTURES / directory))
+    model = SentencePieceModel.load(resolved.model_file)
+    return compare(
+        resolved, model, candidates=["exported"], examples=examples, prompts=0,
+        ggufs=[GGUF / f"{gguf}.gguf"],
+    )  # fmt: skip
 
 
 def _fixture(name: str) -> str:
@@ -201,12 +212,7 @@ def test_gate_cases_name_each_finding() -> None:
 
 @needs_llama
 def test_llama_cpp_as_t5_turns_byte_fallback_text_into_bos() -> None:
-    resolved = resolve(str(FIXTURES / "neox-3.6b"))
-    model = SentencePieceModel.load(resolved.model_file)
-    report = compare(
-        resolved, model, candidates=["exported"], examples=100, prompts=0,
-        ggufs=[GGUF / "neox-3.6b-as-t5.gguf"],
-    )  # fmt: skip
+    report = _compared("neox-3.6b", "neox-3.6b-as-t5", 100)
     tally = {t.name: t for t in report.candidates}["llama.cpp"]
     assert tally.mismatched > 0
     assert tally.special_introduced > 0
@@ -233,12 +239,8 @@ def test_llama_cpp_as_llama_adds_a_space_before_every_line() -> None:
 def test_a_faithful_bpe_gguf_names_what_remains() -> None:
     """Every key right, and llama.cpp still differs where user-defined pieces meet the space
     prefix: none before a leading one, one again after each (its special-token partition)."""
-    resolved = resolve(str(FIXTURES / "bpe-32k"))
-    model = SentencePieceModel.load(resolved.model_file)
-    report = compare(
-        resolved, model, candidates=["exported"], examples=0, prompts=0,
-        ggufs=[GGUF / "bpe-32k-faithful.gguf"],
-    )  # fmt: skip
+    report = _compared("bpe-32k", "bpe-32k-faithful", 0)
+    model = _model("bpe-32k")
     assert report.ggufs[0].failed == []
     tally = {t.name: t for t in report.candidates}["llama.cpp"]
     vocab = llamacpp.Vocab(GGUF / "bpe-32k-faithful.gguf")

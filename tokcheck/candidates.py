@@ -194,21 +194,29 @@ def native_stdout_silenced() -> Iterator[None]:
     """File descriptor 1 pointed at /dev/null: tokenizers' Rust code prints some warnings
     (an unknown key in a special token's definition, say) straight to stdout, where they
     would corrupt ``--json`` output. Used only around loading, never while tokcheck prints."""
+    with native_silenced(1):
+        yield
+
+
+@contextmanager
+def native_silenced(fd: int) -> Iterator[None]:
+    """File descriptor ``fd`` (1 or 2) pointed at /dev/null, where native code writes past
+    Python's streams; nothing happens where there is no such descriptor."""
     import os
     import sys
 
-    sys.stdout.flush()
+    (sys.stdout if fd == 1 else sys.stderr).flush()
     try:
-        saved = os.dup(1)
-    except OSError:  # no stdout at all: nothing to protect
+        saved = os.dup(fd)
+    except OSError:  # no such descriptor at all: nothing to protect
         yield
         return
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, 1)
+        os.dup2(devnull, fd)
         yield
     finally:
-        os.dup2(saved, 1)
+        os.dup2(saved, fd)
         os.close(saved)
         os.close(devnull)
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +216,10 @@ def _special_ids(vocab: Vocab) -> frozenset[int]:
 def _binding(path: Path) -> Any:
     lib = require()
     _quiet(lib)
-    with _quiet_stderr():
+    from tokcheck.candidates import native_silenced
+
+    # The binding prints a context-size notice on fd 2 whatever its ``verbose`` says.
+    with native_silenced(2):
         return lib.Llama(str(path), vocab_only=True, verbose=False)
 
 
@@ -239,29 +241,6 @@ def _binding_decode(binding: Any, vocab: Vocab) -> Callable[[Sequence[int]], str
         return bytes(binding.detokenize(list(ids))).decode("utf-8", "ignore")
 
     return decode
-
-
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """File descriptor 2 pointed at /dev/null while the binding builds its context: it prints
-    a context-size notice there whatever its ``verbose`` says."""
-    import os
-    import sys
-
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _version() -> str:

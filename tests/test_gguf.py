@@ -145,7 +145,7 @@ def _write(path: Path, data: bytes) -> Path:
             lambda d: _write(d / "cut.gguf", (GGUF / "bpe-32k-faithful.gguf").read_bytes()[:100]),
             "a damaged GGUF file",
         ),
-        (lambda d: d, "no such GGUF file"),
+        (lambda d: d, "not a regular file"),
     ],
     ids=["absent", "not-gguf", "truncated", "directory"],
 )
@@ -182,7 +182,7 @@ def test_without_llama_cpp_the_static_findings_still_judge(
     def absent() -> None:
         raise llamacpp.LlamaUnavailable(f"llama-cpp-python is not installed; {llamacpp.INSTALL}")
 
-    monkeypatch.setattr(llamacpp, "require", absent)
+    monkeypatch.setattr(llamacpp, "installed", absent)
     args = ["compare", str(FIXTURES / "bpe-32k"), "--candidate", "exported", "--examples", "50"]
     converted = str(GGUF / "bpe-32k-as-llama.gguf")
     assert main([*args, "--gguf", converted, "--json"]) == 1
@@ -386,3 +386,78 @@ def test_an_spm_gguf_without_byte_tokens_is_refused_not_run(tmp_path: Path) -> N
     assert set(failed) == {"llama.cpp", "llama-cpp-python"}
     assert all("aborts the process" in r for r in failed.values())
     assert not result.passed
+
+
+def _hostile(
+    path: Path, tokens: list[bytes] | None = None, model: str = "t5", raw: tuple[Any, ...] = ()
+) -> Path:
+    """A GGUF of tiny-neox's pieces with what a hostile or broken converter might write."""
+    import gguf
+
+    proto = SentencePieceModel.load(FIXTURES / "tiny-neox" / "spiece.model").proto
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_tokenizer_model(model)
+    writer.add_token_list(tokens or [p.piece.encode() for p in proto.pieces])
+    writer.add_token_scores([p.score for p in proto.pieces])
+    writer.add_token_types([int(p.type) for p in proto.pieces])
+    for key, value, kind in raw:
+        writer.add_key_value(key, value, kind)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("tokenizer.ggml.eos_token_id", float("inf"), "eos_token_id is not an integer"),
+        ("tokenizer.ggml.add_space_prefix", "yes", "add_space_prefix is not a boolean"),
+    ],
+)
+def test_a_key_of_the_wrong_type_is_malformed_metadata(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, value: object, said: str
+) -> None:
+    import gguf
+
+    kind = gguf.GGUFValueType.FLOAT64 if isinstance(value, float) else gguf.GGUFValueType.STRING
+    path = _hostile(tmp_path / "typed.gguf", raw=((key, value, kind),))
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert said in err
+    assert err.count("\n") == 1
+
+
+@needs_llama
+def test_a_gguf_llama_cpp_aborts_on_is_a_finding_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """llama.cpp asserts that tokens are unique and aborts its process: the candidates run in
+    a child process, so the abort is their load failure (exit 1), named by llama.cpp's own
+    assertion, and tokcheck reports it."""
+    pieces = [
+        p.encode() for p in SentencePieceModel.load(FIXTURES / "tiny-neox" / "spiece.model").pieces
+    ]
+    path = _hostile(tmp_path / "dup.gguf", tokens=[*pieces[:500], pieces[499], *pieces[501:]])
+    args = ["compare", str(FIXTURES / "tiny-neox"), "--gguf", str(path), "--candidate", "exported"]
+    assert main([*args, "--examples", "5", "--prompts", "0", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["load_failures"]) == {"llama.cpp", "llama-cpp-python"}
+    [reason] = {u["reason"] for u in data["unavailable"]}
+    assert "signal 6" in reason
+    assert "GGML_ASSERT" in reason
+
+
+@needs_llama
+def test_an_abort_while_tokenizing_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A vocabulary llama.cpp loads and then cannot tokenize with ("none") aborts on the first
+    line: the run cannot go on, and says why in one line."""
+    path = _hostile(tmp_path / "none.gguf", model="none")
+    args = ["compare", str(FIXTURES / "tiny-neox"), "--gguf", str(path), "--candidate", "exported"]
+    assert main([*args, "--examples", "5", "--prompts", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "llama.cpp on none.gguf ended: signal 6" in err
+    assert err.count("\n") == 1

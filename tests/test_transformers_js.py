@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tokcheck import jsruntime
+from tokcheck import bridge, jsruntime
 from tokcheck.cli import main
 from tokcheck.compare import compare
 from tokcheck.proto import SentencePieceModel
@@ -223,7 +223,7 @@ def test_a_broken_package_is_one_line_and_exit_2_never_a_hang(
     said: str,
 ) -> None:
     monkeypatch.setenv(jsruntime.NODE_MODULES_ENV, str(_fake_package(tmp_path, main_js)))
-    monkeypatch.setattr(jsruntime, "SILENCE", 2.0)
+    monkeypatch.setattr(bridge, "SILENCE", 2.0)
     for args in (
         ["compare", str(FIXTURES / "tiny-neox"), "--candidate", "exported-transformers.js"],
         [
@@ -284,7 +284,7 @@ def test_a_node_that_never_ends_its_answer_is_cut_off(
 ) -> None:
     """Never silent, so the silence limit alone would wait for ever (or fill the memory)."""
     _fake_node(tmp_path, monkeypatch, body)
-    monkeypatch.setattr(jsruntime, limit, 2.0 if limit == "ANSWER_SECONDS" else 1 << 20)
+    monkeypatch.setattr(bridge, limit, 2.0 if limit == "ANSWER_SECONDS" else 1 << 20)
     code = main(["compare", str(FIXTURES / "tiny-neox"), "--candidate", "exported-transformers.js"])
     err = capsys.readouterr().err
     assert code == 2

@@ -137,7 +137,8 @@ def read_gguf(path: Path) -> GGUFVocab:
     The ``gguf`` package parses every array element into its own numpy view (about 5 s for a
     98,000-token vocabulary), so a file is read once per process while it is unchanged."""
     if not path.is_file():
-        raise TokcheckError(f"{path}: no such GGUF file")
+        what = "not a regular file" if path.exists() else "no such GGUF file"
+        raise TokcheckError(f"{path}: {what}")
     try:
         with path.open("rb") as f:
             magic = f.read(4)
@@ -168,51 +169,61 @@ def _read(path: Path, mtime_ns: int, size: int) -> GGUFVocab:
 
 
 def _vocab(path: Path, fields: dict[str, Any]) -> GGUFVocab:
-    def scalar(key: str) -> Any:
+    from gguf import GGUFValueType as T
+
+    integers = {T.UINT8, T.INT8, T.UINT16, T.INT16, T.UINT32, T.INT32, T.UINT64, T.INT64}
+    numbers = integers | {T.FLOAT32, T.FLOAT64}
+
+    def typed(key: str, allowed: set[Any], what: str, array: bool = False) -> Any:
+        """The field's value, where it has a type llama.cpp reads for it (ValueError else)."""
         field = fields.get(key)
         if field is None:
             return None
-        value = field.contents()
-        return value
-
-    def array(key: str) -> list[Any] | None:
-        field = fields.get(key)
-        return None if field is None else list(field.contents())
+        kinds = field.types
+        if array != (kinds[:1] == [T.ARRAY]) or kinds[-1:][0] not in allowed:
+            raise ValueError(f"{key} is not {what}")
+        return list(field.contents()) if array else field.contents()
 
     tokens_field = fields["tokenizer.ggml.tokens"]
+    if tokens_field.types != [T.ARRAY, T.STRING]:
+        raise ValueError("tokenizer.ggml.tokens is not an array of strings")
     tokens = tuple(bytes(tokens_field.parts[i]) for i in tokens_field.data)
-    scores = array("tokenizer.ggml.scores")
-    types = array("tokenizer.ggml.token_type")
-    charsmap = array("tokenizer.ggml.precompiled_charsmap")
+    scores = typed("tokenizer.ggml.scores", numbers, "an array of numbers", array=True)
+    types = typed("tokenizer.ggml.token_type", integers, "an array of integers", array=True)
+    charsmap = typed(
+        "tokenizer.ggml.precompiled_charsmap", integers, "an array of bytes", array=True
+    )
     merges = fields.get("tokenizer.ggml.merges")
+
+    def text(key: str) -> str | None:
+        return typed(key, {T.STRING}, "a string")  # type: ignore[no-any-return]
+
+    def flag(key: str) -> bool | None:
+        value = typed(key, {T.BOOL} | integers, "a boolean")
+        return None if value is None else bool(value)
+
+    def identifier(name: str) -> int | None:
+        key = f"tokenizer.ggml.{_ID_KEYS.get(name, name)}_token_id"
+        value = typed(key, integers, "an integer")
+        return None if value is None else int(value)
+
     return GGUFVocab(
         path=path,
-        architecture=scalar("general.architecture"),
-        model=scalar("tokenizer.ggml.model"),
-        pre=scalar("tokenizer.ggml.pre"),
+        architecture=text("general.architecture"),
+        model=text("tokenizer.ggml.model"),
+        pre=text("tokenizer.ggml.pre"),
         tokens=tokens,
         scores=tuple(float(s) for s in scores) if scores is not None else None,
         types=tuple(int(t) for t in types) if types is not None else None,
-        add_space_prefix=_bool(scalar("tokenizer.ggml.add_space_prefix")),
-        remove_extra_whitespaces=_bool(scalar("tokenizer.ggml.remove_extra_whitespaces")),
+        add_space_prefix=flag("tokenizer.ggml.add_space_prefix"),
+        remove_extra_whitespaces=flag("tokenizer.ggml.remove_extra_whitespaces"),
         charsmap=bytes(bytearray(int(b) & 0xFF for b in charsmap)) if charsmap else None,
-        ids={
-            name: _int(scalar(f"tokenizer.ggml.{_ID_KEYS.get(name, name)}_token_id"))
-            for name in _IDS
-        },
-        add_bos=_bool(scalar("tokenizer.ggml.add_bos_token")),
-        add_eos=_bool(scalar("tokenizer.ggml.add_eos_token")),
+        ids={name: identifier(name) for name in _IDS},
+        add_bos=flag("tokenizer.ggml.add_bos_token"),
+        add_eos=flag("tokenizer.ggml.add_eos_token"),
         merges=len(merges.data) if merges is not None else 0,
     )
 
 
 # tokenizer.ggml.<key>_token_id, where the key is not the short name.
 _ID_KEYS = {"unk": "unknown", "pad": "padding", "sep": "seperator"}
-
-
-def _bool(value: Any) -> bool | None:
-    return None if value is None else bool(value)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)

@@ -19,20 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import selectors
 import shutil
 import subprocess
-import tempfile
-import threading
-import time
-import weakref
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tokcheck.errors import TokcheckError, one_line
+from tokcheck.bridge import Bridge, BridgeError
 
 PACKAGE = "@huggingface/tokenizers"
 INSTALL = "npm install --ignore-scripts @huggingface/tokenizers"
@@ -42,7 +36,7 @@ _SCRIPT = Path(__file__).with_name("transformers_js.cjs")
 _PLACES = (PACKAGE, f"@huggingface/transformers/node_modules/{PACKAGE}")
 
 
-class RuntimeUnavailable(TokcheckError):
+class RuntimeUnavailable(BridgeError):
     """node or the npm package is missing: the runtime cannot be judged here."""
 
 
@@ -104,165 +98,21 @@ def package_version(package: Path) -> str:
         return "?"
 
 
-class NodeTokenizer:
-    """One tokenizer loaded in a node process of this Python process's own.
-
-    The process is started when the tokenizer is made (so a tokenizer.json tokenizers.js
-    cannot load fails there) and again in a forked child, which must not share its parent's
-    pipes. It runs in a session of its own, so a terminal's Ctrl-C reaches tokcheck alone, and
-    ends when its standard input closes: when this object goes, or this process ends in any
-    way. One request at a time: compare encodes the next batch on another thread while it
-    judges (and streams) this one. Requests and answers move through the pipes as they can,
-    both ways at once, and a node that sends nothing for :data:`SILENCE` seconds, or that
-    answers what the bridge never would, or takes over :data:`ANSWER_SECONDS` for one answer, is
-    an error, never a hang. The bridge kills itself when this process has gone.
-    """
+class NodeTokenizer(Bridge):
+    """One tokenizer loaded in a node process of this Python process's own (see
+    :class:`~tokcheck.bridge.Bridge`); the bridge kills itself when this process has gone."""
 
     def __init__(self, tokenizer_json: str, config: dict[str, Any]) -> None:
-        self._node = _node()
+        node = _node()
         self.package = find_package()
         self.version = package_version(self.package)
-        self._load = json.dumps({"tokenizer": tokenizer_json, "config": config}).encode()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
-        self._start()
-
-    def _start(self) -> None:
-        stderr = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the process)
-        proc = subprocess.Popen(
-            [self._node, str(_SCRIPT), str(self.package), str(os.getpid())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            start_new_session=True,
+        super().__init__(
+            [node, str(_SCRIPT), str(self.package)],
+            {"tokenizer": tokenizer_json, "config": config},
+            runtime="transformers.js (node)",
+            program=f"{node} is not Node.js running tokcheck's transformers.js bridge",
+            unavailable=RuntimeUnavailable,
         )
-        self._proc, self._pid, self._stderr = proc, os.getpid(), stderr
-        weakref.finalize(self, _close, proc, stderr, os.getpid())
-        self._ask(self._load, "ready")
-
-    def request(self, **request: Any) -> Any:
-        """The answer to one request (see ``transformers_js.cjs``): its one value."""
-        (key,) = request
-        with self._lock:
-            if self._pid != os.getpid():
-                self._start()
-            return self._ask(json.dumps(request).encode(), _ANSWERS[key])
-
-    def _ask(self, line: bytes, key: str) -> Any:
-        """Send one request line and read the answer's ``key``; an ``error`` answer raises."""
-        reply = self._exchange(line + b"\n")
-        try:
-            answer = json.loads(reply)
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict) or not (key in answer or "error" in answer):
-            said = _short(reply.decode("utf-8", "replace"), 120) or "an empty line"
-            raise RuntimeUnavailable(
-                f"{self._node} is not Node.js running tokcheck's transformers.js bridge: it "
-                f"answered {said}"
-            )
-        if "error" in answer:
-            message = f"transformers.js: {_short(str(answer['error']))}"
-            raise RuntimeUnavailable(message) if answer.get("package") else TokcheckError(message)
-        return answer[key]
-
-    def _exchange(self, payload: bytes) -> bytes:
-        """Write ``payload`` and read one line back, both as the pipes allow."""
-        proc = self._proc
-        assert proc is not None
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        stdin, stdout = proc.stdin.fileno(), proc.stdout.fileno()
-        received = bytearray()
-        sent = 0
-        quiet = 0.0
-        start = time.monotonic()
-        with selectors.DefaultSelector() as selector:
-            selector.register(stdout, selectors.EVENT_READ)
-            selector.register(stdin, selectors.EVENT_WRITE)
-            while True:
-                events = selector.select(_TICK)
-                quiet = 0.0 if events else quiet + _TICK
-                late = time.monotonic() - start > ANSWER_SECONDS
-                if quiet >= SILENCE or late or not threading.main_thread().is_alive():
-                    proc.kill()
-                    raise RuntimeUnavailable(
-                        f"transformers.js (node) did not answer in "
-                        f"{ANSWER_SECONDS if late else SILENCE:.0f} s"
-                    )
-                if len(received) > MAX_ANSWER:
-                    proc.kill()
-                    raise RuntimeUnavailable(
-                        f"transformers.js (node) wrote over {MAX_ANSWER >> 20} MiB without "
-                        "ending its answer"
-                    )
-                for key, _ in events:
-                    if key.fd == stdin:
-                        try:
-                            sent += os.write(stdin, payload[sent : sent + _CHUNK])
-                        except BrokenPipeError:
-                            sent = len(payload)
-                        if sent == len(payload):
-                            selector.unregister(stdin)
-                        continue
-                    chunk = os.read(stdout, _CHUNK)
-                    if not chunk:
-                        raise RuntimeUnavailable(
-                            f"transformers.js (node) ended: {_ended(proc, self._stderr)}"
-                        )
-                    received += chunk
-                    if received.endswith(b"\n") and sent == len(payload):
-                        return bytes(received)
-
-
-# What each request is answered with (see transformers_js.cjs).
-_ANSWERS = {"encode": "ids", "decode": "texts", "pieces": "pieces", "stream": "chunks"}
-# Seconds of silence from node, while a request is pending, before it is taken for hung; the
-# longest any one answer may take (compare's batches are 2,000 lines); its largest size.
-SILENCE = 120.0
-ANSWER_SECONDS = 600.0
-MAX_ANSWER = 1 << 30
-_TICK = 0.25
-_CHUNK = 1 << 16
-
-
-def _close(proc: subprocess.Popen[bytes], stderr: Any, owner: int) -> None:
-    """End ``proc`` by closing its input; a forked child only closes its copy of the pipe,
-    since the process is its parent's to wait for (or kill)."""
-    try:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        if os.getpid() != owner:
-            return
-        proc.wait(timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        proc.kill()
-    finally:
-        stderr.close()
-
-
-def _ended(proc: subprocess.Popen[bytes], stderr: Any) -> str:
-    """How the node process ended: its exit code and the error it wrote to stderr."""
-    try:
-        code = proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        code = proc.wait()
-    stderr.seek(0)
-    lines = [line.strip() for line in stderr.read().decode("utf-8", "replace").splitlines()]
-    # An uncaught exception's report ends with a stack and the version ("Node.js v20..."):
-    # its message is the line that names the error.
-    named = [line for line in lines if re.match(r"^[A-Za-z]*Error\b", line)]
-    said = named[-1] if named else next((x for x in reversed(lines) if x), "")
-    return f"exit code {code}" + (f": {_short(said)}" if said else "")
-
-
-def _short(message: str, limit: int = 300) -> str:
-    """``message`` on one line and at most about ``limit`` characters: tokenizers.js quotes a
-    whole pattern it cannot compile, which for a charsmap's normaliser is megabytes."""
-    line = one_line(message)
-    return line if len(line) <= limit else f"{line[: limit // 2]} … {line[-limit // 2 :]}"
 
 
 def candidate(name: str, tokenizer_json: str, config: dict[str, Any] | None = None) -> Any:

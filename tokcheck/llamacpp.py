@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-from collections.abc import Callable, Sequence
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,15 @@ def require() -> Any:
             f"llama-cpp-python's library does not load: {one_line(str(e))}"
         ) from e
     return llama_cpp
+
+
+def installed() -> None:
+    """That llama-cpp-python is installed, without loading its library into this process
+    (the child process loads it: see :func:`candidate`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise LlamaUnavailable(f"llama-cpp-python is not installed; {INSTALL}")
 
 
 _LOG: list[str] = []
@@ -92,6 +103,9 @@ class Vocab:
         self.vocab = lib.llama_model_get_vocab(self.model)
         self.size = int(lib.llama_vocab_n_tokens(self.vocab))
         self.space_prefix = _space_prefix(path)
+
+    def known(self, token: int) -> bool:
+        return 0 <= token < self.size
 
     def check_ids(self, ids: Sequence[int]) -> None:
         """llama.cpp aborts the process on an id outside its vocabulary: refuse it here."""
@@ -147,48 +161,145 @@ def _space_prefix(path: Path) -> bool:
 
 
 def candidate(path: Path, kind: str, name: str) -> Any:
-    """The ``kind`` candidate (:data:`KINDS`) of the GGUF at ``path``, reported as ``name``."""
+    """The ``kind`` candidate (:data:`KINDS`) of the GGUF at ``path``, reported as ``name``,
+    run in a child process (:func:`serve`): llama.cpp aborts the process on some GGUFs, which
+    then is a failure of this candidate, not of tokcheck."""
+    from tokcheck.bridge import Bridge
     from tokcheck.candidates import Candidate
     from tokcheck.gguf_checks import SPM_WITHOUT_BYTES, byte_tokens
     from tokcheck.gguf_vocab import read_gguf
-    from tokcheck.stream import SERVER, Streamer, server_stream
+    from tokcheck.stream import SERVER, Streamer
 
+    installed()
     metadata = read_gguf(path)
     if metadata.tokenizer == "SPM" and byte_tokens(metadata) < 256:
         raise TokcheckError(f"not run: {SPM_WITHOUT_BYTES}")
-    vocab = Vocab(path)
-    version = _version()
-    if kind == C_API:
-        decode: Callable[[Sequence[int]], str] = vocab.detokenize
-        piece: Callable[[int, int], bytes] = vocab.piece
-        cls = f"llama.cpp C API (llama-cpp-python {version}) on {path.name}"
-    else:
-        binding = _binding(path)
-        decode, piece = _binding_decode(binding, vocab), _binding_piece(binding, vocab)
-        cls = f"llama_cpp.Llama (llama-cpp-python {version}) on {path.name}"
-
-    def stream(ids: Sequence[int], start: int) -> list[str]:
-        # The first id of a text is read without the space the tokenizer prefixed, as
-        # llama_detokenize reads it; after a prompt every piece is read whole.
-        first = int(vocab.space_prefix and start == 0)
-        pieces = (piece(t, first if i == 0 else 0) for i, t in enumerate(ids[start:]))
-        return server_stream(pieces)
+    child = Bridge(
+        [sys.executable, "-m", "tokcheck.llamacpp"],
+        {"load": str(path), "kind": kind},
+        runtime=f"llama.cpp on {path.name}",
+        program=f"{sys.executable} is not Python running tokcheck's llama.cpp bridge",
+        unavailable=LlamaUnavailable,
+        died=TokcheckError,
+        env={**os.environ, "GGML_NO_BACKTRACE": "1"},
+    )
+    ready = child.ready
+    what = "llama.cpp C API" if kind == C_API else "llama_cpp.Llama"
 
     def decode_batch(batch: list[list[int]]) -> list[str]:
-        return [decode(ids) for ids in batch]
+        return list(child.request(decode=batch))
+
+    def stream(ids: Sequence[int], start: int) -> list[str]:
+        return list(child.request(stream=[[start, list(ids)]])[0])
 
     return Candidate(
         name=name,
-        cls=cls,
-        encode_batch=lambda texts: [vocab.tokenize(t) for t in texts],
+        cls=f"{what} (llama-cpp-python {ready['version']}) on {path.name}",
+        encode_batch=lambda texts: [list(ids) for ids in child.request(encode=texts)],
         decode_batch=decode_batch,
-        pieces=lambda ids: [vocab.name(i) for i in ids],
-        special_ids=_special_ids(vocab),
+        pieces=lambda ids: [str(p) for p in child.request(pieces=list(ids))],
+        special_ids=frozenset(ready["special"]),
         key=f"{kind}:{_digest(path)}",
         streamer=Streamer(
-            decode=decode, decode_batch=decode_batch, offsets=stream, algorithm=SERVER
+            decode=lambda ids: decode_batch([list(ids)])[0],
+            decode_batch=decode_batch,
+            offsets=stream,
+            algorithm=SERVER,
         ),
     )
+
+
+class _Served:
+    """What the child process runs: one GGUF's ``kind`` candidate, in process."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.vocab = vocab = Vocab(path)
+        if kind == C_API:
+            self.decode: Callable[[Sequence[int]], str] = vocab.detokenize
+            self.piece: Callable[[int, int], bytes] = vocab.piece
+        else:
+            binding = _binding(path)
+            self.decode = _binding_decode(binding, vocab)
+            self.piece = _binding_piece(binding, vocab)
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        from tokcheck.stream import server_stream
+
+        vocab = self.vocab
+        if "encode" in request:
+            return {"ids": [vocab.tokenize(t) for t in request["encode"]]}
+        if "decode" in request:
+            return {"texts": [self._decode(ids) for ids in request["decode"]]}
+        if "pieces" in request:
+            return {
+                "pieces": [
+                    vocab.name(i) if vocab.known(i) else f"<id {i}>" for i in request["pieces"]
+                ]
+            }
+        if "stream" in request:
+            return {
+                "chunks": [
+                    server_stream(self._pieces(ids, start)) for start, ids in request["stream"]
+                ]
+            }
+        return {"error": "unknown request"}
+
+    def _decode(self, ids: list[int]) -> str:
+        """The decode of ``ids``; an id outside the vocabulary (llama.cpp's tokenizer gives -1
+        where a vocabulary has no unknown token) is U+FFFD, since llama.cpp would abort on it."""
+        if all(self.vocab.known(i) for i in ids):
+            return self.decode(ids)
+        return "".join(self.decode([i]) if self.vocab.known(i) else "\ufffd" for i in ids)
+
+    def _pieces(self, ids: list[int], start: int) -> Iterator[bytes]:
+        # The first id of a text is read without the space the tokenizer prefixed, as
+        # llama_detokenize reads it; after a prompt every piece is read whole.
+        first = int(self.vocab.space_prefix and start == 0)
+        for i, t in enumerate(ids[start:]):
+            known = self.vocab.known(t)
+            yield self.piece(t, first if i == 0 else 0) if known else "\ufffd".encode()
+
+
+def serve(parent: int) -> None:
+    """The child's loop: JSON requests on stdin, answers on stdout (see :mod:`tokcheck.bridge`);
+    it ends when its input closes or ``parent`` is gone."""
+    import json
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing but answers on the answers' stream
+    served: _Served | None = None
+    for line in sys.stdin:
+        answer: dict[str, Any]
+        try:
+            request = json.loads(line)
+            if "load" in request:
+                try:
+                    require()
+                except LlamaUnavailable as e:  # the library does not load here
+                    answer = {"error": str(e), "package": True}
+                    out.write(json.dumps(answer) + "\n")
+                    out.flush()
+                    continue
+                served = _Served(Path(request["load"]), request["kind"])
+                vocab = served.vocab
+                ready = {"special": sorted(_special_ids(vocab)), "version": _version()}
+                answer = {"ready": ready}
+            elif served is None:
+                answer = {"error": "no GGUF loaded"}
+            else:
+                answer = served.answer(request)
+        except Exception as e:
+            answer = {"error": f"{type(e).__name__}: {one_line(str(e))}"}
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
 
 
 def _digest(path: Path) -> str:
@@ -262,3 +373,7 @@ def candidate_names(ggufs: Sequence[Path]) -> dict[str, tuple[Path, str]]:
         for kind in KINDS:
             out[kind if len(ggufs) == 1 else f"{kind}:{label}"] = (path, kind)
     return out
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))

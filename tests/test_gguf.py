@@ -461,3 +461,45 @@ def test_an_abort_while_tokenizing_is_one_line_exit_2(
     err = capsys.readouterr().err
     assert "llama.cpp on none.gguf ended: signal 6" in err
     assert err.count("\n") == 1
+
+
+def _oracle(path: Path) -> dict[str, Any]:
+    """The tokenizer keys as the gguf package (llama.cpp's own Python reader) reads them."""
+    from gguf import GGUFReader
+
+    fields = GGUFReader(path, "r").fields
+    out: dict[str, Any] = {}
+    for key, field in fields.items():
+        if not key.startswith(("tokenizer.", "general.architecture")):
+            continue
+        if key == "tokenizer.ggml.tokens":
+            out[key] = [bytes(field.parts[i]) for i in field.data]
+        else:
+            out[key] = field.contents()
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+def test_the_reader_reads_what_the_gguf_package_reads(name: str) -> None:
+    path = GGUF / f"{name}.gguf"
+    vocab, oracle = read_gguf(path), _oracle(path)
+    assert list(vocab.tokens) == oracle["tokenizer.ggml.tokens"]
+    assert list(vocab.scores or ()) == pytest.approx(oracle["tokenizer.ggml.scores"], abs=0)
+    assert list(vocab.types or ()) == oracle["tokenizer.ggml.token_type"]
+    assert vocab.model == oracle["tokenizer.ggml.model"]
+    assert vocab.architecture == oracle["general.architecture"]
+    assert vocab.add_space_prefix == oracle.get("tokenizer.ggml.add_space_prefix")
+    assert vocab.ids["bos"] == oracle.get("tokenizer.ggml.bos_token_id")
+    assert vocab.ids["unk"] == oracle.get("tokenizer.ggml.unknown_token_id")
+    assert vocab.ids["pad"] == oracle.get("tokenizer.ggml.padding_token_id")
+
+
+def test_a_hostile_length_is_damage_not_a_memory_blow_up(tmp_path: Path) -> None:
+    """A count of 2**62 strings where the file has a few bytes left: refused at once."""
+    data = bytearray((GGUF / "bpe-32k-faithful.gguf").read_bytes())
+    at = data.index(b"tokenizer.ggml.tokens") + len("tokenizer.ggml.tokens") + 8
+    data[at : at + 8] = (1 << 62).to_bytes(8, "little")
+    path = tmp_path / "huge-count.gguf"
+    path.write_bytes(bytes(data))
+    with pytest.raises(TokcheckError, match="longer than the file"):
+        read_gguf(path)

@@ -1,7 +1,7 @@
 """Read the tokenizer a GGUF file carries, as llama.cpp will run it.
 
-A GGUF holds the tokenizer as metadata keys (``tokenizer.ggml.*``), read here with the ``gguf``
-package (llama.cpp's own reader, in Python). Where a key is absent llama.cpp falls back to a
+A GGUF holds the tokenizer as metadata keys (``tokenizer.ggml.*``), read by
+:mod:`tokcheck.gguf_kv`. Where a key is absent llama.cpp falls back to a
 default that depends on the tokenizer model: :class:`GGUFVocab` keeps what the file says and
 what llama.cpp makes of it (``effective_*``), since a missing key is exactly how a converter
 changes a tokenizer without writing anything wrong. This module reads; :mod:`tokcheck.gguf_checks`
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tokcheck.errors import TokcheckError, one_line
+from tokcheck.gguf_kv import Value, read_metadata
 
 # tokenizer.ggml.model -> llama.cpp's tokenizer (llama-vocab.cpp, llama_vocab::impl::load).
 TOKENIZERS = {
@@ -134,8 +135,8 @@ def read_gguf(path: Path) -> GGUFVocab:
     """The tokenizer metadata of the GGUF at ``path``; a file that is no GGUF, or has no
     tokenizer, is a :class:`TokcheckError` naming the file.
 
-    The ``gguf`` package parses every array element into its own numpy view (about 5 s for a
-    98,000-token vocabulary), so a file is read once per process while it is unchanged."""
+    Only the key/value section is read (:mod:`tokcheck.gguf_kv`), once per process while the
+    file is unchanged."""
     if not path.is_file():
         what = "not a regular file" if path.exists() else "no such GGUF file"
         raise TokcheckError(f"{path}: {what}")
@@ -154,74 +155,58 @@ def read_gguf(path: Path) -> GGUFVocab:
 @functools.lru_cache(maxsize=8)
 def _read(path: Path, mtime_ns: int, size: int) -> GGUFVocab:
     try:
-        from gguf import GGUFReader
-
-        reader = GGUFReader(path, "r")
-    except Exception as e:  # the reader raises ValueError, struct and numpy errors alike
+        fields = read_metadata(path)
+    except (ValueError, OSError, OverflowError) as e:
         raise TokcheckError(f"{path}: a damaged GGUF file ({one_line(str(e))})") from e
-    fields = reader.fields
     if "tokenizer.ggml.tokens" not in fields:
         raise TokcheckError(f"{path}: this GGUF holds no tokenizer (no tokenizer.ggml.tokens)")
     try:
         return _vocab(path, fields)
-    except (ValueError, TypeError, IndexError) as e:
+    except (ValueError, TypeError) as e:
         raise TokcheckError(f"{path}: malformed tokenizer metadata ({one_line(str(e))})") from e
 
 
-def _vocab(path: Path, fields: dict[str, Any]) -> GGUFVocab:
-    from gguf import GGUFValueType as T
-
-    integers = {T.UINT8, T.INT8, T.UINT16, T.INT16, T.UINT32, T.INT32, T.UINT64, T.INT64}
-    numbers = integers | {T.FLOAT32, T.FLOAT64}
-
-    def typed(key: str, allowed: set[Any], what: str, array: bool = False) -> Any:
-        """The field's value, where it has a type llama.cpp reads for it (ValueError else)."""
+def _vocab(path: Path, fields: dict[str, Value]) -> GGUFVocab:
+    def typed(key: str, kinds: tuple[str, ...], what: str) -> Any:
+        """The value of ``key``, where it has a type llama.cpp reads for it (ValueError else)."""
         field = fields.get(key)
         if field is None:
             return None
-        kinds = field.types
-        if array != (kinds[:1] == [T.ARRAY]) or kinds[-1:][0] not in allowed:
+        if field.kind not in kinds:
             raise ValueError(f"{key} is not {what}")
-        return list(field.contents()) if array else field.contents()
-
-    tokens_field = fields["tokenizer.ggml.tokens"]
-    if tokens_field.types != [T.ARRAY, T.STRING]:
-        raise ValueError("tokenizer.ggml.tokens is not an array of strings")
-    tokens = tuple(bytes(tokens_field.parts[i]) for i in tokens_field.data)
-    scores = typed("tokenizer.ggml.scores", numbers, "an array of numbers", array=True)
-    types = typed("tokenizer.ggml.token_type", integers, "an array of integers", array=True)
-    charsmap = typed(
-        "tokenizer.ggml.precompiled_charsmap", integers, "an array of bytes", array=True
-    )
-    merges = fields.get("tokenizer.ggml.merges")
+        return field.value
 
     def text(key: str) -> str | None:
-        return typed(key, {T.STRING}, "a string")  # type: ignore[no-any-return]
+        value = typed(key, ("string",), "a string")
+        return None if value is None else value.decode("utf-8", "replace")
 
     def flag(key: str) -> bool | None:
-        value = typed(key, {T.BOOL} | integers, "a boolean")
+        value = typed(key, ("bool", "int"), "a boolean")
         return None if value is None else bool(value)
 
     def identifier(name: str) -> int | None:
-        key = f"tokenizer.ggml.{_ID_KEYS.get(name, name)}_token_id"
-        value = typed(key, integers, "an integer")
-        return None if value is None else int(value)
+        return typed(f"tokenizer.ggml.{_ID_KEYS.get(name, name)}_token_id", ("int",), "an integer")  # type: ignore[no-any-return]
 
+    tokens = typed("tokenizer.ggml.tokens", ("array[string]",), "an array of strings")
+    scores = typed("tokenizer.ggml.scores", ("array[float]", "array[int]"), "an array of numbers")
+    types = typed("tokenizer.ggml.token_type", ("array[int]",), "an array of integers")
+    charsmap = typed("tokenizer.ggml.precompiled_charsmap", ("array[int]",), "an array of bytes")
+    merges = typed("tokenizer.ggml.merges", ("array[string]",), "an array of strings")
     return GGUFVocab(
         path=path,
         architecture=text("general.architecture"),
         model=text("tokenizer.ggml.model"),
         pre=text("tokenizer.ggml.pre"),
-        tokens=tokens,
+        tokens=tuple(tokens),
         scores=tuple(float(s) for s in scores) if scores is not None else None,
         types=tuple(int(t) for t in types) if types is not None else None,
         add_space_prefix=flag("tokenizer.ggml.add_space_prefix"),
         remove_extra_whitespaces=flag("tokenizer.ggml.remove_extra_whitespaces"),
-        charsmap=bytes(bytearray(int(b) & 0xFF for b in charsmap)) if charsmap else None,
+        charsmap=bytes(b & 0xFF for b in charsmap) if charsmap else None,
         ids={name: identifier(name) for name in _IDS},
         add_bos=flag("tokenizer.ggml.add_bos_token"),
         add_eos=flag("tokenizer.ggml.add_eos_token"),
-        merges=len(merges.data) if merges is not None else 0,
+        merges=len(merges) if merges is not None else 0,
     )
 
 

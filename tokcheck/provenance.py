@@ -14,7 +14,7 @@ from functools import cache
 SCHEMA_VERSION = 2
 # The libraries whose behaviour a verdict depends on, by distribution name; the optional ones
 # are listed only where installed.
-_REQUIRED = ("sentencepiece", "tokenizers", "transformers", "huggingface_hub", "hypothesis", "gguf")
+_REQUIRED = ("sentencepiece", "tokenizers", "transformers", "huggingface_hub", "hypothesis")
 _OPTIONAL = ("torch", "llama-cpp-python", "dask")
 
 

@@ -188,7 +188,11 @@ def test_without_llama_cpp_the_static_findings_still_judge(
     assert main([*args, "--gguf", converted, "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["gguf"][0]["failed"] == ["gguf.token_types"]
-    assert {u["name"] for u in data["unavailable"]} == {"llama.cpp", "llama-cpp-python"}
+    assert {u["name"] for u in data["unavailable"]} == {
+        "llama.cpp",
+        "llama-cpp-python",
+        "llama-server",
+    }
     # A faithful GGUF passes its findings, and what was not run is a caveat, never a plain pass.
     faithful = str(GGUF / "bpe-32k-faithful.gguf")
     assert main([*args, "--gguf", faithful, "--json"]) == 0
@@ -383,7 +387,7 @@ def test_an_spm_gguf_without_byte_tokens_is_refused_not_run(tmp_path: Path) -> N
     resolved = resolve(str(source))
     result = compare(resolved, model, candidates=["exported"], examples=20, prompts=0, ggufs=[gguf])
     failed = {u.name: u.reason for u in result.load_failures}
-    assert set(failed) == {"llama.cpp", "llama-cpp-python"}
+    assert set(failed) == {"llama.cpp", "llama-cpp-python", "llama-server"}
     assert all("aborts the process" in r for r in failed.values())
     assert not result.passed
 
@@ -443,7 +447,7 @@ def test_a_gguf_llama_cpp_aborts_on_is_a_finding_not_a_crash(
     args = ["compare", str(FIXTURES / "tiny-neox"), "--gguf", str(path), "--candidate", "exported"]
     assert main([*args, "--examples", "5", "--prompts", "0", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert set(data["load_failures"]) == {"llama.cpp", "llama-cpp-python"}
+    assert set(data["load_failures"]) == {"llama.cpp", "llama-cpp-python", "llama-server"}
     [reason] = {u["reason"] for u in data["unavailable"]}
     assert "signal 6" in reason
     assert "GGML_ASSERT" in reason
@@ -503,3 +507,16 @@ def test_a_hostile_length_is_damage_not_a_memory_blow_up(tmp_path: Path) -> None
     path.write_bytes(bytes(data))
     with pytest.raises(TokcheckError, match="longer than the file"):
         read_gguf(path)
+
+
+@needs_llama
+def test_llama_server_turns_a_users_special_name_into_the_token() -> None:
+    """The faithful GGUF: llama.cpp's tokenize is safe without special parsing, and its
+    server's (names parsed) makes `</s>` in user text the end-of-sequence token."""
+    report = _compared("bpe-32k", "bpe-32k-faithful", 0)
+    tallies = {t.name: t for t in report.candidates}
+    assert tallies["llama.cpp"].special_injected == 0
+    assert tallies["llama-server"].special_injected > 0
+    vocab = llamacpp.Vocab(GGUF / "bpe-32k-faithful.gguf")
+    assert vocab.tokenize("</s>", special=True) == [2]
+    assert 2 not in vocab.tokenize("</s>")

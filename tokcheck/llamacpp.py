@@ -1,17 +1,20 @@
-"""A GGUF's tokenizer run by llama.cpp (through llama-cpp-python), as two candidates.
+"""A GGUF's tokenizer run by llama.cpp (through llama-cpp-python), as three candidates.
 
 ``llama.cpp`` is the C API that llama.cpp's own programs use: ``llama_tokenize`` without bos
-and without parsing special names (the injection check's safe setting parses none either),
-``llama_detokenize`` into a buffer as large as the answer needs, and streaming as llama.cpp's
-server does it: each id's ``llama_token_to_piece`` appended to the bytes so far, and only text
-that ends a character sent (its ``validate_utf8``). The first id is read as
-``llama_detokenize`` reads it, without the space the tokenizer prefixed.
+and without parsing special names, ``llama_detokenize`` into a buffer as large as the answer
+needs, and streaming as llama.cpp's server does it: each id's ``llama_token_to_piece`` appended
+to the bytes so far, and only text that ends a character sent (its ``validate_utf8``). The
+first id is read as ``llama_detokenize`` reads it, without the space the tokenizer prefixed.
 
 ``llama-cpp-python`` is the Python binding's own ``Llama.tokenize``/``Llama.detokenize``, what
 its completions and streaming use: the same ids, decoded through a 32-byte buffer per piece
 (a longer piece decodes to nothing), and streamed id by id the same way.
 
-The model is loaded vocabulary only (no weights: a GGUF of the tokenizer alone loads). Without
+``llama-server`` is the C API tokenizing as llama.cpp's server tokenizes a prompt, special
+tokens' names parsed: a user's ``</s>`` becomes the control token (the injection check).
+
+Each runs in a child process (:func:`serve`, behind :class:`tokcheck.bridge.Bridge`), the model
+loaded vocabulary only (no weights: a GGUF of the tokenizer alone loads). Without
 llama-cpp-python installed the candidates are unavailable with the install command.
 """
 
@@ -32,8 +35,10 @@ INSTALL = (
     "(llama-cpp-python builds llama.cpp from source)"
 )
 # Candidate names: the C API and the Python binding's decode.
-C_API, BINDING = "llama.cpp", "llama-cpp-python"
-KINDS = (C_API, BINDING)
+# Candidate kinds: the C API; the Python binding's decode; and the C API tokenizing as
+# llama.cpp's server tokenizes a prompt, special tokens' names parsed (the injection check).
+C_API, BINDING, PROMPTS = "llama.cpp", "llama-cpp-python", "llama-server"
+KINDS = (C_API, BINDING, PROMPTS)
 
 
 def is_llama(name: str) -> bool:
@@ -113,12 +118,12 @@ class Vocab:
             bad = next(i for i in ids if not 0 <= i < self.size)
             raise ValueError(f"id {bad} is outside the GGUF's {self.size} tokens")
 
-    def tokenize(self, text: str) -> list[int]:
+    def tokenize(self, text: str, special: bool = False) -> list[int]:
         data = text.encode("utf-8")
         size = len(data) + 8
         while True:
             out = (self.lib.llama_token * size)()
-            n = self.lib.llama_tokenize(self.vocab, data, len(data), out, size, False, False)
+            n = self.lib.llama_tokenize(self.vocab, data, len(data), out, size, False, special)
             if n >= 0:
                 return list(out[:n])
             size = -n
@@ -184,7 +189,11 @@ def candidate(path: Path, kind: str, name: str) -> Any:
         env={**os.environ, "GGML_NO_BACKTRACE": "1"},
     )
     ready = child.ready
-    what = "llama.cpp C API" if kind == C_API else "llama_cpp.Llama"
+    what = {
+        C_API: "llama.cpp C API",
+        BINDING: "llama_cpp.Llama",
+        PROMPTS: "llama.cpp C API, special names parsed as llama-server parses prompts",
+    }[kind]
 
     def decode_batch(batch: list[list[int]]) -> list[str]:
         return list(child.request(decode=batch))
@@ -214,7 +223,8 @@ class _Served:
 
     def __init__(self, path: Path, kind: str) -> None:
         self.vocab = vocab = Vocab(path)
-        if kind == C_API:
+        self.special = kind == PROMPTS
+        if kind != BINDING:
             self.decode: Callable[[Sequence[int]], str] = vocab.detokenize
             self.piece: Callable[[int, int], bytes] = vocab.piece
         else:
@@ -227,7 +237,7 @@ class _Served:
 
         vocab = self.vocab
         if "encode" in request:
-            return {"ids": [vocab.tokenize(t) for t in request["encode"]]}
+            return {"ids": [vocab.tokenize(t, self.special) for t in request["encode"]]}
         if "decode" in request:
             return {"texts": [self._decode(ids) for ids in request["decode"]]}
         if "pieces" in request:

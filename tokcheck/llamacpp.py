@@ -175,10 +175,11 @@ def candidate(path: Path, kind: str, name: str) -> Any:
     from tokcheck.gguf_vocab import read_gguf
     from tokcheck.stream import SERVER, Streamer
 
-    installed()
+    # A file llama.cpp is known to abort on fails here, llama-cpp-python installed or not.
     metadata = read_gguf(path)
     if metadata.tokenizer == "SPM" and byte_tokens(metadata) < 256:
         raise TokcheckError(f"not run: {SPM_WITHOUT_BYTES}")
+    installed()
     child = Bridge(
         [sys.executable, "-m", "tokcheck.llamacpp"],
         {"load": str(path), "kind": kind},

@@ -14,6 +14,7 @@ import pytest
 from fixturebuild import build
 
 from tokcheck import llamacpp
+from tokcheck.candidates import load_candidates
 from tokcheck.cli import main
 from tokcheck.compare import compare
 from tokcheck.errors import TokcheckError
@@ -520,3 +521,37 @@ def test_llama_server_turns_a_users_special_name_into_the_token() -> None:
     vocab = llamacpp.Vocab(GGUF / "bpe-32k-faithful.gguf")
     assert vocab.tokenize("</s>", special=True) == [2]
     assert 2 not in vocab.tokenize("</s>")
+
+
+def test_workers_load_only_what_the_coordinator_loaded(tmp_path: Path) -> None:
+    """A cluster worker loads the names its coordinator loaded: a GGUF's candidates that did
+    not load there (llama.cpp aborted on it, or is not installed) are not tried again, which
+    failed the whole run before ("a compare worker could not load a candidate")."""
+    distributed = pytest.importorskip("distributed")
+    from tokcheck.cluster import Dask
+
+    pieces = [
+        p.encode() for p in SentencePieceModel.load(FIXTURES / "tiny-neox" / "spiece.model").pieces
+    ]
+    gguf = _hostile(tmp_path / "dup.gguf", tokens=[*pieces[:500], pieces[499], *pieces[501:]])
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(f"行 {i} の テキスト\n" for i in range(300)), "utf-8")
+    resolved = resolve(str(FIXTURES / "tiny-neox"))
+    model = SentencePieceModel.load(resolved.model_file)
+    loaded, _ = load_candidates(resolved, model, ["exported"], [gguf])
+    assert [c.name for c in loaded] == ["exported"]  # nothing added to the names asked for
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        report = compare(
+            resolved, model, corpora=[corpus], candidates=["exported"], examples=5, prompts=0,
+            ggufs=[gguf], engine=Dask(cluster.scheduler_address, 1),
+        )  # fmt: skip
+    assert report.inputs["corpus_counts"][0]["judged"] == 300
+    assert not report.passed
+    if _has_llama():
+        assert {u.name for u in report.load_failures} == {
+            "llama.cpp",
+            "llama-cpp-python",
+            "llama-server",
+        }

@@ -120,7 +120,9 @@ def load_candidates(
     names: Sequence[str] | None = None,
     ggufs: Sequence[Path] = (),
 ) -> tuple[list[Candidate], list[Unavailable]]:
-    """The candidates ``names`` (the default set without), and llama.cpp's on each GGUF."""
+    """The candidates ``names`` (the default set without), exactly those: a name of
+    :func:`tokcheck.llamacpp.candidate_names` runs its GGUF of ``ggufs``. A worker loads the
+    names its coordinator loaded, so what is added to them is added there (see compare)."""
     from tokcheck.llamacpp import candidate_names
 
     runs = candidate_names(ggufs)
@@ -130,7 +132,6 @@ def load_candidates(
             f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATE_NAMES)}"
             + (" (llama.cpp's come with --gguf FILE)" if any("llama" in n for n in unknown) else "")
         )
-    wanted += [n for n in runs if n not in wanted]
     loaded: list[Candidate] = []
     missing: list[Unavailable] = []
     with _hf_directory(resolved) as directory:

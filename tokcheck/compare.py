@@ -28,6 +28,7 @@ from typing import Any
 
 from tokcheck import stream, verdict
 from tokcheck.candidates import (
+    DEFAULT_CANDIDATES,
     RUNTIMES,
     Candidate,
     Unavailable,
@@ -518,9 +519,12 @@ def _compare(
     progress: Callable[[int], None] | None,
 ) -> CompareReport:
     static = [check_gguf(read_gguf(path), model) for path in o.ggufs]
-    loaded, unavailable = load_candidates(resolved, model, o.candidates, o.ggufs)
-    judged = list(o.candidates) if o.candidates else ["default"]
-    judged += [n for n in candidate_names(o.ggufs) if n not in judged]
+    asked = list(o.candidates or ())
+    runs = [n for n in candidate_names(o.ggufs) if n not in asked]
+    loaded, unavailable = load_candidates(
+        resolved, model, [*(asked or DEFAULT_CANDIDATES), *runs], o.ggufs
+    )
+    judged = [*(asked or ["default"]), *runs]
     named = [u for u in unavailable if not u.failed and not is_llama(u.name)]
     if o.candidates and (absent := named):
         raise TokcheckError(

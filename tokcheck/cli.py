@@ -246,8 +246,8 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
             type=_file_name,
             metavar="FILE",
             help="a GGUF of this model (repeatable): its tokenizer metadata is checked against "
-            "the model, and with llama-cpp-python installed (tokcheck[llama]) the llama.cpp and "
-            "llama-cpp-python candidates run it",
+            "the model, and with llama-cpp-python installed (tokcheck[llama]) llama.cpp's "
+            "candidates (llama.cpp, llama-cpp-python, llama-server) run it",
         )
         p.add_argument(
             "--max-skipped",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokcheck.checks import CheckResult
-from tokcheck.gguf_vocab import BINDING_BUFFER, TOKEN_TYPES, GGUFVocab
-from tokcheck.proto import BPE_MODEL, BYTE, UNIGRAM_MODEL, USER_DEFINED, SentencePieceModel
+from tokcheck.gguf_vocab import BINDING_BUFFER, TOKEN_TYPES, GGUFVocab, id_key
+from tokcheck.proto import BPE_MODEL, UNIGRAM_MODEL, USER_DEFINED, SentencePieceModel
 
 # The llama.cpp tokenizer that runs each sentencepiece model type as sentencepiece does.
 _RUNS = {UNIGRAM_MODEL: ("t5", "UGM", "unigram"), BPE_MODEL: ("llama", "SPM", "BPE")}
@@ -230,7 +230,7 @@ def _charsmap(vocab: GGUFVocab, charsmap: bytes) -> CheckResult:
 
 def _byte_fallback(vocab: GGUFVocab, proto: Any) -> CheckResult:
     wanted = bool(proto.trainer_spec.byte_fallback)
-    bytes_here = byte_tokens(vocab)
+    bytes_here = vocab.byte_tokens
     if vocab.tokenizer == "SPM" and bytes_here < 256:
         return _result("byte_fallback", False, 256, bytes_here, SPM_WITHOUT_BYTES)
     if not wanted:
@@ -258,11 +258,6 @@ SPM_WITHOUT_BYTES = (
 )
 
 
-def byte_tokens(vocab: GGUFVocab) -> int:
-    """The tokens typed byte (llama.cpp's byte fallback reads only those)."""
-    return sum(1 for t in vocab.types or () if t == BYTE)
-
-
 def _special_id(vocab: GGUFVocab, name: str, wanted: int) -> CheckResult:
     actual = vocab.effective_id(name)
     written = vocab.ids.get(name) is not None
@@ -278,13 +273,9 @@ def _special_id(vocab: GGUFVocab, name: str, wanted: int) -> CheckResult:
     message = (
         f"{name} is id {wanted}{note}"
         if passed
-        else f"llama.cpp{has}{note}, the model's is {wanted}: "
-        f"write tokenizer.ggml.{_KEYS.get(name, name)}_token_id={wanted}"
+        else f"llama.cpp{has}{note}, the model's is {wanted}: write {id_key(name)}={wanted}"
     )
     return _result(f"{name}_id", passed, wanted, actual, message)
-
-
-_KEYS = {"unk": "unknown", "pad": "padding"}
 
 
 def _pre_tokenizer(vocab: GGUFVocab) -> CheckResult:
@@ -301,7 +292,7 @@ def _pre_tokenizer(vocab: GGUFVocab) -> CheckResult:
 def binding_caveat(vocab: GGUFVocab) -> str | None:
     """Tokens the file holds rightly that llama-cpp-python's ``Llama.detokenize`` decodes to
     nothing (it reads each piece through a 32-byte buffer); llama.cpp's own decode is right."""
-    long = [i for i, t in enumerate(vocab.tokens) if len(t) > BINDING_BUFFER]
+    long = vocab.long_tokens
     if not long:
         return None
     return (

@@ -20,6 +20,7 @@ from typing import Any
 
 from tokcheck.errors import TokcheckError, one_line
 from tokcheck.gguf_kv import Value, read_metadata
+from tokcheck.proto import BYTE
 
 # tokenizer.ggml.model -> llama.cpp's tokenizer (llama-vocab.cpp, llama_vocab::impl::load).
 TOKENIZERS = {
@@ -89,10 +90,20 @@ class GGUFVocab:
     def piece(self, i: int) -> str:
         return self.tokens[i].decode("utf-8", "backslashreplace")
 
+    @property
+    def long_tokens(self) -> list[int]:
+        """The ids of tokens longer than :data:`BINDING_BUFFER` bytes."""
+        return [i for i, t in enumerate(self.tokens) if len(t) > BINDING_BUFFER]
+
+    @property
+    def byte_tokens(self) -> int:
+        """The tokens typed byte (llama.cpp's byte fallback reads only those)."""
+        return sum(1 for t in self.types or () if t == BYTE)
+
     def summary(self) -> dict[str, Any]:
         """What ``tokcheck inspect FILE.gguf`` shows."""
         types = Counter(TOKEN_TYPES.get(t, f"type {t}") for t in self.types or ())
-        long = [i for i, t in enumerate(self.tokens) if len(t) > BINDING_BUFFER]
+        long = self.long_tokens
         return {
             "gguf": str(self.path),
             "architecture": self.architecture,
@@ -185,7 +196,7 @@ def _vocab(path: Path, fields: dict[str, Value]) -> GGUFVocab:
         return None if value is None else bool(value)
 
     def identifier(name: str) -> int | None:
-        return typed(f"tokenizer.ggml.{_ID_KEYS.get(name, name)}_token_id", ("int",), "an integer")  # type: ignore[no-any-return]
+        return typed(id_key(name), ("int",), "an integer")  # type: ignore[no-any-return]
 
     tokens = typed("tokenizer.ggml.tokens", ("array[string]",), "an array of strings")
     scores = typed("tokenizer.ggml.scores", ("array[float]", "array[int]"), "an array of numbers")
@@ -208,6 +219,11 @@ def _vocab(path: Path, fields: dict[str, Value]) -> GGUFVocab:
         add_eos=flag("tokenizer.ggml.add_eos_token"),
         merges=len(merges) if merges is not None else 0,
     )
+
+
+def id_key(name: str) -> str:
+    """The key of the special id ``name`` (``unk``, ``bos``, ...)."""
+    return f"tokenizer.ggml.{_ID_KEYS.get(name, name)}_token_id"
 
 
 # tokenizer.ggml.<key>_token_id, where the key is not the short name.

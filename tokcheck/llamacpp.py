@@ -21,6 +21,7 @@ llama-cpp-python installed the candidates are unavailable with the install comma
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import hashlib
 import os
 import sys
@@ -34,7 +35,6 @@ INSTALL = (
     'CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF" pip install "tokcheck[llama]" '
     "(llama-cpp-python builds llama.cpp from source)"
 )
-# Candidate names: the C API and the Python binding's decode.
 # Candidate kinds: the C API; the Python binding's decode; and the C API tokenizing as
 # llama.cpp's server tokenizes a prompt, special tokens' names parsed (the injection check).
 C_API, BINDING, PROMPTS = "llama.cpp", "llama-cpp-python", "llama-server"
@@ -114,8 +114,7 @@ class Vocab:
 
     def check_ids(self, ids: Sequence[int]) -> None:
         """llama.cpp aborts the process on an id outside its vocabulary: refuse it here."""
-        if any(not 0 <= i < self.size for i in ids):
-            bad = next(i for i in ids if not 0 <= i < self.size)
+        if (bad := next((i for i in ids if not self.known(i)), None)) is not None:
             raise ValueError(f"id {bad} is outside the GGUF's {self.size} tokens")
 
     def tokenize(self, text: str, special: bool = False) -> list[int]:
@@ -153,11 +152,6 @@ class Vocab:
         self.check_ids([token])
         return bytes(self.lib.llama_vocab_get_text(self.vocab, token)).decode("utf-8", "replace")
 
-    def close(self) -> None:
-        if self.model:
-            self.lib.llama_model_free(self.model)
-            self.model = None
-
 
 def _space_prefix(path: Path) -> bool:
     from tokcheck.gguf_vocab import read_gguf
@@ -171,13 +165,13 @@ def candidate(path: Path, kind: str, name: str) -> Any:
     then is a failure of this candidate, not of tokcheck."""
     from tokcheck.bridge import Bridge
     from tokcheck.candidates import Candidate
-    from tokcheck.gguf_checks import SPM_WITHOUT_BYTES, byte_tokens
+    from tokcheck.gguf_checks import SPM_WITHOUT_BYTES
     from tokcheck.gguf_vocab import read_gguf
     from tokcheck.stream import SERVER, Streamer
 
     # A file llama.cpp is known to abort on fails here, llama-cpp-python installed or not.
     metadata = read_gguf(path)
-    if metadata.tokenizer == "SPM" and byte_tokens(metadata) < 256:
+    if metadata.tokenizer == "SPM" and metadata.byte_tokens < 256:
         raise TokcheckError(f"not run: {SPM_WITHOUT_BYTES}")
     installed()
     child = Bridge(
@@ -292,17 +286,8 @@ def serve(parent: int) -> None:
         try:
             request = json.loads(line)
             if "load" in request:
-                try:
-                    require()
-                except LlamaUnavailable as e:  # the library does not load here
-                    answer = {"error": str(e), "package": True}
-                    out.write(json.dumps(answer) + "\n")
-                    out.flush()
-                    continue
-                served = _Served(Path(request["load"]), request["kind"])
-                vocab = served.vocab
-                ready = {"special": sorted(_special_ids(vocab)), "version": _version()}
-                answer = {"ready": ready}
+                answer = _load(request)
+                served = answer.pop("served", None)
             elif served is None:
                 answer = {"error": "no GGUF loaded"}
             else:
@@ -313,26 +298,32 @@ def serve(parent: int) -> None:
         out.flush()
 
 
+def _load(request: dict[str, Any]) -> dict[str, Any]:
+    """The child's answer to its first request, with the loaded GGUF under ``served``."""
+    try:
+        require()
+    except LlamaUnavailable as e:  # the library does not load here
+        return {"error": str(e), "package": True}
+    served = _Served(Path(request["load"]), request["kind"])
+    ready = {"special": sorted(_special_ids(served.vocab)), "version": _version()}
+    return {"ready": ready, "served": served}
+
+
 def _digest(path: Path) -> str:
     """What identifies the tokenizer a GGUF carries: its tokenizer metadata, not the file
     (a model's GGUF is gigabytes of weights)."""
     from tokcheck.gguf_vocab import read_gguf
 
-    vocab = read_gguf(path)
-    summary = {k: v for k, v in vocab.summary().items() if k != "gguf"}
-    h = hashlib.sha1(repr(summary).encode())
-    for token in vocab.tokens:
-        h.update(len(token).to_bytes(4, "little") + token)
-    h.update(repr((vocab.scores, vocab.types, vocab.charsmap)).encode())
-    return h.hexdigest()
+    # Every field the file's tokenizer has, whatever the path it was read from.
+    record = dataclasses.replace(read_gguf(path), path=Path())
+    return hashlib.sha1(repr(record).encode()).hexdigest()
 
 
 def _special_ids(vocab: Vocab) -> frozenset[int]:
     """The control and unknown ids: those llama.cpp decodes to nothing without ``special``."""
-    n = vocab.lib.llama_vocab_n_tokens(vocab.vocab)
     attr = vocab.lib.llama_vocab_get_attr
     special = vocab.lib.LLAMA_TOKEN_ATTR_CONTROL | vocab.lib.LLAMA_TOKEN_ATTR_UNKNOWN
-    return frozenset(i for i in range(n) if attr(vocab.vocab, i) & special)
+    return frozenset(i for i in range(vocab.size) if attr(vocab.vocab, i) & special)
 
 
 def _binding(path: Path) -> Any:
@@ -376,7 +367,7 @@ def _version() -> str:
 
 def candidate_names(ggufs: Sequence[Path]) -> dict[str, tuple[Path, str]]:
     """The candidates ``compare --gguf`` adds: name -> (GGUF, kind). One GGUF's are named
-    ``llama.cpp`` and ``llama-cpp-python``; several GGUFs' carry the file's name too."""
+    by their kinds (:data:`KINDS`); several GGUFs' carry the file's name too."""
     from tokcheck.gguf_vocab import labels
 
     out: dict[str, tuple[Path, str]] = {}

@@ -193,6 +193,11 @@ def gguf_inspection(report: dict[str, Any]) -> str:
     return table(("property", "value"), rows, title=f"GGUF {report['gguf']}")
 
 
+def serving(notes: Sequence[str]) -> list[str]:
+    """What the serving algorithms lose on the model (tokcheck.stream.serving_notes)."""
+    return [f"serving (the algorithm's, any tokenizer): {n}" for n in notes]
+
+
 def _written(value: dict[str, Any]) -> str:
     if value["written"] is None:
         return f"{value['effective']} (not written: llama.cpp's default)"
@@ -349,7 +354,7 @@ def comparison(report: CompareReport) -> str:
             + (", ..." if len(skipped) > 10 else "")
         )
     out.extend(f"warning: {w}" for w in report.warnings)
-    out.extend(f"serving (the algorithm's, any tokenizer): {n}" for n in report.serving)
+    out.extend(serving(report.serving))
     out.extend(f"caveat: {c}" for c in report.caveats)
     twins = {t.name for t in report.candidates if t.same_as}
     out.extend(f"injection: {r.summary()}" for r in report.remedies if r.candidate not in twins)
@@ -451,7 +456,7 @@ def gate(report: GateReport) -> str:
         if not c.passed
     ]
     out += [f"warning: {w}" for w in compare.warnings]
-    out += [f"serving (the algorithm's, any tokenizer): {n}" for n in compare.serving]
+    out += serving(compare.serving)
     out += [f"caveat: {c}" for c in report.caveats]
     out += [f"next: {step}" for step in report.next_steps]
     failed = ", ".join(step for step, v in report.steps.items() if v == verdict.FAILED)

@@ -141,3 +141,31 @@ def test_reach_is_bounded_by_its_timeout() -> None:
         with pytest.raises(TokcheckError, match=r"did not answer within 0\.5 s"):
             cluster.reach(address, 0.5)
         assert time.monotonic() - started < 2
+
+
+def test_a_task_the_stopped_scheduler_leaves_failed_is_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A scheduler stopped mid-request (SIGTERM during the job's scatter) leaves an asyncio task
+    whose exception nobody retrieves; asyncio logs its traceback when the task is collected.
+    The engine keeps that silent: tokcheck says in one line of its own why the run ended."""
+    pytest.importorskip("distributed")
+    import asyncio
+    import gc
+
+    engine = cluster.Dask(None, 1)
+    engine.open()
+    client = engine._client
+
+    async def fail() -> None:
+        raise KeyError("tcp://127.0.0.1:1")
+
+    def leave_failed() -> None:
+        asyncio.get_running_loop().create_task(fail())  # its exception never retrieved
+
+    client.loop.add_callback(leave_failed)
+    time.sleep(0.5)
+    engine.close()
+    gc.collect()
+    logged = [r.getMessage() for r in caplog.records]
+    assert not any("never retrieved" in message for message in logged), logged

@@ -16,6 +16,7 @@ imported only when the engine is chosen; workers need tokcheck installed in the 
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import logging
 import socket
@@ -60,8 +61,10 @@ class Dask:
         """Start the local cluster or connect to the scheduler, before any long work."""
         distributed = self.distributed
         # Workers log a failed task's traceback, and the scheduler lost workers, as ERROR
-        # records: tokcheck says what failed in one line of its own.
-        self._quiet = _Quiet("distributed")
+        # records; a scheduler stopped mid-request (a scatter when SIGTERM comes) leaves an
+        # asyncio task whose exception asyncio logs when the task is collected. tokcheck says
+        # what failed in one line of its own.
+        self._quiet = _Quiet("distributed", "asyncio")
         try:
             if self.scheduler is None:
                 start_resource_tracker()
@@ -127,6 +130,7 @@ class Dask:
                 thing.close()
         self._client = self._cluster = self._shared = None
         if self._quiet is not None:
+            gc.collect()  # the stopped scheduler's tasks, logged now while silenced
             self._quiet.restore()
             self._quiet = None
 
@@ -260,15 +264,16 @@ def _handshake() -> bytes:
 
 
 class _Quiet:
-    """A logger and its children silenced below CRITICAL until :meth:`restore`."""
+    """Loggers and their children silenced below CRITICAL until :meth:`restore`."""
 
-    def __init__(self, name: str) -> None:
-        self.logger = logging.getLogger(name)
-        self.level = self.logger.level
-        self.logger.setLevel(logging.CRITICAL)
+    def __init__(self, *names: str) -> None:
+        self.levels = {logging.getLogger(name): logging.getLogger(name).level for name in names}
+        for logger in self.levels:
+            logger.setLevel(logging.CRITICAL)
 
     def restore(self) -> None:
-        self.logger.setLevel(self.level)
+        for logger, level in self.levels.items():
+            logger.setLevel(level)
 
 
 def _distributed() -> Any:

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from timing import best
 
-from tokcheck import bytelevel, jsruntime
-from tokcheck.convert import build_tokenizer
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
+from tokcheck.candidates import jsruntime
+from tokcheck.convert import bytelevel
+from tokcheck.convert.converter import build_tokenizer
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

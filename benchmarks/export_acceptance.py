@@ -31,18 +31,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from tokcheck import jsruntime
-from tokcheck.candidates import (
+from tokcheck.candidates import jsruntime
+from tokcheck.candidates.hf import (
     EXPORT_TARGETS,
     from_tokenizers,
     from_transformers,
     quiet_transformers,
 )
-from tokcheck.derived import model_texts
-from tokcheck.probes import numbered, sample_texts, structured_texts, symbol_texts
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
-from tokcheck.runner import judge_lines
+from tokcheck.inputs.derived import model_texts
+from tokcheck.inputs.probes import numbered, sample_texts, structured_texts, symbol_texts
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
+from tokcheck.parallel.runner import judge_lines
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -25,11 +25,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tokcheck.candidates import quiet_transformers
-from tokcheck.compare import compare
+from tokcheck.candidates.hf import quiet_transformers
+from tokcheck.compare.run import compare
 from tokcheck.errors import TokcheckError
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -29,9 +29,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tokcheck.derived import model_texts
-from tokcheck.probes import structured_texts
-from tokcheck.proto import SentencePieceModel
+from tokcheck.inputs.derived import model_texts
+from tokcheck.inputs.probes import structured_texts
+from tokcheck.model.proto import SentencePieceModel
 
 REPO = Path(__file__).resolve().parents[1]
 # The environments see only their own packages, never this checkout's.

@@ -66,12 +66,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tokcheck.candidates import from_tokenizers
-from tokcheck.convert import build_tokenizer
-from tokcheck.judge import Tally
-from tokcheck.probes import structured_texts
-from tokcheck.proto import SentencePieceModel
-from tokcheck.runner import judge_lines
+from tokcheck.candidates.hf import from_tokenizers
+from tokcheck.convert.converter import build_tokenizer
+from tokcheck.inputs.probes import structured_texts
+from tokcheck.judge.lines import Tally
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.parallel.runner import judge_lines
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from timing import best
 
-from tokcheck import bpe
-from tokcheck.convert import Converter
+from tokcheck.convert import bpe
+from tokcheck.convert.converter import Converter
 from tokcheck.testing import load
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -88,7 +88,7 @@ def precompiled_export(monkeypatch: pytest.MonkeyPatch) -> str:
     divergence does. Returns a line it gets wrong there: a mark after a full-width letter."""
     from tokenizers import normalizers
 
-    from tokcheck import convert
+    from tokcheck.convert import converter as convert
 
     def precompiled(model: object, proto: object, prefix: bool = False) -> list[object]:
         blob = model.proto.normalizer_spec.precompiled_charsmap  # type: ignore[attr-defined]

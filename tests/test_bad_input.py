@@ -27,13 +27,13 @@ import sentencepiece as spm
 # The generated pb2 module defines its classes at run time, out of mypy's sight.
 from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
-from tokcheck.checks import run_checks
+from tokcheck.checks.rules import run_checks
 from tokcheck.errors import CorpusError, ModelFileError
-from tokcheck.probes import check_corpora
-from tokcheck.profiles import Profile
-from tokcheck.proto import SentencePieceModel, proto_text
-from tokcheck.render import print_json
-from tokcheck.resolve import resolve
+from tokcheck.inputs.probes import check_corpora
+from tokcheck.model.profiles import Profile
+from tokcheck.model.proto import SentencePieceModel, proto_text
+from tokcheck.model.resolve import resolve
+from tokcheck.report.render import print_json
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = FIXTURES / "tiny-neox" / "spiece.model"
@@ -245,7 +245,7 @@ def test_pure_python_protobuf_refuses_with_one_line(tmp_path: Path) -> None:
         "import sys\n"
         "from pathlib import Path\n"
         "from tokcheck.errors import ModelFileError\n"
-        "from tokcheck.proto import SentencePieceModel\n"
+        "from tokcheck.model.proto import SentencePieceModel\n"
         "try:\n"
         f"    SentencePieceModel.load(Path({str(model)!r}))\n"
         "except ModelFileError as e:\n"
@@ -415,7 +415,7 @@ def test_print_json_output_always_parses() -> None:
 def test_inspect_of_invalid_utf8_model_is_strict_json(
     broken_dir: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tokcheck.inspection import inspect_model
+    from tokcheck.model.inspection import inspect_model
 
     resolved = resolve(str(broken_dir("invalid-utf8-user-symbol")))
     report = inspect_model(resolved, SentencePieceModel.load(resolved.model_file))

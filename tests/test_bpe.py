@@ -15,15 +15,22 @@ import pytest
 from fixturebuild import build
 from sentencepiece import sentencepiece_model_pb2 as pb
 
-from tokcheck.candidates import from_tokenizers, from_transformers, quiet_transformers
-from tokcheck.convert import Converter
+from tokcheck.candidates.hf import from_tokenizers, from_transformers, quiet_transformers
+from tokcheck.convert.converter import Converter
 from tokcheck.errors import ExportRefusedError, TokcheckError
-from tokcheck.export import export
-from tokcheck.judge import Tally
-from tokcheck.probes import BUILTIN_PROBES, hazard_texts, numbered, sample_texts, symbol_texts
-from tokcheck.proto import NORMAL, USER_DEFINED, SentencePieceModel
-from tokcheck.resolve import resolve
-from tokcheck.runner import judge_lines
+from tokcheck.export.run import export
+from tokcheck.inputs.probes import (
+    BUILTIN_PROBES,
+    hazard_texts,
+    numbered,
+    sample_texts,
+    symbol_texts,
+)
+from tokcheck.judge.lines import Tally
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
+from tokcheck.model.spm import NORMAL, USER_DEFINED
+from tokcheck.parallel.runner import judge_lines
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -245,7 +252,7 @@ def test_a_name_cut_into_more_spans_than_the_bound_is_refused(
 ) -> None:
     # One pre-tokeniser step per span: a hostile name sentencepiece cuts into thousands of
     # pieces must not make thousands of steps. The bound lowered to 1 makes any name exceed it.
-    from tokcheck import bpe
+    from tokcheck.convert import bpe
 
     data, name = _with_spanned_control(bpe_32k)
     path = tmp_path / "spanned" / "tokenizer.model"
@@ -355,7 +362,7 @@ def test_equal_score_merges_are_verified_and_the_export_refused(tmp_path: Path) 
     # sentencepiece merges the leftmost of two equal-score pairs; tokenizers the one ranked
     # first, whatever its position. The derived lines hold every such pair side by side, so
     # the export, which cannot rank by position, is refused instead of called exact.
-    from tokcheck.derived import equal_score_texts
+    from tokcheck.inputs.derived import equal_score_texts
 
     path, text = _extended(tmp_path)
     model = SentencePieceModel.load(path)
@@ -373,7 +380,7 @@ def test_an_unused_bpe_piece_is_verified_and_the_export_refused(tmp_path: Path) 
     # end; tokenizers, which has no merge into it, cannot form what is merged from it. The
     # derived lines hold every unused piece's text, so the export is refused on them, not
     # left to a corpus that happens to hold the piece.
-    from tokcheck.derived import unformed_texts
+    from tokcheck.inputs.derived import unformed_texts
 
     lines = build.synthetic_lines(build.SEED + 6, 3000, 60, 0.6)
     data = build.train(lines, 1000, {**build.BPE_FLAGS, "add_dummy_prefix": False})

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tokcheck import bytelevel, jsruntime
-from tokcheck.candidates import from_tokenizers
+from tokcheck.candidates import jsruntime
+from tokcheck.candidates.hf import from_tokenizers
 from tokcheck.cli import main
-from tokcheck.convert import build_tokenizer
-from tokcheck.probes import numbered, verification_lines
-from tokcheck.proto import BYTE, SentencePieceModel
-from tokcheck.runner import judge_lines
+from tokcheck.convert import bytelevel
+from tokcheck.convert.converter import build_tokenizer
+from tokcheck.inputs.probes import numbered, verification_lines
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.spm import BYTE
+from tokcheck.parallel.runner import judge_lines
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -20,10 +20,10 @@ import pytest
 import sentencepiece as spm
 from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
-from tokcheck import charsmap
-from tokcheck.convert import build_tokenizer
+from tokcheck.convert import charsmap
+from tokcheck.convert.converter import build_tokenizer
 from tokcheck.errors import TokcheckError
-from tokcheck.proto import SentencePieceModel
+from tokcheck.model.proto import SentencePieceModel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tokcheck.checks import CheckReport, run_checks
-from tokcheck.profiles import load_profile
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
+from tokcheck.checks.rules import CheckReport, run_checks
+from tokcheck.model.profiles import load_profile
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NEOX = "rinna/japanese-gpt-neox-3.6b"

@@ -22,7 +22,7 @@ from hubcache import make_hub_cache
 
 from tokcheck import __version__
 from tokcheck.cli import main
-from tokcheck.profiles import BUILTIN_PROFILES
+from tokcheck.model.profiles import BUILTIN_PROFILES
 from tokcheck.provenance import SCHEMA_VERSION
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -539,12 +539,12 @@ def test_junit_path_is_checked_before_the_gate_runs(
 def test_an_unanticipated_error_is_one_line_not_a_traceback(
     cli: CLI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tokcheck.inspection
+    import tokcheck.model.inspection
 
     def broken(*args: object) -> None:
         raise KeyError("surprise\nsecond line")
 
-    monkeypatch.setattr(tokcheck.inspection, "inspect_model", broken)
+    monkeypatch.setattr(tokcheck.model.inspection, "inspect_model", broken)
     run = cli(["inspect", str(FIXTURES / "tiny-neox")])
     _assert_one_line_error(run)
     assert "unexpected KeyError" in run.err

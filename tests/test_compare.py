@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tokcheck.candidates import load_candidates, transformers_version
+from tokcheck.candidates.hf import load_candidates, transformers_version
 from tokcheck.cli import main
-from tokcheck.compare import compare
-from tokcheck.probes import BUILTIN_PROBES, numbered
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
-from tokcheck.runner import judge_lines
+from tokcheck.compare.run import compare
+from tokcheck.inputs.probes import BUILTIN_PROBES, numbered
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
+from tokcheck.parallel.runner import judge_lines
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MAJOR = int((transformers_version() or "0").split(".")[0])
@@ -283,8 +283,8 @@ def test_candidate_encodes_and_decodes_as_transformers_does(
     """compare may call the backend directly; what it reads must be what transformers returns."""
     from transformers import AutoTokenizer
 
-    from tokcheck.candidates import from_transformers
-    from tokcheck.probes import BUILTIN_PROBES, generation_alphabet, hypothesis_strings
+    from tokcheck.candidates.hf import from_transformers
+    from tokcheck.inputs.probes import BUILTIN_PROBES, generation_alphabet, hypothesis_strings
 
     directory = FIXTURES / fixture
     try:
@@ -302,7 +302,7 @@ def test_candidate_encodes_and_decodes_as_transformers_does(
 def test_a_class_that_overrides_the_call_is_encoded_through_transformers() -> None:
     from transformers import AutoTokenizer
 
-    from tokcheck.candidates import from_transformers
+    from tokcheck.candidates.hf import from_transformers
 
     tok = AutoTokenizer.from_pretrained(str(FIXTURES / "tiny-legacy"))
 
@@ -322,7 +322,7 @@ def test_a_class_that_overrides_the_call_is_encoded_through_transformers() -> No
 
 
 def test_prompts_are_judged_lines_labelled_by_format() -> None:
-    from tokcheck.conversations import DEFAULT_CONVERSATIONS
+    from tokcheck.inputs.conversations import DEFAULT_CONVERSATIONS
 
     report = _run(FIXTURES / "tiny-neox", examples=0, probes=False, candidates=["exported"])
     n = DEFAULT_CONVERSATIONS
@@ -340,8 +340,8 @@ def test_prompts_are_judged_lines_labelled_by_format() -> None:
 
 @loads
 def test_prompts_diverging_on_the_default_path_carry_their_labels() -> None:
-    from tokcheck.conversations import DEFAULT_CONVERSATIONS
-    from tokcheck.profiles import BUILTIN_PROFILES
+    from tokcheck.inputs.conversations import DEFAULT_CONVERSATIONS
+    from tokcheck.model.profiles import BUILTIN_PROFILES
 
     profile = BUILTIN_PROFILES["rinna/bilingual-gpt-neox-4b"]
     report = _run(
@@ -396,8 +396,8 @@ def test_cli_profile_picks_the_prompt_format(capsys: pytest.CaptureFixture[str])
 def test_cli_exhaustive_exported_exact_default_diverges(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from tokcheck import exhaustive
-    from tokcheck.probes import BUILTIN_PROBES
+    from tokcheck.inputs import exhaustive
+    from tokcheck.inputs.probes import BUILTIN_PROBES
 
     directory = FIXTURES / "tiny-neox"
     argv = ["compare", str(directory), "--examples", "0", "--prompts", "0", "--json"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tokcheck.conversations import conversations, prompt_formats, prompt_lines
-from tokcheck.profiles import BUILTIN_PROFILES
-from tokcheck.prompt import CARD_EXAMPLE, SYSTEM, USER, build_prompt, postprocess
+from tokcheck.inputs.conversations import conversations, prompt_formats, prompt_lines
+from tokcheck.inputs.prompt import CARD_EXAMPLE, SYSTEM, USER, build_prompt, postprocess
+from tokcheck.model.profiles import BUILTIN_PROFILES
 
 
 def test_conversations_are_seeded_and_shaped_like_the_cards() -> None:

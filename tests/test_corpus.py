@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from tokcheck.cli import main
-from tokcheck.compare import compare
-from tokcheck.corpus import CorpusStats, Skipped, check_corpora, corpus_format, corpus_lines
+from tokcheck.compare.run import compare
 from tokcheck.errors import CorpusError, MissingDependencyError
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
+from tokcheck.inputs.corpus import CorpusStats, Skipped, check_corpora, corpus_format, corpus_lines
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DOCS = ["吾輩は猫である", "  leading and trailing  ", "tab\tinside", "", "<s> and [UNK]"]

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tokcheck import exhaustive
-from tokcheck.proto import CONTROL, SentencePieceModel
-from tokcheck.resolve import resolve
+from tokcheck.inputs import exhaustive
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
+from tokcheck.model.spm import CONTROL
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -22,17 +22,17 @@ import sentencepiece as spm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokcheck import export as export_module
-from tokcheck.candidates import from_tokenizers
-from tokcheck.convert import build_tokenizer
-from tokcheck.derived import model_texts
+from tokcheck.candidates.hf import from_tokenizers
+from tokcheck.convert.converter import build_tokenizer
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError
-from tokcheck.export import export
-from tokcheck.judge import Tally
-from tokcheck.probes import sample_texts, structured_texts, unknown_texts
-from tokcheck.proto import SentencePieceModel, parse_model_proto
-from tokcheck.resolve import ResolvedModel, resolve
-from tokcheck.runner import judge_lines
+from tokcheck.export import run as export_module
+from tokcheck.export.run import export
+from tokcheck.inputs.derived import model_texts
+from tokcheck.inputs.probes import sample_texts, structured_texts, unknown_texts
+from tokcheck.judge.lines import Tally
+from tokcheck.model.proto import SentencePieceModel, parse_model_proto
+from tokcheck.model.resolve import ResolvedModel, resolve
+from tokcheck.parallel.runner import judge_lines
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

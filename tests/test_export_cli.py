@@ -80,8 +80,8 @@ def test_export_and_gate_give_one_tie_verdict(
     assert any(f"{ties['default']} of" in c and "ties" in c for c in report["caveats"])
     # The gate judged export's own verification lines: those export verified the directory on.
     record = json.loads((out / "tokcheck_export.json").read_text(encoding="utf-8"))
-    from tokcheck.probes import verification_texts
-    from tokcheck.proto import SentencePieceModel
+    from tokcheck.inputs.probes import verification_texts
+    from tokcheck.model.proto import SentencePieceModel
 
     model = SentencePieceModel.load(out / "spiece.model")
     assert record["examples"] == 50
@@ -109,7 +109,7 @@ def test_refusal_prints_the_report_and_json_exit_1(
     monkeypatch: pytest.MonkeyPatch,
     precompiled_export: str,
 ) -> None:
-    from tokcheck import probes
+    from tokcheck.inputs import probes
 
     monkeypatch.setattr(probes, "BUILTIN_PROBES", (precompiled_export,))
     out = tmp_path / "exported"
@@ -130,7 +130,7 @@ def test_refusal_table_shows_the_counterexample_side_by_side(
     monkeypatch: pytest.MonkeyPatch,
     precompiled_export: str,
 ) -> None:
-    from tokcheck import probes
+    from tokcheck.inputs import probes
 
     monkeypatch.setattr(probes, "BUILTIN_PROBES", (precompiled_export,))
     out = tmp_path / "exported"
@@ -147,7 +147,7 @@ def test_refusal_table_shows_the_counterexample_side_by_side(
 
 def test_stale_staging_from_a_killed_export_is_removed(tmp_path: Path) -> None:
     # What `kill -9` mid-export leaves: a staging directory of a process that no longer runs.
-    from tokcheck.atomic import _host
+    from tokcheck.system.atomic import _host
 
     stale = tmp_path / f".exported.tokcheck-{_host()}-999999999-abcd.tmp"
     stale.mkdir()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tokcheck import export as export_module
 from tokcheck.cli import main
+from tokcheck.export import run as export_module
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

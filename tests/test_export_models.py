@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 from fixturebuild import build
 
-from tokcheck.candidates import from_tokenizers
-from tokcheck.convert import build_tokenizer
+from tokcheck.candidates.hf import from_tokenizers
+from tokcheck.convert.converter import build_tokenizer
 from tokcheck.errors import TokcheckError
-from tokcheck.judge import Tally, user_defined_score
-from tokcheck.probes import verification_texts
-from tokcheck.proto import SentencePieceModel, parse_model_proto
-from tokcheck.runner import judge_lines
+from tokcheck.inputs.probes import verification_texts
+from tokcheck.judge.lines import Tally
+from tokcheck.model.proto import SentencePieceModel, parse_model_proto
+from tokcheck.model.spm import user_defined_score
+from tokcheck.parallel.runner import judge_lines
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 WHITESPACE_SYMBOLS = ["\r", "\n", "\t", "\u2581\u2581", "\u2581\u2581\u2581", "\u2581" * 4]

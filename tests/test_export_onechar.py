@@ -20,15 +20,16 @@ import pytest
 from fixturebuild import build
 from sentencepiece import sentencepiece_model_pb2 as pb
 
-from tokcheck import bpe
-from tokcheck.candidates import from_tokenizers
-from tokcheck.convert import build_tokenizer, vocabulary
-from tokcheck.derived import unformed_texts
+from tokcheck.candidates.hf import from_tokenizers
+from tokcheck.convert import bpe
+from tokcheck.convert.converter import build_tokenizer, vocabulary
 from tokcheck.errors import TokcheckError
-from tokcheck.judge import Tally
-from tokcheck.probes import verification_texts
-from tokcheck.proto import CONTROL, NORMAL, UNUSED, USER_DEFINED, SentencePieceModel
-from tokcheck.runner import judge_lines
+from tokcheck.inputs.derived import unformed_texts
+from tokcheck.inputs.probes import verification_texts
+from tokcheck.judge.lines import Tally
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.spm import CONTROL, NORMAL, UNUSED, USER_DEFINED
+from tokcheck.parallel.runner import judge_lines
 
 NUL = "\x00"
 # One-character names for the control and unused pieces: characters the trained text lacks.

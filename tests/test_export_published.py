@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tokcheck.cli import main
-from tokcheck.derived import model_texts
-from tokcheck.export import export
+from tokcheck.export.run import export
+from tokcheck.inputs.derived import model_texts
 from tokcheck.testing import load
 from tokcheck.verdict import CAVEATS, PASSED
 

@@ -16,14 +16,15 @@ import pytest
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
-from tokcheck import convert, patterns
 from tokcheck.cli import main
-from tokcheck.convert import build_tokenizer
+from tokcheck.convert import converter as convert
+from tokcheck.convert import patterns
+from tokcheck.convert.converter import build_tokenizer
 from tokcheck.errors import ExportRefusedError, ModelFileError, TokcheckError
-from tokcheck.export import export
-from tokcheck.probes import unknown_texts
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
+from tokcheck.export.run import export
+from tokcheck.inputs.probes import unknown_texts
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
 
 UNKNOWN = "\ua66e\u16a0"  # in no piece of the models below
 

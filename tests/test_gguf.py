@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from fixturebuild import build
 
-from tokcheck import llamacpp
-from tokcheck.candidates import load_candidates
+from tokcheck.candidates import llamacpp
+from tokcheck.candidates.hf import load_candidates
+from tokcheck.checks.gguf import check_gguf
 from tokcheck.cli import main
-from tokcheck.compare import compare
+from tokcheck.compare.run import compare
 from tokcheck.errors import TokcheckError
 from tokcheck.gate import FAIL, PASS, compare_cases
-from tokcheck.gguf_checks import check_gguf
-from tokcheck.gguf_vocab import read_gguf
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
-from tokcheck.stream import server_stream
+from tokcheck.judge.stream import server_stream
+from tokcheck.model.gguf_vocab import read_gguf
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GGUF = FIXTURES / "gguf"
@@ -528,7 +528,7 @@ def test_workers_load_only_what_the_coordinator_loaded(tmp_path: Path) -> None:
     not load there (llama.cpp aborted on it, or is not installed) are not tried again, which
     failed the whole run before ("a compare worker could not load a candidate")."""
     distributed = pytest.importorskip("distributed")
-    from tokcheck.cluster import Dask
+    from tokcheck.parallel.cluster import Dask
 
     pieces = [
         p.encode() for p in SentencePieceModel.load(FIXTURES / "tiny-neox" / "spiece.model").pieces

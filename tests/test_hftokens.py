@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tokcheck.checks import run_checks
+from tokcheck.checks.rules import run_checks
 from tokcheck.cli import main
 from tokcheck.errors import TokcheckError
-from tokcheck.hftokens import read_hf_tokens, tokenizer_special_id
-from tokcheck.inspection import inspect_model
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
+from tokcheck.model.hftokens import read_hf_tokens, tokenizer_special_id
+from tokcheck.model.inspection import inspect_model
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BPE = FIXTURES / "bpe-32k"

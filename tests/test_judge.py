@@ -15,14 +15,15 @@ from typing import Any
 
 import pytest
 
-from tokcheck.candidates import from_tokenizers
+from tokcheck.candidates.hf import from_tokenizers
 from tokcheck.cli import main
-from tokcheck.convert import build_tokenizer
-from tokcheck.export import export
-from tokcheck.judge import KINDS, Judge, f32
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
-from tokcheck.runner import judge_lines
+from tokcheck.convert.converter import build_tokenizer
+from tokcheck.export.run import export
+from tokcheck.judge.lines import KINDS, Judge
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
+from tokcheck.model.spm import f32
+from tokcheck.parallel.runner import judge_lines
 from tokcheck.testing import TieWarning, assert_matches_reference
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -50,7 +51,7 @@ def exported_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ties(model: SentencePieceModel) -> int:
     """The ties export and compare count on this model: TIE_LINES and those among the lines
     derived from the model (runs of one-character pieces), which both judge too."""
-    from tokcheck.derived import model_texts
+    from tokcheck.inputs.derived import model_texts
 
     candidate = from_tokenizers("exported", build_tokenizer(model), "tokenizers.Tokenizer")
     lines = [(text, f"derived[{i}]") for i, text in enumerate(model_texts(model))]
@@ -171,7 +172,7 @@ def test_compare_of_the_exported_tokenizer_gives_the_same_verdict(
 def test_compare_of_the_exported_directory_never_advises_export(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, exported_dir: Path, ties: int
 ) -> None:
-    from tokcheck.candidates import load_candidates
+    from tokcheck.candidates.hf import load_candidates
 
     resolved = resolve(str(exported_dir))
     _, unavailable = load_candidates(resolved, SentencePieceModel.load(resolved.model_file))
@@ -221,7 +222,7 @@ def test_a_difference_float32_cannot_resolve_is_a_tie_and_a_larger_one_is_not(
     # Two stretches scoring 0.002 apart (the wagahaiwa_nekodearu.txt line where the exported
     # tokenizer and sentencepiece part), after a running path score beyond -50,000 (one float32
     # step there is 0.004 or more) and after none: only the second tells them apart.
-    from tokcheck.judge import _indistinguishable
+    from tokcheck.judge.lines import _indistinguishable
 
     a, b = _ids(model, "ゆ", "うよ"), _ids(model, "ゆう", "よ")
     scores = Judge(model).scores
@@ -287,7 +288,7 @@ def test_every_named_candidate_is_judged_and_twins_are_named_once(
 def test_no_export_advice_for_a_model_export_cannot_convert(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from tokcheck.proto import parse_model_proto
+    from tokcheck.model.proto import parse_model_proto
 
     data = (FIXTURES / "tiny-neox" / "spiece.model").read_bytes()
     proto = parse_model_proto(data, "tiny-neox")

@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 
-from tokcheck import compare as compare_module
-from tokcheck import stream
 from tokcheck.cli import main
-from tokcheck.compare import compare
-from tokcheck.corpus import CorpusStats, Location, records
-from tokcheck.partition import Partition, count_lines, cut, numbered, to_count
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
-from tokcheck.stream import StreamCheck, Streamer
+from tokcheck.compare import run as compare_module
+from tokcheck.compare.run import compare
+from tokcheck.inputs.corpus import CorpusStats, Location, records
+from tokcheck.judge import stream
+from tokcheck.judge.stream import StreamCheck, Streamer
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
+from tokcheck.parallel.partition import Partition, count_lines, cut, numbered, to_count
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MODEL = FIXTURES / "bilingual-4b"
@@ -168,7 +168,7 @@ def test_every_candidate_and_several_corpora(
 def test_exhaustive_lines_are_judged_in_parts_too(
     model: tuple[Any, SentencePieceModel], small: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tokcheck import partition
+    from tokcheck.parallel import partition
 
     monkeypatch.setattr(partition, "INLINE_LINES", 5_000)
     resolved, sp = model
@@ -326,7 +326,7 @@ def test_dask_cluster_gives_the_report_of_one_process(
     model: tuple[Any, SentencePieceModel], tmp_path: Path, small: None
 ) -> None:
     distributed = pytest.importorskip("distributed")
-    from tokcheck.cluster import Dask
+    from tokcheck.parallel.cluster import Dask
 
     corpora: list[Location] = [
         _corpus(tmp_path, "a.txt", _docs(1500)).as_uri(),
@@ -346,7 +346,7 @@ def test_generated_strings_do_not_depend_on_the_modules_imported(
 ) -> None:
     """Hypothesis draws string constants from the program's own modules: without tokcheck's
     guard, importing the Dask engine (or any module) changed what a seed drew."""
-    from tokcheck.probes import hypothesis_strings
+    from tokcheck.inputs.probes import hypothesis_strings
 
     before = hypothesis_strings(1000, 7)
     module = tmp_path / "tokcheck_test_constants.py"

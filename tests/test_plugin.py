@@ -30,7 +30,7 @@ def neox(tmp_path: Path) -> Path:
 
 
 def _default_fails() -> bool:
-    from tokcheck.candidates import transformers_version
+    from tokcheck.candidates.hf import transformers_version
 
     return int((transformers_version() or "0").split(".")[0]) >= 5
 
@@ -88,7 +88,7 @@ def test_collecting_runs_no_compare(tmp_path: Path, neox: Path) -> None:
     compare that ran would leave its mark."""
     mark = tmp_path / "compare-ran"
     (tmp_path / "conftest.py").write_text(
-        "import tokcheck.compare as c\n"
+        "import tokcheck.compare.run as c\n"
         "real = c.compare\n"
         "def spy(*a, **k):\n"
         f"    open({str(mark)!r}, 'w').close()\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tokcheck.errors import ProfileError
-from tokcheck.profiles import BUILTIN_PROFILES, Profile, load_profile, profile_for_hub_id
+from tokcheck.model.profiles import BUILTIN_PROFILES, Profile, load_profile, profile_for_hub_id
 
 NAMES = ["rinna/japanese-gpt-neox-3.6b", "rinna/bilingual-gpt-neox-4b", "rinna/japanese-gpt-1b"]
 MEMBERS = [(m, p.name) for p in BUILTIN_PROFILES.values() for m in p.members]

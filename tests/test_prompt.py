@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokcheck.errors import TokcheckError
-from tokcheck.prompt import CARD_EXAMPLE, Utterance, build_prompt, postprocess
-from tokcheck.proto import SentencePieceModel
+from tokcheck.inputs.prompt import CARD_EXAMPLE, Utterance, build_prompt, postprocess
+from tokcheck.model.proto import SentencePieceModel
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EXAMPLES = int(os.environ.get("TOKCHECK_HYPOTHESIS_EXAMPLES", "200"))

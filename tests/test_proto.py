@@ -25,7 +25,7 @@ from sentencepiece.sentencepiece_model_pb2 import (
 )
 
 from tokcheck.errors import ModelFileError
-from tokcheck.proto import ModelSummary, SentencePieceModel, parse_model_proto
+from tokcheck.model.proto import ModelSummary, SentencePieceModel, parse_model_proto
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 # A character no trained vocabulary holds (Supplementary Private Use Area-A).

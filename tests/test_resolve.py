@@ -13,7 +13,7 @@ from hubcache import make_hub_cache
 
 from tokcheck.cli import main
 from tokcheck.errors import ModelNotFoundError, TokcheckError
-from tokcheck.resolve import MODEL_FILENAMES, hub_cache_dir, hub_offline, is_hub_id, resolve
+from tokcheck.model.resolve import MODEL_FILENAMES, hub_cache_dir, hub_offline, is_hub_id, resolve
 
 PPO = "rinna/japanese-gpt-neox-3.6b-instruction-ppo"
 
@@ -546,7 +546,7 @@ def test_revision_that_names_no_branch_tag_or_commit(
 
 @pytest.mark.parametrize("revision", ["main", "v1.0", "refs/pr/1", "feature/x-y_z", "a" * 40])
 def test_revision_names_that_are_fine(revision: str) -> None:
-    from tokcheck.resolve import check_revision
+    from tokcheck.model.resolve import check_revision
 
     check_revision(revision)
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tokcheck.checks.roundtrip import _run, expected_roundtrip, roundtrip
 from tokcheck.cli import main
-from tokcheck.proto import SentencePieceModel
-from tokcheck.roundtrip import _run, expected_roundtrip, roundtrip
+from tokcheck.model.proto import SentencePieceModel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXAMPLES = int(os.environ.get("TOKCHECK_HYPOTHESIS_EXAMPLES", "200"))
@@ -158,7 +158,7 @@ def test_the_replay_command_the_gate_prints_replays(tmp_path: Path) -> None:
     from sentencepiece import sentencepiece_model_pb2 as pb
 
     from tokcheck.gate import run_gate
-    from tokcheck.resolve import resolve
+    from tokcheck.model.resolve import resolve
 
     proto = pb.ModelProto()
     proto.ParseFromString((FIXTURES / "tiny-legacy" / "spiece.model").read_bytes())

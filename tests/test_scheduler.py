@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tokcheck import cluster
 from tokcheck.cli import main
 from tokcheck.errors import TokcheckError
+from tokcheck.parallel import cluster
 
 pytest.importorskip("distributed")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tokcheck.signals import Terminated, terminating
+from tokcheck.system.signals import Terminated, terminating
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from tokcheck.candidates import DEFAULT_CANDIDATES
-from tokcheck.checks import CheckResult
+from tokcheck.candidates.hf import DEFAULT_CANDIDATES
+from tokcheck.checks.rules import CheckResult
 from tokcheck.errors import MissingDependencyError, TokcheckError
-from tokcheck.profiles import BUILTIN_PROFILES, Profile
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import ResolvedModel, resolve
-from tokcheck.smoke import TINY_OVERRIDES, SmokeReport, count_parameters, run_smoke
+from tokcheck.model.profiles import BUILTIN_PROFILES, Profile
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import ResolvedModel, resolve
+from tokcheck.smoke.run import TINY_OVERRIDES, SmokeReport, count_parameters, run_smoke
 
 pytestmark = pytest.mark.smoke
 
@@ -175,7 +175,7 @@ def test_pretrained_weights_are_loaded(tmp_path: Path) -> None:
 
 
 def test_losses_list_a_path_that_fails_to_load(unloadable_dir: Path) -> None:
-    from tokcheck.losses import teacher_forced_losses
+    from tokcheck.smoke.losses import teacher_forced_losses
 
     shutil.copyfile(FIXTURES / "tiny-neox" / "config.json", unloadable_dir / "config.json")
     resolved, model = _load(unloadable_dir)

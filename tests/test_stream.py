@@ -10,15 +10,13 @@ from typing import Any
 
 import pytest
 
-from tokcheck.candidates import from_tokenizers, transformers_version
+from tokcheck.candidates.hf import from_tokenizers, transformers_version
 from tokcheck.cli import main
-from tokcheck.convert import build_tokenizer
-from tokcheck.inject import injection_texts, surfaces
-from tokcheck.judge import KINDS
-from tokcheck.probes import numbered
-from tokcheck.proto import SentencePieceModel
-from tokcheck.runner import judge_lines
-from tokcheck.stream import (
+from tokcheck.convert.converter import build_tokenizer
+from tokcheck.inputs.inject import injection_texts, surfaces
+from tokcheck.inputs.probes import numbered
+from tokcheck.judge.lines import KINDS
+from tokcheck.judge.stream import (
     DECODE_STREAM,
     PREFIX_READ,
     decode_stream,
@@ -26,6 +24,8 @@ from tokcheck.stream import (
     prefix_read_offsets,
     stream_failure,
 )
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.parallel.runner import judge_lines
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MAJOR = int((transformers_version() or "0").split(".")[0])
@@ -152,10 +152,10 @@ def test_the_exported_tokenizer_is_not_injectable(
 
 @pytest.fixture(scope="module")
 def acceptance() -> dict:  # type: ignore[type-arg]
-    from tokcheck.resolve import resolve
+    from tokcheck.model.resolve import resolve
 
     resolved = resolve(str(FIXTURES / "neox-3.6b"))
-    from tokcheck.compare import compare
+    from tokcheck.compare.run import compare
 
     report = compare(
         resolved,

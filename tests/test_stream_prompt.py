@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tokcheck.candidates import from_tokenizers
-from tokcheck.convert import build_tokenizer
-from tokcheck.probes import BUILTIN_PROBES
-from tokcheck.proto import SentencePieceModel
-from tokcheck.stream import (
+from tokcheck.candidates.hf import from_tokenizers
+from tokcheck.convert.converter import build_tokenizer
+from tokcheck.inputs.probes import BUILTIN_PROBES
+from tokcheck.judge.stream import (
     PREFIX_READ,
     StreamCheck,
     Streamer,
@@ -22,6 +21,7 @@ from tokcheck.stream import (
     prefix_read_offsets,
     serving_notes,
 )
+from tokcheck.model.proto import SentencePieceModel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 KANJI = "吾輩は猫である"

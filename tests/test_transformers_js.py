@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from tokcheck import bridge, jsruntime
+from tokcheck.candidates import bridge, jsruntime
 from tokcheck.cli import main
-from tokcheck.compare import compare
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import resolve
+from tokcheck.compare.run import compare
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import resolve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

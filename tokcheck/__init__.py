@@ -6,9 +6,9 @@ transformers nor torch.
 """
 
 from tokcheck.errors import TokcheckError
-from tokcheck.profiles import BUILTIN_PROFILES, Profile, load_profile, profile_for_hub_id
-from tokcheck.proto import ModelSummary, SentencePieceModel
-from tokcheck.resolve import ResolvedModel, resolve
+from tokcheck.model.profiles import BUILTIN_PROFILES, Profile, load_profile, profile_for_hub_id
+from tokcheck.model.proto import ModelSummary, SentencePieceModel
+from tokcheck.model.resolve import ResolvedModel, resolve
 
 __version__ = "0.1.0"
 

@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tokcheck import render
-from tokcheck.candidates import CANDIDATE_NAMES, EXPORT_TARGETS
-from tokcheck.conversations import DEFAULT_CONVERSATIONS
-from tokcheck.corpus import DEFAULT_FIELD
+from tokcheck.candidates.hf import CANDIDATE_NAMES, EXPORT_TARGETS
 from tokcheck.errors import ExportRefusedError, StdoutError, TokcheckError, one_line
+from tokcheck.inputs.conversations import DEFAULT_CONVERSATIONS
+from tokcheck.inputs.corpus import DEFAULT_FIELD
+from tokcheck.report import render
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # The reader of stdout went away: what a shell reports for a process SIGPIPE ended (128 + 13),
@@ -48,7 +48,7 @@ def _count(minimum: int) -> Callable[[str], int]:
 
 
 def _jobs(text: str) -> int:
-    from tokcheck.engine import MAX_JOBS
+    from tokcheck.parallel.engine import MAX_JOBS
 
     value = _count(1)(text)
     if value > MAX_JOBS:
@@ -57,7 +57,7 @@ def _jobs(text: str) -> int:
 
 
 def _stream_budget(text: str) -> int:
-    from tokcheck.stream import UNLIMITED
+    from tokcheck.judge.stream import UNLIMITED
 
     return UNLIMITED if text == "all" else _count(1)(text)
 
@@ -300,7 +300,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command is None and not args.version:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    from tokcheck.signals import Terminated, terminating
+    from tokcheck.system.signals import Terminated, terminating
 
     try:
         with terminating():  # SIGTERM and SIGHUP unwind as Ctrl-C does
@@ -321,7 +321,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _failed(error: BaseException) -> int:
     """The exit code for what ended a command, after its one line on stderr."""
-    from tokcheck.signals import Terminated, received
+    from tokcheck.system.signals import Terminated, received
 
     if isinstance(error, KeyboardInterrupt):
         print("tokcheck: interrupted", file=sys.stderr)
@@ -362,7 +362,7 @@ def _hypothesis_storage() -> None:
     tables into the current directory, i.e. into the repository a user runs tokcheck in. Only
     the command line does this; as a library tokcheck leaves the caller's Hypothesis alone.
     """
-    from tokcheck.resolve import user_cache_dir
+    from tokcheck.model.resolve import user_cache_dir
 
     cache = user_cache_dir() / "tokcheck" / "hypothesis"
     os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache))
@@ -378,17 +378,17 @@ def _exit(passed: bool) -> int:
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from tokcheck.proto import SentencePieceModel
-    from tokcheck.resolve import resolve
+    from tokcheck.model.proto import SentencePieceModel
+    from tokcheck.model.resolve import resolve
 
     resolved = resolve(args.model, revision=args.revision)
     return resolved, SentencePieceModel.load(resolved.model_file)
 
 
 def _selection(args: argparse.Namespace, resolved: Any, *, required: bool = False) -> Any:
-    """The profile the command applies and how it was chosen (tokcheck.profiles.select): check
+    """The profile the command applies and how it was chosen (tokcheck.model.profiles.select): check
     and gate need one or an explicit --no-profile; compare and smoke do without."""
-    from tokcheck.profiles import select
+    from tokcheck.model.profiles import select
 
     if args.no_profile:
         return select(None, None, None, waived=True)
@@ -409,10 +409,10 @@ def _show(args: argparse.Namespace, report: Any, text: Callable[[Any], str]) -> 
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from tokcheck.inspection import inspect_model
+    from tokcheck.model.inspection import inspect_model
 
     if args.model.lower().endswith(".gguf"):
-        from tokcheck.gguf_vocab import read_gguf
+        from tokcheck.model.gguf_vocab import read_gguf
 
         _show(args, read_gguf(Path(args.model)).summary(), render.gguf_inspection)
         return EXIT_PASSED
@@ -422,7 +422,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from tokcheck.checks import run_checks
+    from tokcheck.checks.rules import run_checks
 
     resolved, model = _load(args)
     chosen = _selection(args, resolved, required=True)
@@ -433,7 +433,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:
-    from tokcheck.profiles import BUILTIN_PROFILES
+    from tokcheck.model.profiles import BUILTIN_PROFILES
 
     items = list(BUILTIN_PROFILES.values())
     if args.json:
@@ -446,27 +446,27 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
 
 
 def _corpora(args: argparse.Namespace) -> list[Any]:
-    from tokcheck.corpus import check_corpora, is_url
+    from tokcheck.inputs.corpus import check_corpora, is_url
 
     return check_corpora([c if is_url(c) else Path(c) for c in args.corpus], args.field)
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    """The engine the corpora are judged on (see tokcheck.engine, tokcheck.cluster)."""
+    """The engine the corpora are judged on (see tokcheck.parallel.engine, tokcheck.parallel.cluster)."""
     if args.scheduler and args.engine != "dask":
         raise TokcheckError("--scheduler names a Dask scheduler: use it with --engine dask")
     if args.engine == "dask":
-        from tokcheck.cluster import Dask
+        from tokcheck.parallel.cluster import Dask
 
         return Dask(args.scheduler, args.jobs)
-    from tokcheck.engine import Local
+    from tokcheck.parallel.engine import Local
 
     return Local(args.jobs)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from tokcheck import exhaustive
-    from tokcheck.compare import compare
+    from tokcheck.compare.run import compare
+    from tokcheck.inputs import exhaustive
 
     resolved, model = _load(args)
     corpora = _corpora(args)
@@ -497,7 +497,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_roundtrip(args: argparse.Namespace) -> int:
-    from tokcheck.roundtrip import roundtrip
+    from tokcheck.checks.roundtrip import roundtrip
 
     _, model = _load(args)
     hint = f"tokcheck roundtrip {args.model}"
@@ -507,7 +507,7 @@ def _cmd_roundtrip(args: argparse.Namespace) -> int:
 
 
 def _smoke_runner(args: argparse.Namespace, resolved: Any, model: Any, profile: Any) -> Any:
-    from tokcheck.smoke import run_smoke
+    from tokcheck.smoke.run import run_smoke
 
     return lambda: run_smoke(
         resolved,
@@ -530,8 +530,8 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from tokcheck.export import export
-    from tokcheck.probes import BUILTIN_PROBES
+    from tokcheck.export.run import export
+    from tokcheck.inputs.probes import BUILTIN_PROBES
 
     resolved, model = _load(args)
     try:
@@ -554,8 +554,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
-    from tokcheck import atomic
     from tokcheck.gate import run_gate, write_junit
+    from tokcheck.system import atomic
 
     junit = Path(args.junit) if args.junit else None
     if junit is not None:

@@ -56,7 +56,7 @@ class Verdict(Exception):
 class ExportRefusedError(Verdict):
     """The exported tokenizer diverges from sentencepiece: a failed check (exit 1), not bad input.
 
-    ``result`` is the :class:`tokcheck.export.ExportResult` with the judge's findings.
+    ``result`` is the :class:`tokcheck.export.run.ExportResult` with the judge's findings.
     """
 
     def __init__(self, message: str, result: Any = None) -> None:

@@ -12,16 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tokcheck import atomic, render, verdict
-from tokcheck.checks import CheckReport, run_checks
-from tokcheck.compare import NOT_JUDGED, CompareReport, advice, compare
-from tokcheck.corpus import DEFAULT_FIELD, Location
-from tokcheck.gguf_checks import GGUFReport
-from tokcheck.gguf_vocab import labels
-from tokcheck.profiles import Profile
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import ResolvedModel
-from tokcheck.roundtrip import RoundtripReport, roundtrip
+from tokcheck import verdict
+from tokcheck.checks.gguf import GGUFReport
+from tokcheck.checks.roundtrip import RoundtripReport, roundtrip
+from tokcheck.checks.rules import CheckReport, run_checks
+from tokcheck.compare.run import NOT_JUDGED, CompareReport, advice, compare
+from tokcheck.inputs.corpus import DEFAULT_FIELD, Location
+from tokcheck.model.gguf_vocab import labels
+from tokcheck.model.profiles import Profile
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import ResolvedModel
+from tokcheck.report import render
+from tokcheck.system import atomic
 
 
 @dataclass

@@ -85,8 +85,8 @@ class _Gate:
     on first use."""
 
     def __init__(self, config: pytest.Config, model: str) -> None:
-        from tokcheck.checks import run_checks
-        from tokcheck.profiles import select
+        from tokcheck.checks.rules import run_checks
+        from tokcheck.model.profiles import select
         from tokcheck.testing import load
 
         opt = config.getoption
@@ -104,14 +104,14 @@ class _Gate:
             else select(opt("tokcheck_profile"), self.resolved.hub_id, self.resolved.config)
         )
         self.profile = chosen.profile
-        from tokcheck.corpus import check_corpora, is_url
+        from tokcheck.inputs.corpus import check_corpora, is_url
 
         self.corpora = check_corpora(
             [p if is_url(p) else Path(p) for p in opt("tokcheck_corpus")], opt("tokcheck_field")
         )
         self.strict = bool(opt("tokcheck_strict"))
-        from tokcheck.gguf_checks import check_gguf
-        from tokcheck.gguf_vocab import read_gguf
+        from tokcheck.checks.gguf import check_gguf
+        from tokcheck.model.gguf_vocab import read_gguf
 
         self.ggufs = [Path(g) for g in opt("tokcheck_gguf")]
         # Read now: a GGUF that is not one is a usage error, and its findings name items.
@@ -129,7 +129,7 @@ class _Gate:
 
     def compare(self) -> Any:
         if self._compare is None:
-            from tokcheck.compare import compare
+            from tokcheck.compare.run import compare
 
             opt = self.config.getoption
             self._compare = compare(
@@ -147,7 +147,7 @@ class _Gate:
 
     def roundtrip(self) -> Any:
         if self._roundtrip is None:
-            from tokcheck.roundtrip import roundtrip
+            from tokcheck.checks.roundtrip import roundtrip
 
             self._roundtrip = roundtrip(
                 self.model,
@@ -214,10 +214,10 @@ class TokcheckFile(pytest.File):
     """The model file, as a file of tests."""
 
     def collect(self) -> Iterator[TokcheckItem]:
-        from tokcheck.candidates import DEFAULT_CANDIDATES
+        from tokcheck.candidates.hf import DEFAULT_CANDIDATES
+        from tokcheck.candidates.llamacpp import candidate_names
+        from tokcheck.checks.roundtrip import property_names
         from tokcheck.gate import check_cases, gguf_cases
-        from tokcheck.llamacpp import candidate_names
-        from tokcheck.roundtrip import property_names
 
         gate: _Gate | None = self.config.stash[_GATE]
         assert gate is not None

@@ -15,19 +15,19 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tokcheck import render
-from tokcheck.checks import CheckReport, run_checks
-from tokcheck.judge import Tally
-from tokcheck.probes import (
+from tokcheck.checks.rules import CheckReport, run_checks
+from tokcheck.inputs.probes import (
     BUILTIN_PROBES,
     generation_alphabet,
     hypothesis_strings,
     numbered,
     verification_lines,
 )
-from tokcheck.profiles import Profile, Selection, select
-from tokcheck.proto import SentencePieceModel
-from tokcheck.resolve import ResolvedModel, resolve
+from tokcheck.judge.lines import Tally
+from tokcheck.model.profiles import Profile, Selection, select
+from tokcheck.model.proto import SentencePieceModel
+from tokcheck.model.resolve import ResolvedModel, resolve
+from tokcheck.report import render
 
 
 def load(model: str | Path) -> tuple[ResolvedModel, SentencePieceModel]:
@@ -75,8 +75,8 @@ def assert_matches_reference(
     decodes like sentencepiece on ``model``, judged as ``tokcheck compare`` judges: by default on
     the built-in probes plus ``examples`` Hypothesis strings. Ties pass unless ``strict``, with a
     :class:`TieWarning`; returns the tally (``tally.tie`` counts them)."""
-    from tokcheck.candidates import as_candidate
-    from tokcheck.runner import judge_lines
+    from tokcheck.candidates.hf import as_candidate
+    from tokcheck.parallel.runner import judge_lines
 
     _arguments(tokenizer, examples=examples, seed=seed, show=show, strict=strict)
     if texts is not None and (isinstance(texts, str) or not isinstance(texts, Iterable)):

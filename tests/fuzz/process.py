@@ -431,9 +431,9 @@ def _denied(tmp: Path, params: dict[str, str]) -> None:
 _AS_USER = """
 import importlib, os, pkgutil, sys
 import tokcheck
-for module in pkgutil.iter_modules(tokcheck.__path__):
+for module in pkgutil.walk_packages(tokcheck.__path__, "tokcheck."):
     if module.name not in ("__main__", "pytest_plugin"):
-        importlib.import_module("tokcheck." + module.name)
+        importlib.import_module(module.name)
 for name in ("transformers", "tokenizers", "sentencepiece", "hypothesis", "numpy"):
     importlib.import_module(name)
 import transformers

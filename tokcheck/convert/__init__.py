@@ -1,0 +1,1 @@
+"""sentencepiece's components rebuilt as ``tokenizers`` components: the converter."""

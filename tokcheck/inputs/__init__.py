@@ -1,0 +1,1 @@
+"""What compare judges: probes, derived and exhaustive strings, corpora, prompts, injections."""

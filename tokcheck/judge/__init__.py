@@ -1,0 +1,1 @@
+"""The judge: how a candidate's output on a line, and its stream, compare with sentencepiece's."""

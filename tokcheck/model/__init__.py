@@ -1,0 +1,1 @@
+"""Reading the model: the sentencepiece file, the Hugging Face files beside it, GGUFs, profiles."""

@@ -1,0 +1,1 @@
+"""Parallel execution: the judging loop, corpora cut in parts, the local and Dask engines."""

@@ -1,0 +1,312 @@
+"""The judging loop: lines encoded and decoded by sentencepiece and every candidate, judged.
+
+:func:`judge_lines` is the one loop that ``compare``, ``export``'s verification and
+:mod:`tokcheck.testing` run in this process. :class:`Runner` is that loop over a stream of
+batches; it can also judge one part of a larger input (a worker of ``compare --jobs N`` or of
+the cluster engine, see :mod:`tokcheck.parallel.engine`) and hand back a :class:`Part`, which the
+coordinator's runner absorbs in input order (:meth:`Runner.absorb`). Counts add up, the K
+shortest counterexamples of the parts are the K shortest of the whole, and the lines a part
+would stream are streamed by the coordinator in input order (see :mod:`tokcheck.judge.stream`): the
+report is the one a single process gives.
+
+Memory stays flat: a batch at a time, the judge's counters and K lines per candidate, and at
+most the streaming budget's worth of deferred lines per part.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from tokcheck.candidates.hf import Candidate, with_added, without_added
+from tokcheck.inputs.derived import ORIGIN
+from tokcheck.judge.lines import Judge, Judged, Tally
+from tokcheck.judge.stream import StreamCheck, StreamFailure
+from tokcheck.model.proto import SentencePieceModel
+
+BATCH_LINES = 2000
+T = TypeVar("T")
+
+Line = tuple[str, str]  # (text, origin)
+# Lines derived from the model are judged but not streamed (see tokcheck.inputs.derived.ORIGIN).
+_DERIVED = f"{ORIGIN}["
+# A batch of lines, and each line's serial: its place in the whole input (increasing).
+Batch = tuple[list[Line], list[int]]
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A line a part left to the coordinator to stream (see :meth:`StreamCheck.check`)."""
+
+    serial: int
+    line: Line
+    reference_ids: list[int]
+    reference_decoded: str
+    candidate_ids: list[int]
+    candidate_decoded: str
+
+
+@dataclass
+class Part:
+    """What a runner judged on one part of the input, keyed by the name of each distinct
+    candidate (the first of those that load the same tokenizer)."""
+
+    judged: dict[str, Judged]
+    deferred: dict[str, list[Deferred]] = field(default_factory=dict)
+    # Candidates whose streaming budget ran out in this part: it has run out for what follows.
+    spent: list[str] = field(default_factory=list)
+
+
+def judge_lines(
+    model: SentencePieceModel,
+    candidates: Sequence[Candidate],
+    lines: Iterable[Line],
+    *,
+    show: int = 5,
+    on_batch: Callable[[list[Line]], None] | None = None,
+) -> list[Tally]:
+    """Encode and decode ``lines`` with sentencepiece and every candidate; judge each line.
+
+    One tally per candidate, in the order given; candidates with the same ``key`` are run once.
+    ``on_batch`` is called with each batch once it is judged.
+    """
+    model.require_text("judge a tokenizer against it")
+    runner = Runner(model, list(candidates), show)
+    for batch in runner.run(numbered_batches(lines)):
+        if on_batch:
+            on_batch(batch)
+    return runner.tallies()
+
+
+def numbered_batches(lines: Iterable[Line]) -> Iterator[Batch]:
+    """``lines`` in batches of :data:`BATCH_LINES`, numbered from 0 in order."""
+    return batches((line, serial) for serial, line in enumerate(lines))
+
+
+def batches(numbered: Iterable[tuple[Line, int]]) -> Iterator[Batch]:
+    """(line, serial) pairs in batches of :data:`BATCH_LINES`."""
+    it = iter(numbered)
+    while chunk := list(itertools.islice(it, BATCH_LINES)):
+        lines, serials = zip(*chunk, strict=True)
+        yield list(lines), list(serials)
+
+
+class Runner:
+    """Encodes each batch once per distinct candidate and hands the outputs to the judge.
+
+    ``threads`` bounds sentencepiece's threads (the machine's cores unless given). A worker's
+    runner takes ``every_line``, the names of candidates whose streaming rule failed on the
+    coordinator's first batch, and ``defer``, the streaming budget that may be left when its
+    part starts (see :class:`tokcheck.judge.stream.StreamCheck`); ``budget`` is the run's streaming
+    budget (None: :data:`tokcheck.judge.stream.BUDGET`).
+    """
+
+    def __init__(
+        self,
+        model: SentencePieceModel,
+        candidates: list[Candidate],
+        show: int,
+        *,
+        threads: int | None = None,
+        every_line: Iterable[str] = (),
+        defer: int | None = None,
+        budget: int | None = None,
+    ) -> None:
+        self.sp = model.processor
+        self.show = show
+        self.threads = threads or os.cpu_count() or 1
+        self.judge = Judge(model, show=show)
+        self.distinct: dict[str, Candidate] = {}
+        self.names: dict[str, list[Candidate]] = {}
+        for c in candidates:
+            self.distinct.setdefault(c.key, c)
+            self.names.setdefault(c.key, []).append(c)
+        failed = set(every_line)
+        self.streams = {
+            key: StreamCheck(
+                model, c.streamer, every_line=c.name in failed, defer=defer, budget=budget
+            )
+            for key, c in self.distinct.items()
+            if c.streamer is not None
+        }
+        self._fresh()
+        # What each candidate calls its special ids and the model's control pieces.
+        self.special_names = {
+            key: _special_names(model, c, self.judge.control) for key, c in self.distinct.items()
+        }
+        self._tallies: list[Tally] | None = None
+
+    def _fresh(self) -> None:
+        self.judged = {k: self.judge.tally(c.name, c.cls) for k, c in self.distinct.items()}
+        self.deferred: dict[str, list[Deferred]] = {key: [] for key in self.distinct}
+
+    def run(self, batches: Iterable[Batch]) -> Iterator[list[Line]]:
+        """Judge each batch, yielding its lines once judged.
+
+        The candidates encode and decode on a worker thread, one batch ahead: their Rust code
+        releases the GIL, so it runs while this thread encodes the reference and judges.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokcheck-candidates") as pool:
+            it = iter(batches)
+            batch = next(it, None)
+            ahead = pool.submit(self._candidates, batch[0]) if batch else None
+            while batch is not None and ahead is not None:
+                lines = batch[0]
+                texts = [t for t, _ in lines]
+                ref_ids: list[list[int]] = self.sp.encode(texts, num_threads=self.threads)
+                ref_decoded: list[str] = self.sp.decode(ref_ids, num_threads=self.threads)
+                outputs = ahead.result()
+                following = next(it, None)
+                if following is not None:
+                    ahead = pool.submit(self._candidates, following[0])
+                for key, (cand_ids, cand_decoded) in outputs.items():
+                    self._judge(key, batch, ref_ids, ref_decoded, cand_ids, cand_decoded)
+                yield lines
+                batch = following
+
+    def _judge(
+        self,
+        key: str,
+        batch: Batch,
+        ref_ids: list[list[int]],
+        ref_decoded: list[str],
+        cand_ids: list[list[int]],
+        cand_decoded: list[str],
+    ) -> None:
+        lines, serials = batch
+        streams: list[StreamFailure | None] | None = None
+        deferred: list[int] = []
+        if stream := self.streams.get(key):
+            derived = {k for k, (_, origin) in enumerate(lines) if origin.startswith(_DERIVED)}
+            streams, deferred = stream.check(ref_ids, ref_decoded, cand_ids, cand_decoded, derived)
+        if deferred:
+            later = set(deferred)
+            self.deferred[key] += [
+                Deferred(
+                    serials[k], lines[k], ref_ids[k], ref_decoded[k], cand_ids[k], cand_decoded[k]
+                )
+                for k in deferred
+            ]
+            now = [k for k in range(len(lines)) if k not in later]
+            lines, serials = _pick(lines, now), _pick(serials, now)
+            ref_ids, ref_decoded = _pick(ref_ids, now), _pick(ref_decoded, now)
+            cand_ids, cand_decoded = _pick(cand_ids, now), _pick(cand_decoded, now)
+            streams = _pick(streams, now) if streams is not None else None
+        self._judge_batch(
+            key, (lines, serials), ref_ids, ref_decoded, cand_ids, cand_decoded, streams
+        )
+
+    def _judge_batch(
+        self,
+        key: str,
+        batch: Batch,
+        ref_ids: list[list[int]],
+        ref_decoded: list[str],
+        cand_ids: list[list[int]],
+        cand_decoded: list[str],
+        streams: list[StreamFailure | None] | None,
+    ) -> None:
+        """The judge's call for one candidate's lines, with what it is expected to add."""
+        candidate = self.distinct[key]
+        self.judge.judge_batch(
+            self.judged[key],
+            batch[0],
+            with_added(ref_ids, candidate.added),
+            ref_decoded,
+            cand_ids,
+            cand_decoded,
+            candidate.special_ids,
+            serials=batch[1],
+            names=self.special_names[key],
+            streams=streams,
+        )
+
+    def _candidates(self, lines: list[Line]) -> dict[str, tuple[list[list[int]], list[str]]]:
+        texts = [t for t, _ in lines]
+        out = {}
+        for key, cand in self.distinct.items():
+            ids = cand.encode_batch(texts)
+            out[key] = (ids, cand.decode_batch(without_added(ids, cand.added)))
+        return out
+
+    def every_line(self) -> list[str]:
+        """The candidates whose streaming rule failed here: every later line is streamed."""
+        return [self.distinct[key].name for key, s in self.streams.items() if s.every_line]
+
+    def budget_left(self) -> int:
+        """The most streaming budget any candidate has left (see :meth:`StreamCheck.check`)."""
+        return max((0 if s.spent else s.budget for s in self.streams.values()), default=0)
+
+    def begin(self, defer: int) -> None:
+        """Start judging another part afresh, ``defer`` ids of streaming budget that may be
+        left when it starts (see :class:`tokcheck.judge.stream.StreamCheck`)."""
+        self._fresh()
+        for stream in self.streams.values():
+            stream.restart(defer)
+
+    def part(self) -> Part:
+        """What this runner judged, for a coordinator's :meth:`absorb`."""
+        for key, stream in self.streams.items():
+            self.judged[key].tally.stream_unchecked += stream.unchecked
+            stream.unchecked = 0
+        return Part(
+            judged={self.distinct[k].name: j for k, j in self.judged.items()},
+            deferred={self.distinct[k].name: d for k, d in self.deferred.items() if d},
+            spent=[self.distinct[k].name for k, s in self.streams.items() if s.spent],
+        )
+
+    def absorb(self, part: Part) -> None:
+        """Add a part judged elsewhere, the parts in input order: its counts and
+        counterexamples, and its deferred lines streamed here."""
+        by_name = {c.name: key for key, c in self.distinct.items()}
+        for name, judged in part.judged.items():
+            self.judged[by_name[name]].merge(judged, self.show)
+        for name, deferred in part.deferred.items():
+            key = by_name[name]
+            stream = self.streams[key]
+            self._judge_batch(
+                key,
+                ([d.line for d in deferred], [d.serial for d in deferred]),
+                [d.reference_ids for d in deferred],
+                [d.reference_decoded for d in deferred],
+                [d.candidate_ids for d in deferred],
+                [d.candidate_decoded for d in deferred],
+                [stream.stream(d.reference_ids, d.reference_decoded) for d in deferred],
+            )
+        for name in part.spent:
+            # The part ran out with at least the budget left here: so would one process have.
+            self.streams[by_name[name]].spent = True
+
+    def tallies(self) -> list[Tally]:
+        """Every candidate's tally, counterexamples spelled out (once: this ends the run)."""
+        if self._tallies is not None:
+            return self._tallies
+        out = []
+        for key, judged in self.judged.items():
+            if stream := self.streams.get(key):
+                judged.tally.stream_checked += stream.checked
+                judged.tally.stream_unchecked += stream.unchecked
+            base = self.judge.finish(judged, self.distinct[key].pieces)
+            out.append(base)
+            out += [base.renamed(c.name, c.cls) for c in self.names[key][1:]]
+        order = {name: i for i, name in enumerate(c.name for cs in self.names.values() for c in cs)}
+        self._tallies = sorted(out, key=lambda r: order[r.name])
+        return self._tallies
+
+
+def _pick(items: Sequence[T], keep: list[int]) -> list[T]:
+    return [items[k] for k in keep]
+
+
+def _special_names(
+    model: SentencePieceModel, candidate: Candidate, control: frozenset[int]
+) -> dict[int, str]:
+    ids = sorted(candidate.special_ids | control)
+    try:
+        return dict(zip(ids, candidate.pieces(ids), strict=True))
+    except Exception:  # an id the candidate cannot name: the judge falls back to the model's
+        return {}

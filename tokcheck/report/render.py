@@ -1,0 +1,543 @@
+"""What people and programs see: plain-text reports, strict JSON, and the progress bar.
+
+Tables are drawn here rather than with rich so that ``tokcheck inspect`` and ``check`` stay
+within a few milliseconds of a bare ``import sentencepiece``; widths account for East Asian
+wide characters so Japanese pieces line up. Every report's text form is built here, so the
+CLI, the gate, the pytest plugin and :mod:`tokcheck.testing` word things the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from tokcheck import verdict
+from tokcheck.errors import StdoutError
+
+if TYPE_CHECKING:
+    from tokcheck.checks.roundtrip import RoundtripReport
+    from tokcheck.compare.run import CompareReport
+    from tokcheck.export.run import ExportResult
+    from tokcheck.gate import GateReport
+    from tokcheck.inputs.corpus import Location
+    from tokcheck.judge.lines import Counterexample, Tally
+    from tokcheck.smoke.run import SmokeReport
+
+_TEXT = 80  # characters of a line shown in a counterexample
+
+
+def cell(value: Any) -> str:
+    """A value as a table cell: strings with whitespace or control characters are repr()'d."""
+    if isinstance(value, str):
+        return value if value.isprintable() and value.strip() == value and value else repr(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return " ".join(cell(v) for v in value) if value else "-"
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None
+) -> str:
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [width(h) for h in headers]
+    for row in cells:
+        widths = [max(w, width(c)) for w, c in zip(widths, row, strict=True)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v + " " * (w - width(v)) for v, w in zip(values, widths, strict=True)
+        ).rstrip()
+
+    out = [title] if title else []
+    out += [line(list(headers)), line(["-" * w for w in widths])]
+    out += [line(row) for row in cells]
+    return "\n".join(out)
+
+
+def print_json(data: Any, stream: TextIO | None = None) -> None:
+    """Write ``data`` as strict RFC 8259 JSON, which jq and JSON.parse always accept.
+
+    What JSON cannot hold is written as documented text instead: a NaN or infinite float as the
+    string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``; a lone surrogate in a string (which
+    UTF-8 cannot encode) as the six characters ``\\udXXX``; ``bytes`` as text with each byte that
+    is not valid UTF-8 shown as ``\\xNN``, as :func:`tokcheck.model.proto.proto_text` shows piece names.
+    """
+    stream = stream or sys.stdout
+
+    def dumps(value: Any) -> str:
+        return json.dumps(
+            value, ensure_ascii=False, indent=2, allow_nan=False, default=_json_default
+        )
+
+    try:
+        # The usual case costs one pass; only output that needs it is rewritten.
+        text = dumps(data)
+        text.encode("utf-8")
+    # A non-finite float, UnicodeEncodeError on a lone surrogate, or a key json cannot write.
+    except (ValueError, TypeError):
+        text = dumps(_strict(data))
+    if stream is sys.stdout:
+        emit(text)
+    else:
+        stream.write(text)
+        stream.write("\n")
+
+
+def emit(text: str) -> None:
+    """Print ``text`` and a newline on stdout; a write the system refuses (a full disk, say)
+    raises StdoutError. A reader going away is still BrokenPipeError, for the caller."""
+    with _stdout_writes():
+        sys.stdout.write(text)
+        sys.stdout.write("\n")
+
+
+def flush_stdout() -> None:
+    """Flush stdout now, while a failure can still be reported: StdoutError as in emit."""
+    with _stdout_writes():
+        sys.stdout.flush()
+
+
+@contextmanager
+def _stdout_writes() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise StdoutError(f"cannot write the output to stdout: {e.strerror or e}") from e
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {_key(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return _strict(_json_default(value))
+
+
+def _key(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int):
+        return value
+    text = _strict(value)
+    return text if isinstance(text, str | float) else str(text)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, bytes | bytearray):
+        from tokcheck.model.proto import proto_text
+
+        return proto_text(bytes(value))
+    return str(value)
+
+
+def checks(report: Any, *, title: str | None = None) -> str:
+    """A check table, the skipped checks, what to do about each failure, and the verdict."""
+    out = _check_table(report.checks, title)
+    out[1:1] = [f"skipped {s.name}: {s.reason}" for s in report.skipped]
+    caveats = getattr(report, "caveats", [])
+    out += [f"caveat: {c}" for c in caveats]
+    outcome = getattr(report, "verdict", None) or (
+        verdict.PASSED if report.passed else verdict.FAILED
+    )
+    detail = ", ".join(report.failed) if outcome == verdict.FAILED else "; ".join(caveats)
+    out.append(verdict.line(outcome, detail))
+    return "\n".join(out)
+
+
+def _check_table(items: Sequence[Any], title: str | None) -> list[str]:
+    """The table of ``items`` (CheckResults) and what to do about each failure."""
+    rows = [("PASS" if c.passed else "FAIL", c.name, c.expected, c.actual) for c in items]
+    out = [table(("", "check", "expected", "actual"), rows, title=title)]
+    return out + [f"FAIL {c.name}: {c.message}" for c in items if not c.passed]
+
+
+def gguf_inspection(report: dict[str, Any]) -> str:
+    """``tokcheck inspect FILE.gguf``: the tokenizer metadata, as llama.cpp reads it."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in report.items():
+        if isinstance(value, dict) and set(value) == {"written", "effective"}:
+            value = _written(value)
+        elif key == "special_ids":
+            value = ", ".join(f"{k} {_written(v)}" for k, v in value.items())
+        elif key == "token_types":
+            value = ", ".join(f"{v} {k}" for k, v in value.items())
+        elif key == "tokens_over_binding_buffer":
+            value = f"{value['count']}" + (
+                f" (e.g. {value['examples'][0]!r})" if value["examples"] else ""
+            )
+        rows.append((key, value))
+    return table(("property", "value"), rows, title=f"GGUF {report['gguf']}")
+
+
+def serving(notes: Sequence[str]) -> list[str]:
+    """What the serving algorithms lose on the model (tokcheck.judge.stream.serving_notes)."""
+    return [f"serving (the algorithm's, any tokenizer): {n}" for n in notes]
+
+
+def _written(value: dict[str, Any]) -> str:
+    if value["written"] is None:
+        return f"{value['effective']} (not written: llama.cpp's default)"
+    return str(value["written"])
+
+
+def inspection(report: dict[str, Any]) -> str:
+    skip = {"whitespace_encodings", "tokenizer_config", "special_tokens_map", "config"}
+    skip |= {"piece_types", "hf_tokens"}
+    rows = [(k, v) for k, v in report.items() if k not in skip]
+    rows += [(f"pieces of type {k}", v) for k, v in report["piece_types"].items()]
+    rows += [(f"encode({s!r})", v) for s, v in (report["whitespace_encodings"] or {}).items()]
+    out = [table(("property", "value"), rows, title=f"sentencepiece model {report['source']}")]
+    if report["hf_tokens"]:
+        out += ["", *_hf_tokens(report["hf_tokens"], report["tokenizer_config"] or {})]
+    if report["config"]:
+        out += ["", table(("key", "value"), list(report["config"].items()), title="config.json")]
+    return "\n".join(out)
+
+
+_SETTINGS = ("tokenizer_class", "legacy", "add_bos_token", "add_eos_token")
+
+
+def _setting(value: Any) -> Any:
+    """true/false as the file spells them, and "unset" for a setting it leaves to the class."""
+    return "unset" if value is None else json.dumps(value) if isinstance(value, bool) else value
+
+
+def _hf_tokens(hf: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The directory's tokenizer settings, "unset" where the file says nothing, its special
+    tokens with their ids, and added_tokens.json with each entry's problem."""
+    shown = {k: _setting(hf[k]) for k in _SETTINGS}
+    special = {t["name"] for t in hf["special_tokens"]} | {"additional_special_tokens"}
+    shown.update({k: v for k, v in config.items() if k not in shown and k not in special})
+    out = [table(("key", "value"), list(shown.items()), title="tokenizer_config.json")]
+    rows = [
+        (t["name"], t["content"], t["id"], t["source"] or "not found", t["files"])
+        for t in hf["special_tokens"]
+    ]
+    if rows:
+        headers = ("special token", "content", "id", "from", "named in")
+        out += ["", table(headers, rows, title="special tokens")]
+    if hf["added_tokens"] is not None:
+        added = [(t["content"], t["id"], t["problem"] or "ok") for t in hf["added_tokens"]]
+        out += ["", table(("token", "id", "problem"), added, title="added_tokens.json")]
+    return out
+
+
+def profiles(items: Sequence[Any]) -> str:
+    rows = [
+        (
+            p.name,
+            p.vocab_size,
+            p.byte_fallback,
+            p.add_dummy_prefix,
+            p.remove_extra_whitespaces,
+            len(p.members),
+            p.source,
+        )
+        for p in items
+    ]
+    headers = ("profile", "pieces", "byte_fallback", "dummy_prefix", "remove_ws", "members")
+    return table((*headers, "model card"), rows)
+
+
+def tallies(items: Sequence[Tally], *, title: str | None = None) -> str:
+    """One row per candidate: its class, lines, and the count of each kind of difference."""
+    from tokcheck.judge.lines import KINDS
+
+    rows = [
+        (
+            t.name,
+            t.cls + (f" (= {t.same_as})" if t.same_as else ""),
+            t.lines,
+            *(getattr(t, k) for k in KINDS),
+            t.status,
+        )
+        for t in items
+    ]
+    return table(("candidate", "class", "lines", *KINDS, "status"), rows, title=title)
+
+
+def counterexample(example: Counterexample, name: str) -> list[str]:
+    """The line, then both sides' pieces and ids from just before the first divergence."""
+    if example.reference_ids == example.candidate_ids:
+        where = "the same ids; the decoded text differs"
+    else:
+        where = f"first divergence at token {example.first_divergence}"
+        if example.offset:
+            where += f", shown from token {example.offset}"
+    pad = max(len("sentencepiece:"), len(name) + 1)
+    out = [
+        f"  {example.origin}: {example.text[:_TEXT]!r} [{', '.join(example.kinds)}] ({where})",
+        f"    {'sentencepiece:':{pad}} {example.reference_pieces} {example.reference_ids}",
+        f"    {name + ':':{pad}} {example.candidate_pieces} {example.candidate_ids}",
+    ]
+    if example.reference_decoded != example.candidate_decoded:
+        out.append(
+            f"    decoded: {example.reference_decoded[:_TEXT]!r} vs "
+            f"{example.candidate_decoded[:_TEXT]!r}"
+        )
+    if example.stream is not None:
+        stream = example.stream
+        shown = "".join(stream.chunks)[:_TEXT]
+        out.append(
+            f"    streamed ({stream.algorithm}): {stream.reason}: {list(stream.chunks[:8])} "
+            f"joined {shown!r}"
+        )
+    return out
+
+
+def counterexamples(tally: Tally) -> list[str]:
+    """The shortest counterexamples of a tally, then its shortest ties."""
+    out: list[str] = []
+    for label, examples in (("counterexample", tally.counterexamples), ("tie", tally.ties)):
+        if examples:
+            out.append(f"{tally.name}: {len(examples)} shortest {label}(s)")
+            for e in examples:
+                out += counterexample(e, tally.name)
+    return out
+
+
+def comparison(report: CompareReport) -> str:
+    versions = report.versions
+    title = (
+        f"reference: sentencepiece {versions['sentencepiece']}; "
+        f"transformers {versions['transformers']}"
+    )
+    out = [tallies(report.candidates, title=title)]
+    out += [
+        f"{t.name}: {why}"
+        for t in report.candidates
+        if (why := report.candidate_verdict(t)[1]) and t.same_as
+    ]
+    for u in report.unavailable:
+        out.append(
+            f"{'FAIL' if u in report.load_failures else 'not compared'}: {u.name}: {u.reason}"
+        )
+    for g in report.ggufs:
+        out += ["", *_check_table(g.checks, f"GGUF {g.path}: its tokenizer against the model")]
+    for t in report.candidates:
+        if not t.same_as and (t.counterexamples or t.ties):
+            out.append("")
+            out += counterexamples(t)
+    out += [
+        f"corpus {c['path']}: {c['judged']} records judged, {c['skipped']} skipped"
+        for c in report.inputs.get("corpus_counts", [])
+    ]
+    skipped = report.inputs["skipped_lines"]
+    if skipped:
+        out.append(
+            f"skipped {len(skipped)} corpus record(s): "
+            + ", ".join(_skipped(s) for s in skipped[:10])
+            + (", ..." if len(skipped) > 10 else "")
+        )
+    out.extend(f"warning: {w}" for w in report.warnings)
+    out.extend(serving(report.serving))
+    out.extend(f"caveat: {c}" for c in report.caveats)
+    twins = {t.name for t in report.candidates if t.same_as}
+    out.extend(f"injection: {r.summary()}" for r in report.remedies if r.candidate not in twins)
+    mb = report.inputs["bytes"] / 1e6
+    if report.prompts:
+        out.append(report.prompts.summary())
+    out.append(f"{report.inputs['lines']} lines ({mb:.2f} MB) in {report.elapsed_s:.2f} s")
+    judged = ", ".join(report.judged)
+    outcome = report.verdict
+    if outcome == verdict.FAILED:
+        detail = report.next_step or ""
+    elif outcome == verdict.CAVEATS:
+        detail = f"{judged} matches sentencepiece, with {len(report.caveats)} caveat(s) above"
+    else:
+        detail = f"{judged} matches sentencepiece"
+    out.append(verdict.line(outcome, detail))
+    return "\n".join(out)
+
+
+def _skipped(entry: dict[str, Any]) -> str:
+    where = (
+        f"{entry['path']}:{entry['line']}"
+        if "line" in entry
+        else f"{entry['path']}[{entry['row']}]"
+    )
+    return f"{where} ({entry['reason']})"
+
+
+def roundtrip(report: RoundtripReport) -> str:
+    rows = [
+        ("PASS" if p.passed else "FAIL", p.name, p.examples, p.counterexample)
+        for p in report.properties
+    ]
+    out = [
+        table(
+            ("", "property", "examples", "minimal counterexample"),
+            rows,
+            title=f"round-trip properties of {report.source} (seed {report.seed})",
+        )
+    ]
+    for p in report.properties:
+        if not p.passed:
+            out.append(f"FAIL {p.name}: {p.detail}")
+            out.append(f"  replay: {p.replay}")
+    failed = ", ".join(p.name for p in report.properties if not p.passed)
+    out.append(verdict.line(verdict.FAILED if failed else verdict.PASSED, failed))
+    return "\n".join(out)
+
+
+def exported(result: ExportResult) -> str:
+    out = [tallies(result.tallies, title=f"verified against sentencepiece on {result.lines} lines")]
+    for t in result.tallies:
+        if t.counterexamples or t.ties:
+            out.append("")
+            out += counterexamples(t)
+    out += [f"caveat: {w}" for w in result.caveats]
+    if result.written:
+        note = " (written with --force)" if not result.passed else ""
+        out.append(f"wrote {result.outdir}{note}: {', '.join(result.files)}")
+        out.append(verdict.line(result.verdict, result.status))
+    else:
+        out.append(f"refused: {result.status}; nothing written (--force writes it anyway)")
+        out.append(verdict.line(verdict.FAILED, result.status))
+    return "\n".join(out)
+
+
+def gate(report: GateReport) -> str:
+    compare = report.compare
+    details = {
+        "check": f"profile {report.check.profile or 'none'}; failed: {', '.join(report.check.failed) or '-'}",
+        "compare": "; ".join(
+            [f"{t.name}: {t.summary()}" for t in compare.candidates if not t.same_as]
+            + [f"{u.name}: failed to load" for u in compare.unavailable if u.failed]
+            + [
+                f"{Path(g.path).name}: {', '.join(g.failed)} failed"
+                for g in compare.ggufs
+                if g.failed
+            ]
+        )
+        or "no candidates",
+        "roundtrip": ", ".join(
+            f"{p.name} {'ok' if p.passed else 'FAILED'}" for p in report.roundtrip.properties
+        ),
+    }
+    if report.smoke is not None:
+        details["smoke"] = ", ".join(c.name for c in report.smoke.checks if not c.passed) or "ok"
+    marks = {verdict.PASSED: "PASS", verdict.CAVEATS: "PASS*", verdict.FAILED: "FAIL"}
+    rows = [(marks[v], step, details[step]) for step, v in report.steps.items()]
+    out = [table(("", "step", "detail"), rows, title=f"tokcheck gate {report.model}")]
+    out.append(f"profile: {report.check.profile or 'none'} ({report.check.profile_how or 'given'})")
+    out += [f"{t.name}: {why}" for t in compare.candidates if (why := compare.same_reason(t))]
+    for t in compare.judged_tallies:
+        if not compare.accepts(t) and not t.same_as:
+            out += counterexamples(t)
+    out += [
+        f"FAIL {c.name} ({g.path}): {c.message}"
+        for g in compare.ggufs
+        for c in g.checks
+        if not c.passed
+    ]
+    out += [f"warning: {w}" for w in compare.warnings]
+    out += serving(compare.serving)
+    out += [f"caveat: {c}" for c in report.caveats]
+    out += [f"next: {step}" for step in report.next_steps]
+    failed = ", ".join(step for step, v in report.steps.items() if v == verdict.FAILED)
+    detail = failed or f"{len(report.caveats)} caveat(s) above" if report.caveats or failed else ""
+    out.append("gate " + verdict.line(report.verdict, detail))
+    return "\n".join(out)
+
+
+def smoke(report: SmokeReport) -> str:
+    figures = [
+        ("weights", report.weights),
+        ("device", report.device),
+        ("dtype", report.dtype),
+        ("parameters", f"{report.parameters:,}" if report.parameters else None),
+        ("load s", report.load_s),
+        ("prompt tokens", report.prompt_tokens),
+        ("new tokens", report.new_tokens),
+        ("warm-up generate s", report.warmup_s),
+        ("timed generate s", report.generate_s),
+        ("tokens/s", report.tokens_per_s),
+        ("peak GPU memory bytes", report.peak_gpu_memory_bytes),
+    ]
+    title = (
+        f"smoke {report.directory} — profile: {report.profile or 'none'} ({report.prompt_format})"
+    )
+    out = [table(("figure", "value"), figures, title=title)]
+    out.append(f"\nprompt: {report.prompt!r}\noutput: {report.output!r}\n")
+    if report.losses is not None:
+        rows = [
+            (r["path"], r.get("class", "-"), r.get("ids"), r.get("same_ids"), r.get("loss"))
+            if "error" not in r
+            else (r["path"], r["error"], None, None, None)
+            for r in report.losses
+        ]
+        headers = ("path", "class", "ids", "same ids", "loss")
+        out.append(table(headers, rows, title="teacher-forced loss of a short reference text"))
+        out.append("")
+    out.append(checks(report))
+    return "\n".join(out)
+
+
+class Progress:
+    """A progress bar on stderr for long runs; silent under --json, in CI, or off a terminal."""
+
+    def __init__(
+        self,
+        corpora: Sequence[Location],
+        *,
+        enabled: bool,
+        extra: Callable[[], int] | None = None,
+    ) -> None:
+        """``extra`` gives the bytes of generated input beyond the corpora (the exhaustive
+        generators'); it is called only when the bar is shown."""
+        self.enabled = enabled and sys.stderr.isatty() and not os.environ.get("CI")
+        from tokcheck.inputs.corpus import corpus_size
+
+        self.total = sum(map(corpus_size, corpora))
+        if self.enabled and extra is not None:
+            self.total += extra()
+        self._bar: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled and self.total:
+            from rich.progress import BarColumn, DownloadColumn, TimeRemainingColumn
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                transient=True,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("comparing", total=self.total)
+        return self
+
+    def advance(self, consumed: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=consumed)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

@@ -1,0 +1,1 @@
+"""The generation smoke test: prompt the model as its card says and check what comes out."""

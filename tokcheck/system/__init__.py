@@ -1,0 +1,1 @@
+"""Plumbing every stage uses: atomic output files, user paths, signals."""

@@ -32,12 +32,8 @@ import time
 from pathlib import Path
 
 from tokcheck.candidates import jsruntime
-from tokcheck.candidates.hf import (
-    EXPORT_TARGETS,
-    from_tokenizers,
-    from_transformers,
-    quiet_transformers,
-)
+from tokcheck.candidates.hf import from_tokenizers, from_transformers, quiet_transformers
+from tokcheck.convert.target import EXPORT_TARGETS
 from tokcheck.inputs.derived import model_texts
 from tokcheck.inputs.probes import numbered, sample_texts, structured_texts, symbol_texts
 from tokcheck.model.proto import SentencePieceModel

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tokcheck.candidates.hf import load_candidates, transformers_version
+from tokcheck.candidates.hf import transformers_version
+from tokcheck.candidates.registry import load_candidates
 from tokcheck.cli import main
 from tokcheck.compare.run import compare
 from tokcheck.inputs.probes import BUILTIN_PROBES, numbered

@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokcheck.candidates.hf import from_tokenizers
+from tokcheck.convert import target
 from tokcheck.convert.converter import build_tokenizer
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError
 from tokcheck.export import run as export_module
@@ -563,14 +564,14 @@ def test_export_keeps_the_directory_special_token_settings(tmp_path: Path, add_e
 def test_verification_fails_an_encode_without_the_bos(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = export_module.KeptSpecials.apply
+    real = target.KeptSpecials.apply
 
-    def without_post_processor(self: export_module.KeptSpecials, tokenizer: Tokenizer) -> Tokenizer:
+    def without_post_processor(self: target.KeptSpecials, tokenizer: Tokenizer) -> Tokenizer:
         built = real(self, tokenizer)
         built.post_processor = None  # the bos is no longer added
         return built
 
-    monkeypatch.setattr(export_module.KeptSpecials, "apply", without_post_processor)
+    monkeypatch.setattr(target.KeptSpecials, "apply", without_post_processor)
     with pytest.raises(ExportRefusedError) as refused:
         _export(_llama_dir(tmp_path), tmp_path / "out")
     tallies = {t.name: t for t in refused.value.result.tallies}
@@ -586,7 +587,7 @@ def test_verification_fails_a_wrong_expected_special(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # An eos the written tokenizer does not add: the judge says so on every line.
-    monkeypatch.setattr(export_module.KeptSpecials, "added_ids", property(lambda s: ((2,), (3,))))
+    monkeypatch.setattr(target.KeptSpecials, "added_ids", property(lambda s: ((2,), (3,))))
     with pytest.raises(ExportRefusedError) as refused:
         _export(_llama_dir(tmp_path), tmp_path / "out")
     (special,) = [t for t in refused.value.result.tallies if t.name == "transformers+special"]

@@ -14,7 +14,7 @@ import pytest
 from fixturebuild import build
 
 from tokcheck.candidates import llamacpp
-from tokcheck.candidates.hf import load_candidates
+from tokcheck.candidates.registry import load_candidates
 from tokcheck.checks.gguf import check_gguf
 from tokcheck.cli import main
 from tokcheck.compare.run import compare

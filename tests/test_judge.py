@@ -172,7 +172,7 @@ def test_compare_of_the_exported_tokenizer_gives_the_same_verdict(
 def test_compare_of_the_exported_directory_never_advises_export(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, exported_dir: Path, ties: int
 ) -> None:
-    from tokcheck.candidates.hf import load_candidates
+    from tokcheck.candidates.registry import load_candidates
 
     resolved = resolve(str(exported_dir))
     _, unavailable = load_candidates(resolved, SentencePieceModel.load(resolved.model_file))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tokcheck.candidates.hf import DEFAULT_CANDIDATES
+from tokcheck.candidates.registry import DEFAULT_CANDIDATES
 from tokcheck.checks.rules import CheckResult
 from tokcheck.errors import MissingDependencyError, TokcheckError
 from tokcheck.model.profiles import BUILTIN_PROFILES, Profile

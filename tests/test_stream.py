@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tokcheck.candidates.base import special_names
 from tokcheck.candidates.hf import from_tokenizers, transformers_version
 from tokcheck.cli import main
 from tokcheck.convert.converter import build_tokenizer
@@ -141,7 +142,9 @@ def test_the_exported_tokenizer_is_not_injectable(
     model: SentencePieceModel, exported: object
 ) -> None:
     candidate = from_tokenizers("exported", exported, "tokenizers.Tokenizer")
-    (tally,) = judge_lines(model, [candidate], numbered(injection_texts(model, [candidate])))
+    (tally,) = judge_lines(
+        model, [candidate], numbered(injection_texts(model, special_names([candidate])))
+    )
     assert tally.special_injected == 0
     assert tally.special_introduced == 0
     assert tally.passed()

@@ -9,8 +9,7 @@ from tokcheck.errors import TokcheckError
 from tokcheck.model.profiles import BUILTIN_PROFILES, Profile, load_profile, profile_for_hub_id
 from tokcheck.model.proto import ModelSummary, SentencePieceModel
 from tokcheck.model.resolve import ResolvedModel, resolve
-
-__version__ = "0.1.0"
+from tokcheck.provenance import __version__
 
 __all__ = [
     "BUILTIN_PROFILES",

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tokcheck.candidates.hf import CANDIDATE_NAMES, EXPORT_TARGETS
+from tokcheck.candidates.registry import CANDIDATE_NAMES
+from tokcheck.convert.target import EXPORT_TARGETS
 from tokcheck.errors import ExportRefusedError, StdoutError, TokcheckError, one_line
 from tokcheck.inputs.conversations import DEFAULT_CONVERSATIONS
 from tokcheck.inputs.corpus import DEFAULT_FIELD
@@ -555,6 +556,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     from tokcheck.gate import run_gate, write_junit
+    from tokcheck.gate import text as gate_text
     from tokcheck.system import atomic
 
     junit = Path(args.junit) if args.junit else None
@@ -584,7 +586,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         )
     if junit is not None:
         write_junit(report, junit)
-    _show(args, report, render.gate)
+    _show(args, report, gate_text)
     return _exit(report.passed)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 from functools import cache
 
+__version__ = "0.1.0"
 # The shape of every --json output; raised when a key changes meaning or goes away.
 SCHEMA_VERSION = 2
 # The libraries whose behaviour a verdict depends on, by distribution name; the optional ones
@@ -30,8 +31,6 @@ def _version(distribution: str) -> str | None:
 @cache
 def versions() -> dict[str, str | None]:
     """tokcheck, Python and each library's version (None where a required one is missing)."""
-    from tokcheck import __version__
-
     out: dict[str, str | None] = {"tokcheck": __version__, "python": platform.python_version()}
     out.update({name: _version(name) for name in _REQUIRED})
     out.update({name: v for name in _OPTIONAL if (v := _version(name)) is not None})

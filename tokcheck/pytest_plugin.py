@@ -214,8 +214,8 @@ class TokcheckFile(pytest.File):
     """The model file, as a file of tests."""
 
     def collect(self) -> Iterator[TokcheckItem]:
-        from tokcheck.candidates.hf import DEFAULT_CANDIDATES
         from tokcheck.candidates.llamacpp import candidate_names
+        from tokcheck.candidates.registry import DEFAULT_CANDIDATES
         from tokcheck.checks.roundtrip import property_names
         from tokcheck.gate import check_cases, gguf_cases
 

@@ -1,14 +1,10 @@
-"""Every way the installed Hugging Face libraries load a model directory: the candidates.
+"""The Hugging Face loading paths of a model directory: transformers and tokenizers.
 
-Candidates: ``default`` (AutoTokenizer as is), ``slow`` (``use_fast=False``), ``fast``
-(``use_fast=True``), ``sentencepiece-backend`` (transformers 5.x's ``backend="sentencepiece"``),
-``tokenizer.json`` (the file loaded with the tokenizers library), ``exported`` (the exact
-tokenizer :mod:`tokcheck.export.run` builds from the proto, to show the fix beside the problem), and
-``transformers.js`` and ``exported-transformers.js``: the directory's ``tokenizer.json`` and what
-``tokcheck export --target transformers.js`` writes, run by transformers.js in node (:mod:`tokcheck.candidates.jsruntime`; named, never default),
-and ``sentencepiece-class``: transformers 5's ``SentencePieceBackend`` on the model file, which
-encodes through sentencepiece itself (named, never default).
-Each records the class it actually returned. This module loads; :mod:`tokcheck.compare.run` judges.
+``default`` (AutoTokenizer as is), ``slow`` (``use_fast=False``), ``fast`` (``use_fast=True``),
+``sentencepiece-backend`` (transformers 5.x's ``backend="sentencepiece"``), ``tokenizer.json``
+(the file loaded with the tokenizers library) and ``sentencepiece-class`` (transformers 5's
+``SentencePieceBackend`` on the model file, which encodes through sentencepiece itself). Each
+records the class it actually returned. This module loads; :mod:`tokcheck.compare.run` judges.
 """
 
 from __future__ import annotations
@@ -20,87 +16,18 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tokcheck.errors import TokcheckError, one_line
+from tokcheck.candidates.base import Candidate, NotApplicable, native_stdout_silenced
+from tokcheck.convert.target import kept_specials
 from tokcheck.judge.stream import Streamer
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.resolve import ResolvedModel
 
-# Candidates compared when the user names none: what Hugging Face gives, not tokcheck's own fix.
-DEFAULT_CANDIDATES = ("default", "slow", "fast", "sentencepiece-backend", "tokenizer.json")
-# Runtimes other than Hugging Face's Python libraries that run a tokenizer.json (named only).
-RUNTIMES = ("transformers.js", "exported-transformers.js")
-CANDIDATE_NAMES = (*DEFAULT_CANDIDATES, "exported", "sentencepiece-class", *RUNTIMES)
-# What ``tokcheck export`` writes a tokenizer.json for, beside transformers: the Rust library,
-# or transformers.js too (see tokcheck.convert.bytelevel), in which it is then verified as well.
-EXPORT_TARGETS = ("tokenizers", "transformers.js")
 # The class assumed for a bare .model file, which has no tokenizer_config.json to name one:
 # rinna's repositories ship exactly this class over spiece.model.
 BARE_MODEL_CLASS = "T5Tokenizer"
-
-
-@dataclass
-class Candidate:
-    name: str
-    cls: str
-    encode_batch: Callable[[list[str]], list[list[int]]]
-    decode_batch: Callable[[list[list[int]]], list[str]]
-    pieces: Callable[[list[int]], list[str]]
-    special_ids: frozenset[int]
-    key: str
-    # Ids a plain ``encode(text)`` is expected to add before and after the text's own (the bos
-    # and eos a directory asks for): the reference ids are judged with them added.
-    added: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
-    # How serving stacks stream this candidate's decode (see tokcheck.judge.stream); None: not at all.
-    streamer: Streamer | None = None
-    # The setting that makes it encode special tokens' names as text, and the candidate with
-    # that setting on: what compare verifies as the remedy for special-token injection.
-    safe_setting: str | None = None
-    safe: Callable[[], Candidate] | None = None
-
-
-def with_added(
-    ids: list[list[int]], added: tuple[tuple[int, ...], tuple[int, ...]]
-) -> list[list[int]]:
-    """The reference ids with the special ids a candidate is expected to add around them.
-
-    The reference's decode stays that of the text's own ids: the added ids stand for no text,
-    and the candidate's decode is of its ids without them (:func:`without_added`).
-    """
-    before, after = added
-    if not before and not after:
-        return ids
-    return [[*before, *r, *after] for r in ids]
-
-
-def without_added(
-    ids: list[list[int]], added: tuple[tuple[int, ...], tuple[int, ...]]
-) -> list[list[int]]:
-    """A candidate's ids without the special ids it is expected to add, where it added them:
-    what its decode must give back is the text (the ids are judged with them, see
-    :func:`with_added`; an added token past the model's pieces decodes as its name)."""
-    before, after = added
-    if not before and not after:
-        return ids
-    end = len(after)
-    return [
-        c[len(before) : len(c) - end]
-        if tuple(c[: len(before)]) == before and tuple(c[len(c) - end :]) == after
-        else c
-        for c in ids
-    ]
-
-
-@dataclass(frozen=True)
-class Unavailable:
-    name: str
-    reason: str
-    # True when loading raised: that path crashes for the model's users, which is a finding.
-    # False when the path does not apply here (no tokenizer.json, no backend= in transformers 4).
-    failed: bool = False
 
 
 def transformers_version() -> str | None:
@@ -114,47 +41,8 @@ def transformers_version() -> str | None:
         return None
 
 
-def load_candidates(
-    resolved: ResolvedModel,
-    model: SentencePieceModel,
-    names: Sequence[str] | None = None,
-    ggufs: Sequence[Path] = (),
-) -> tuple[list[Candidate], list[Unavailable]]:
-    """The candidates ``names`` (the default set without), exactly those: a name of
-    :func:`tokcheck.candidates.llamacpp.candidate_names` runs its GGUF of ``ggufs``. A worker loads the
-    names its coordinator loaded, so what is added to them is added there (see compare)."""
-    from tokcheck.candidates.llamacpp import candidate_names
-
-    runs = candidate_names(ggufs)
-    wanted = list(names) if names else list(DEFAULT_CANDIDATES)
-    if unknown := [n for n in wanted if n not in CANDIDATE_NAMES and n not in runs]:
-        raise TokcheckError(
-            f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATE_NAMES)}"
-            + (" (llama.cpp's come with --gguf FILE)" if any("llama" in n for n in unknown) else "")
-        )
-    loaded: list[Candidate] = []
-    missing: list[Unavailable] = []
-    with _hf_directory(resolved) as directory:
-        for name in wanted:
-            try:
-                if name in runs:
-                    loaded.append(_in_llama_cpp(name, *runs[name]))
-                else:
-                    loaded.append(_LOADERS[name](directory, resolved, model))
-            except _NotApplicable as e:
-                missing.append(Unavailable(name, str(e)))
-            except Exception as e:
-                reason = f"failed to load: {type(e).__name__}: {one_line(str(e))}"
-                missing.append(Unavailable(name, reason, failed=True))
-    return loaded, missing
-
-
-class _NotApplicable(Exception):
-    pass
-
-
 @contextmanager
-def _hf_directory(resolved: ResolvedModel) -> Iterator[Path]:
+def hf_directory(resolved: ResolvedModel) -> Iterator[Path]:
     """The directory Hugging Face should load; a bare .model gets a temporary one."""
     if resolved.directory is not None:
         yield resolved.directory
@@ -190,45 +78,13 @@ def quiet_transformers() -> Iterator[Any]:
             logging.set_verbosity(before)
 
 
-@contextmanager
-def native_stdout_silenced() -> Iterator[None]:
-    """File descriptor 1 pointed at /dev/null: tokenizers' Rust code prints some warnings
-    (an unknown key in a special token's definition, say) straight to stdout, where they
-    would corrupt ``--json`` output. Used only around loading, never while tokcheck prints."""
-    with native_silenced(1):
-        yield
-
-
-@contextmanager
-def native_silenced(fd: int) -> Iterator[None]:
-    """File descriptor ``fd`` (1 or 2) pointed at /dev/null, where native code writes past
-    Python's streams; nothing happens where there is no such descriptor."""
-    import os
-    import sys
-
-    (sys.stdout if fd == 1 else sys.stderr).flush()
-    try:
-        saved = os.dup(fd)
-    except OSError:  # no such descriptor at all: nothing to protect
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _auto(
+def auto(
     name: str, **kwargs: Any
 ) -> Callable[[Path, ResolvedModel, SentencePieceModel], Candidate]:
     def load(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
         with quiet_transformers() as transformers, native_stdout_silenced():
             if "backend" in kwargs and int(transformers.__version__.split(".")[0]) < 5:
-                raise _NotApplicable(f"transformers {transformers.__version__} has no backend=")
+                raise NotApplicable(f"transformers {transformers.__version__} has no backend=")
             tok = transformers.AutoTokenizer.from_pretrained(str(directory), **kwargs)
         return from_transformers(name, tok)
 
@@ -275,7 +131,7 @@ def from_transformers(
     )
 
     def safe() -> Candidate:
-        from tokcheck.inputs.inject import with_split_special_tokens
+        pass
 
         return with_split_special_tokens(candidate, tok, backend, add_special_tokens)
 
@@ -418,18 +274,18 @@ def from_tokenizers(name: str, tok: Any, cls: str) -> Candidate:
     )
 
 
-def _tokenizer_json(
+def tokenizer_json(
     directory: Path, resolved: ResolvedModel, model: SentencePieceModel
 ) -> Candidate:
     from tokenizers import Tokenizer
 
-    path = _tokenizer_json_path(resolved)
+    path = tokenizer_json_path(resolved)
     return from_tokenizers("tokenizer.json", Tokenizer.from_file(str(path)), "tokenizers.Tokenizer")
 
 
-def _tokenizer_json_path(resolved: ResolvedModel) -> Path:
+def tokenizer_json_path(resolved: ResolvedModel) -> Path:
     if resolved.tokenizer_json is None:
-        raise _NotApplicable("no tokenizer.json in the directory")
+        raise NotApplicable("no tokenizer.json in the directory")
     return resolved.tokenizer_json
 
 
@@ -440,91 +296,50 @@ def as_candidate(tokenizer: Any, name: str = "tokenizer") -> Candidate:
     return from_transformers(name, tokenizer)
 
 
-def _exported(directory: Path, resolved: ResolvedModel, model: SentencePieceModel) -> Candidate:
-    """What ``tokcheck export`` would write for this directory, built in memory: the converted
-    model with the directory's special-token settings kept."""
-    from tokcheck.convert.converter import build_tokenizer
-
-    tokenizer = _kept_specials(resolved, model).apply(build_tokenizer(model))
-    return from_tokenizers("exported", tokenizer, "tokenizers.Tokenizer (tokcheck export)")
-
-
-def _kept_specials(resolved: ResolvedModel, model: SentencePieceModel) -> Any:
-    """The special-token settings export keeps from the directory (``KeptSpecials``)."""
-    from tokcheck.export.run import KeptSpecials
-    from tokcheck.model.hftokens import read_hf_tokens
-
-    return KeptSpecials.of(model, read_hf_tokens(resolved, model))
-
-
-def _sentencepiece_class(
+def sentencepiece_class(
     directory: Path, resolved: ResolvedModel, model: SentencePieceModel
 ) -> Candidate:
     """transformers 5's ``SentencePieceBackend`` built on the model file with the directory's
     special tokens: the class whose encode is sentencepiece's own, judged for its decode."""
-    names = {k: c for k, (c, _) in _kept_specials(resolved, model).tokens.items()}
+    names = {k: c for k, (c, _) in kept_specials(resolved, model).tokens.items()}
     with quiet_transformers() as transformers, native_stdout_silenced():
         cls = getattr(transformers, "SentencePieceBackend", None)
         if cls is None:
-            raise _NotApplicable(
+            raise NotApplicable(
                 f"transformers {transformers.__version__} has no SentencePieceBackend"
             )
         tok = cls(vocab_file=str(resolved.model_file), **names)
     return from_transformers("sentencepiece-class", tok)
 
 
-def _transformers_js(
-    directory: Path, resolved: ResolvedModel, model: SentencePieceModel
+def with_split_special_tokens(
+    candidate: Candidate, tok: Any, backend: Any, add_special_tokens: bool
 ) -> Candidate:
-    """The directory's ``tokenizer.json`` and ``tokenizer_config.json`` in transformers.js."""
-    text = _tokenizer_json_path(resolved).read_text("utf-8")
-    return _in_node("transformers.js", text, resolved.tokenizer_config or {})
+    """``candidate`` as loaded with ``from_pretrained(..., split_special_tokens=True)``.
 
+    The attribute is set for each call, not the call's keyword, which transformers 4.57's slow
+    classes ignore; it is put back after, with the backend's ``encode_special_tokens`` that
+    transformers' fast path leaves set, so the candidate as loaded is unchanged. (A copy of
+    the tokenizer would not do: a slow class reloads its model file, which may be gone.)
+    """
 
-def _exported_transformers_js(
-    directory: Path, resolved: ResolvedModel, model: SentencePieceModel
-) -> Candidate:
-    """What ``tokcheck export --target transformers.js`` would write for this directory, run
-    by transformers.js; a model export refuses for that target does not apply."""
-    from tokcheck.export.run import build_for, tokenizer_config
+    def encode_batch(texts: list[str]) -> list[list[int]]:
+        before = tok.split_special_tokens, getattr(backend, "encode_special_tokens", None)
+        tok.split_special_tokens = True
+        try:
+            return transformers_encode(tok, texts, add_special_tokens)
+        finally:
+            tok.split_special_tokens = before[0]
+            if before[1] is not None:
+                backend.encode_special_tokens = before[1]
 
-    specials = _kept_specials(resolved, model)
-    try:
-        tokenizer = specials.apply(build_for(model, "transformers.js"))
-    except TokcheckError as e:
-        raise _NotApplicable(str(e)) from e
-    config = tokenizer_config(resolved, specials)
-    return _in_node("exported-transformers.js", tokenizer.to_str(), config)
-
-
-def _in_node(name: str, tokenizer_json: str, config: dict[str, Any]) -> Candidate:
-    from tokcheck.candidates import jsruntime
-
-    try:
-        found: Candidate = jsruntime.candidate(name, tokenizer_json, config)
-    except jsruntime.RuntimeUnavailable as e:
-        raise _NotApplicable(str(e)) from e
-    return found
-
-
-def _in_llama_cpp(name: str, path: Path, kind: str) -> Candidate:
-    from tokcheck.candidates import llamacpp
-
-    try:
-        found: Candidate = llamacpp.candidate(path, kind, name)
-    except llamacpp.LlamaUnavailable as e:
-        raise _NotApplicable(str(e)) from e
-    return found
-
-
-_LOADERS: dict[str, Callable[[Path, ResolvedModel, SentencePieceModel], Candidate]] = {
-    "default": _auto("default"),
-    "slow": _auto("slow", use_fast=False),
-    "fast": _auto("fast", use_fast=True),
-    "sentencepiece-backend": _auto("sentencepiece-backend", backend="sentencepiece"),
-    "tokenizer.json": _tokenizer_json,
-    "exported": _exported,
-    "sentencepiece-class": _sentencepiece_class,
-    "transformers.js": _transformers_js,
-    "exported-transformers.js": _exported_transformers_js,
-}
+    return dataclasses.replace(
+        candidate,
+        name=f"{candidate.name} ({candidate.safe_setting})",
+        encode_batch=encode_batch,
+        key=f"{candidate.key}:split",
+        safe=None,
+        # Decoding is not what the setting changes, and streaming on the judging thread while
+        # the encoding thread sets the backend's flag would race on the Rust tokenizer.
+        streamer=None,
+    )

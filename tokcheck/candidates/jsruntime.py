@@ -119,7 +119,7 @@ def candidate(name: str, tokenizer_json: str, config: dict[str, Any] | None = No
     """``tokenizer_json`` (a ``tokenizer.json``'s text) with ``config`` (its directory's
     ``tokenizer_config.json``) run by transformers.js, as a candidate: encoded without special
     tokens added, decoded with them kept, streamed by prefix/read offsets in node."""
-    from tokcheck.candidates.hf import Candidate
+    from tokcheck.candidates.base import Candidate
     from tokcheck.judge.stream import Streamer
 
     config = config or {}
@@ -154,3 +154,14 @@ def candidate(name: str, tokenizer_json: str, config: dict[str, Any] | None = No
 def _special_ids(tokenizer_json: str) -> frozenset[int]:
     added = json.loads(tokenizer_json).get("added_tokens") or []
     return frozenset(int(t["id"]) for t in added if t.get("special"))
+
+
+def in_node(name: str, tokenizer_json: str, config: dict[str, Any]) -> Any:
+    """The candidate ``name``: ``tokenizer_json`` run in node; not applicable without node or
+    the library (:class:`tokcheck.candidates.base.NotApplicable`)."""
+    from tokcheck.candidates.base import NotApplicable
+
+    try:
+        return candidate(name, tokenizer_json, config)
+    except RuntimeUnavailable as e:
+        raise NotApplicable(str(e)) from e

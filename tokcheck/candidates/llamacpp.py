@@ -163,8 +163,8 @@ def candidate(path: Path, kind: str, name: str) -> Any:
     """The ``kind`` candidate (:data:`KINDS`) of the GGUF at ``path``, reported as ``name``,
     run in a child process (:func:`serve`): llama.cpp aborts the process on some GGUFs, which
     then is a failure of this candidate, not of tokcheck."""
+    from tokcheck.candidates.base import Candidate
     from tokcheck.candidates.bridge import Bridge
-    from tokcheck.candidates.hf import Candidate
     from tokcheck.checks.gguf import SPM_WITHOUT_BYTES
     from tokcheck.judge.stream import SERVER, Streamer
     from tokcheck.model.gguf_vocab import read_gguf
@@ -329,7 +329,7 @@ def _special_ids(vocab: Vocab) -> frozenset[int]:
 def _binding(path: Path) -> Any:
     lib = require()
     _quiet(lib)
-    from tokcheck.candidates.hf import native_silenced
+    from tokcheck.candidates.base import native_silenced
 
     # The binding prints a context-size notice on fd 2 whatever its ``verbose`` says.
     with native_silenced(2):
@@ -379,3 +379,14 @@ def candidate_names(ggufs: Sequence[Path]) -> dict[str, tuple[Path, str]]:
 
 if __name__ == "__main__":
     serve(int(sys.argv[1]))
+
+
+def in_llama_cpp(name: str, path: Path, kind: str) -> Any:
+    """The candidate ``name`` running the GGUF ``path``; not applicable without
+    llama-cpp-python (:class:`tokcheck.candidates.base.NotApplicable`)."""
+    from tokcheck.candidates.base import NotApplicable
+
+    try:
+        return candidate(path, kind, name)
+    except LlamaUnavailable as e:
+        raise NotApplicable(str(e)) from e

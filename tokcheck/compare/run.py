@@ -27,28 +27,20 @@ from pathlib import Path
 from typing import Any
 
 from tokcheck import verdict
-from tokcheck.candidates.hf import (
-    DEFAULT_CANDIDATES,
-    RUNTIMES,
-    Candidate,
-    Unavailable,
-    load_candidates,
-    transformers_version,
-)
+from tokcheck.candidates.base import Candidate, Unavailable, special_names
+from tokcheck.candidates.hf import transformers_version
 from tokcheck.candidates.llamacpp import candidate_names, is_llama
+from tokcheck.candidates.registry import DEFAULT_CANDIDATES, RUNTIMES, load_candidates
 from tokcheck.checks.gguf import GGUFReport, check_gguf
+from tokcheck.compare.injection import Remedy, verify_remedies
+from tokcheck.compare.prompts import PromptCheck, check_cleanup
 from tokcheck.convert.converter import unsupported
+from tokcheck.convert.target import EXPORT_RECORD
 from tokcheck.errors import CorpusError, TokcheckError
-from tokcheck.inputs.conversations import (
-    DEFAULT_CONVERSATIONS,
-    PromptCheck,
-    check_cleanup,
-    prompt_formats,
-    prompt_lines,
-)
+from tokcheck.inputs.conversations import DEFAULT_CONVERSATIONS, prompt_formats, prompt_lines
 from tokcheck.inputs.corpus import DEFAULT_FIELD, CorpusStats, Location, check_corpora, corpus_size
 from tokcheck.inputs.exhaustive import exhaustive_lines
-from tokcheck.inputs.inject import Remedy, injection_texts, verify_remedies
+from tokcheck.inputs.inject import injection_texts
 from tokcheck.inputs.probes import (
     BUILTIN_PROBES,
     generation_alphabet,
@@ -74,8 +66,6 @@ from tokcheck.parallel.partition import (
 )
 from tokcheck.parallel.runner import Line, Runner, numbered_batches
 
-# Written by `tokcheck export` beside the tokenizer files (see tokcheck.export.run).
-EXPORT_RECORD = "tokcheck_export.json"
 # Bytes of a corpus part: a quarter of each worker's share, within these bounds.
 MIN_PART = 1 << 20
 MAX_PART = 64 << 20
@@ -535,7 +525,7 @@ def _compare(
     formats, formats_from = prompt_formats(o.profile)
     injection = [
         (t, f"inject[{i}]")
-        for i, t in enumerate(injection_texts(model, loaded) if o.probes else ())
+        for i, t in enumerate(injection_texts(model, special_names(loaded)) if o.probes else ())
     ]
     runner = Runner(model, loaded, show, budget=o.stream_budget)
     totals = {"lines": 0, "bytes": 0}

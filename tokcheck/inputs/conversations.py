@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from tokcheck.inputs.prompt import CARD_EXAMPLE, SYSTEM, USER, Utterance, build_prompt, postprocess
+from tokcheck.inputs.prompt import CARD_EXAMPLE, SYSTEM, USER, Utterance, build_prompt
 from tokcheck.model.profiles import PROMPT_FORMATS
 
 if TYPE_CHECKING:
-    from tokcheck.candidates.hf import Candidate
     from tokcheck.model.profiles import Profile
-    from tokcheck.model.proto import SentencePieceModel
 
 # Conversations judged by default: few, and cheap beside the generated strings.
 DEFAULT_CONVERSATIONS = 16
@@ -96,96 +93,3 @@ def prompt_lines(formats: Sequence[str], count: int, seed: int = 0) -> Iterator[
     for fmt in formats:
         for i, conversation in enumerate(conversations(count, seed)):
             yield build_prompt(conversation, fmt), f"prompt[{fmt}:{i}]"
-
-
-@dataclass
-class CleanupResult:
-    """How many prompts one side reads back other than the conversation after the cleanup."""
-
-    name: str
-    differing: int = 0
-    # The shortest such prompt: its origin, the conversation text and what the side gave.
-    example: dict[str, str] | None = None
-
-    def offer(self, origin: str, expected: str, cleaned: str) -> None:
-        if cleaned == expected:
-            return
-        self.differing += 1
-        if self.example is None or len(expected) < len(self.example["expected"]):
-            self.example = {"origin": origin, "expected": expected, "cleaned": cleaned}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "differing": self.differing, "example": self.example}
-
-
-@dataclass
-class PromptCheck:
-    """The card's decode post-processing, checked on every generated prompt."""
-
-    formats: list[str]
-    formats_from: str
-    conversations: int
-    reference: CleanupResult
-    candidates: list[CleanupResult] = field(default_factory=list)
-
-    @property
-    def prompts(self) -> int:
-        return self.conversations * len(self.formats)
-
-    def summary(self) -> str:
-        """One line: the formats, then each side's count of prompts read back wrong."""
-        sides = [self.reference, *self.candidates]
-        counts = ", ".join(f"{s.name} {s.differing}" for s in sides)
-        return (
-            f"{self.prompts} prompts ({', '.join(self.formats)}; {self.formats_from}) that "
-            f"encode, decode and the card's clean-up do not give back: {counts}"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "formats": self.formats,
-            "formats_from": self.formats_from,
-            "conversations": self.conversations,
-            "prompts": self.prompts,
-            "reference": self.reference.to_dict(),
-            "candidates": [c.to_dict() for c in self.candidates],
-        }
-
-
-def check_cleanup(
-    model: SentencePieceModel,
-    candidates: Sequence[Candidate],
-    formats: Sequence[str],
-    formats_from: str,
-    count: int,
-    seed: int = 0,
-) -> PromptCheck:
-    """Encode each prompt, decode it, apply the card's cleanup and compare the result with the
-    conversation as text (utterances and their newlines, joined by newlines), for sentencepiece
-    and each candidate; candidates with the same ``key`` are run once."""
-    sp = model.processor
-    check = PromptCheck(list(formats), formats_from, count, CleanupResult("sentencepiece"))
-    results = {c.name: CleanupResult(c.name) for c in candidates}
-    for fmt in formats:
-        lines = list(prompt_lines([fmt], count, seed))
-        prompts = [text for text, _ in lines]
-        expected = [build_prompt(c, "newline") for c in conversations(count, seed)]
-        _offer(check.reference, fmt, lines, expected, sp.decode(sp.encode(prompts)))
-        decoded: dict[str, list[str]] = {}
-        for cand in candidates:
-            if cand.key not in decoded:
-                decoded[cand.key] = cand.decode_batch(cand.encode_batch(prompts))
-            _offer(results[cand.name], fmt, lines, expected, decoded[cand.key])
-    check.candidates = list(results.values())
-    return check
-
-
-def _offer(
-    side: CleanupResult,
-    fmt: str,
-    lines: Sequence[tuple[str, str]],
-    expected: Sequence[str],
-    decoded: Sequence[str],
-) -> None:
-    for (_, origin), want, got in zip(lines, expected, decoded, strict=True):
-        side.offer(origin, want, postprocess(got, fmt))

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError
 from typing import Any, TypeVar
 
-from tokcheck.candidates.hf import Candidate
+from tokcheck.candidates.base import Candidate
 from tokcheck.errors import MissingDependencyError, TokcheckError, one_line
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.parallel.engine import Job, forget, ordered

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from tokcheck.candidates.hf import Candidate, load_candidates
+from tokcheck.candidates.base import Candidate
+from tokcheck.candidates.registry import load_candidates
 from tokcheck.errors import TokcheckError
 from tokcheck.inputs.corpus import CorpusStats
 from tokcheck.model.proto import SentencePieceModel

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from tokcheck.candidates.hf import Candidate, with_added, without_added
+from tokcheck.candidates.base import Candidate, with_added, without_added
 from tokcheck.inputs.derived import ORIGIN
 from tokcheck.judge.lines import Judge, Judged, Tally
 from tokcheck.judge.stream import StreamCheck, StreamFailure

@@ -14,7 +14,6 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tokcheck import verdict
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from tokcheck.checks.roundtrip import RoundtripReport
     from tokcheck.compare.run import CompareReport
     from tokcheck.export.run import ExportResult
-    from tokcheck.gate import GateReport
     from tokcheck.inputs.corpus import Location
     from tokcheck.judge.lines import Counterexample, Tally
     from tokcheck.smoke.run import SmokeReport
@@ -418,50 +416,6 @@ def exported(result: ExportResult) -> str:
     else:
         out.append(f"refused: {result.status}; nothing written (--force writes it anyway)")
         out.append(verdict.line(verdict.FAILED, result.status))
-    return "\n".join(out)
-
-
-def gate(report: GateReport) -> str:
-    compare = report.compare
-    details = {
-        "check": f"profile {report.check.profile or 'none'}; failed: {', '.join(report.check.failed) or '-'}",
-        "compare": "; ".join(
-            [f"{t.name}: {t.summary()}" for t in compare.candidates if not t.same_as]
-            + [f"{u.name}: failed to load" for u in compare.unavailable if u.failed]
-            + [
-                f"{Path(g.path).name}: {', '.join(g.failed)} failed"
-                for g in compare.ggufs
-                if g.failed
-            ]
-        )
-        or "no candidates",
-        "roundtrip": ", ".join(
-            f"{p.name} {'ok' if p.passed else 'FAILED'}" for p in report.roundtrip.properties
-        ),
-    }
-    if report.smoke is not None:
-        details["smoke"] = ", ".join(c.name for c in report.smoke.checks if not c.passed) or "ok"
-    marks = {verdict.PASSED: "PASS", verdict.CAVEATS: "PASS*", verdict.FAILED: "FAIL"}
-    rows = [(marks[v], step, details[step]) for step, v in report.steps.items()]
-    out = [table(("", "step", "detail"), rows, title=f"tokcheck gate {report.model}")]
-    out.append(f"profile: {report.check.profile or 'none'} ({report.check.profile_how or 'given'})")
-    out += [f"{t.name}: {why}" for t in compare.candidates if (why := compare.same_reason(t))]
-    for t in compare.judged_tallies:
-        if not compare.accepts(t) and not t.same_as:
-            out += counterexamples(t)
-    out += [
-        f"FAIL {c.name} ({g.path}): {c.message}"
-        for g in compare.ggufs
-        for c in g.checks
-        if not c.passed
-    ]
-    out += [f"warning: {w}" for w in compare.warnings]
-    out += serving(compare.serving)
-    out += [f"caveat: {c}" for c in report.caveats]
-    out += [f"next: {step}" for step in report.next_steps]
-    failed = ", ".join(step for step, v in report.steps.items() if v == verdict.FAILED)
-    detail = failed or f"{len(report.caveats)} caveat(s) above" if report.caveats or failed else ""
-    out.append("gate " + verdict.line(report.verdict, detail))
     return "\n".join(out)
 
 

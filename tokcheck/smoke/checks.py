@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from tokcheck.model.profiles import Profile
     from tokcheck.model.proto import SentencePieceModel
-    from tokcheck.smoke.run import Generation, LoadedModel
+    from tokcheck.smoke.records import Generation, LoadedModel
 
 # Published counts are rounded (3.6B for 3,607,245,312); a config further off describes another
 # architecture.

@@ -23,7 +23,7 @@ def teacher_forced_losses(
     model was trained on the other. Special tokens are left out on every side, so only the
     tokenisation of the text differs. A path that fails to load is listed with its error.
     """
-    from tokcheck.candidates.hf import load_candidates
+    from tokcheck.candidates.registry import load_candidates
 
     reference_ids: list[int] = model.processor.encode(text)
     rows: list[dict[str, Any]] = [

@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from tokcheck.candidates.hf import quiet_transformers
+from tokcheck.compare.options import CompareOptions
 from tokcheck.compare.run import compare
 from tokcheck.errors import TokcheckError
 from tokcheck.model.proto import SentencePieceModel
@@ -85,10 +86,7 @@ def run(name: str, examples: int, work: Path) -> dict[str, str]:
     paths, absent = list(PATHS), {}
     while True:
         try:
-            report = compare(
-                resolved, model, candidates=paths, examples=examples, corpora=corpora,
-                ggufs=ggufs, jobs=1,
-            )  # fmt: skip
+            report = compare(resolved, model, CompareOptions(candidates=paths, examples=examples, corpora=corpora, ggufs=ggufs, jobs=1))  # fmt: skip
             break
         except TokcheckError as e:  # a candidate that does not apply to this model: named
             gone = next((p for p in paths if f"candidate {p} does not apply" in str(e)), None)

@@ -69,7 +69,7 @@ from typing import Any
 from tokcheck.candidates.hf import from_tokenizers
 from tokcheck.convert.converter import build_tokenizer
 from tokcheck.inputs.probes import structured_texts
-from tokcheck.judge.lines import Tally
+from tokcheck.judge.tally import Tally
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.parallel.runner import judge_lines
 

@@ -33,7 +33,7 @@ from tokcheck.inputs.probes import check_corpora
 from tokcheck.model.profiles import Profile
 from tokcheck.model.proto import SentencePieceModel, proto_text
 from tokcheck.model.resolve import resolve
-from tokcheck.report.render import print_json
+from tokcheck.report.output import print_json
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = FIXTURES / "tiny-neox" / "spiece.model"

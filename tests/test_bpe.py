@@ -26,7 +26,7 @@ from tokcheck.inputs.probes import (
     sample_texts,
     symbol_texts,
 )
-from tokcheck.judge.lines import Tally
+from tokcheck.judge.tally import Tally
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.resolve import resolve
 from tokcheck.model.spm import NORMAL, USER_DEFINED

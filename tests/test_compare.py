@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tokcheck.candidates.hf import transformers_version
 from tokcheck.candidates.registry import load_candidates
 from tokcheck.cli import main
+from tokcheck.compare.options import CompareOptions
+from tokcheck.compare.report import CompareReport
 from tokcheck.compare.run import compare
 from tokcheck.inputs.probes import BUILTIN_PROBES, numbered
+from tokcheck.model.profiles import Profile
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.resolve import resolve
 from tokcheck.parallel.runner import judge_lines
@@ -44,9 +48,10 @@ loads = pytest.mark.skipif(
 )
 
 
-def _run(path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+def _run(path: Path, profile: Profile | None = None, **options: Any) -> CompareReport:
     resolved = resolve(str(path))
-    return compare(resolved, SentencePieceModel.load(resolved.model_file), **kwargs)  # type: ignore[arg-type]
+    model = SentencePieceModel.load(resolved.model_file)
+    return compare(resolved, model, CompareOptions(**options), profile=profile)
 
 
 @pytest.mark.transformers5

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tokcheck.cli import main
+from tokcheck.compare.options import CompareOptions
 from tokcheck.compare.run import compare
 from tokcheck.errors import CorpusError, MissingDependencyError
 from tokcheck.inputs.corpus import CorpusStats, Skipped, check_corpora, corpus_format, corpus_lines
@@ -97,7 +98,9 @@ def test_multiline_documents_are_judged_whole(tmp_path: Path, name: str) -> None
     path = _write(tmp_path, name, [MULTILINE, "one"])
     resolved = resolve(str(FIXTURES / "tiny-neox"))
     model = SentencePieceModel.load(resolved.model_file)
-    report = compare(resolved, model, corpora=[path], examples=0, prompts=0, probes=False)
+    report = compare(
+        resolved, model, CompareOptions(corpora=[path], examples=0, prompts=0, probes=False)
+    )
     assert report.inputs["lines"] == report.inputs["corpus_lines"] == 2
     assert [t for t, _ in _read(path)[0]] == [MULTILINE, "one"]
 
@@ -188,11 +191,13 @@ def test_progress_counts_a_compressed_file_up_to_its_size(tmp_path: Path) -> Non
     compare(
         resolved,
         model,
-        corpora=[path],
-        examples=0,
-        prompts=0,
-        probes=False,
-        candidates=["sentencepiece-backend"],
+        CompareOptions(
+            corpora=[path],
+            examples=0,
+            prompts=0,
+            probes=False,
+            candidates=["sentencepiece-backend"],
+        ),
         progress=advances.append,
     )
     assert len(advances) > 1

@@ -30,7 +30,7 @@ from tokcheck.export import run as export_module
 from tokcheck.export.run import export
 from tokcheck.inputs.derived import model_texts
 from tokcheck.inputs.probes import sample_texts, structured_texts, unknown_texts
-from tokcheck.judge.lines import Tally
+from tokcheck.judge.tally import Tally
 from tokcheck.model.proto import SentencePieceModel, parse_model_proto
 from tokcheck.model.resolve import ResolvedModel, resolve
 from tokcheck.parallel.runner import judge_lines

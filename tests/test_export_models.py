@@ -21,7 +21,7 @@ from tokcheck.candidates.hf import from_tokenizers
 from tokcheck.convert.converter import build_tokenizer
 from tokcheck.errors import TokcheckError
 from tokcheck.inputs.probes import verification_texts
-from tokcheck.judge.lines import Tally
+from tokcheck.judge.tally import Tally
 from tokcheck.model.proto import SentencePieceModel, parse_model_proto
 from tokcheck.model.spm import user_defined_score
 from tokcheck.parallel.runner import judge_lines

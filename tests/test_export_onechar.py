@@ -22,11 +22,12 @@ from sentencepiece import sentencepiece_model_pb2 as pb
 
 from tokcheck.candidates.hf import from_tokenizers
 from tokcheck.convert import bpe
-from tokcheck.convert.converter import build_tokenizer, vocabulary
+from tokcheck.convert.converter import build_tokenizer
+from tokcheck.convert.vocab import vocabulary
 from tokcheck.errors import TokcheckError
 from tokcheck.inputs.derived import unformed_texts
 from tokcheck.inputs.probes import verification_texts
-from tokcheck.judge.lines import Tally
+from tokcheck.judge.tally import Tally
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.spm import CONTROL, NORMAL, UNUSED, USER_DEFINED
 from tokcheck.parallel.runner import judge_lines

@@ -114,7 +114,7 @@ def test_export_is_exact_there_and_verification_catches_split_runs(
         char_class = patterns.char_class(covered)
         return pre_tokenizers.Split(Regex(f"[^{char_class}]+"), behavior="isolated")
 
-    monkeypatch.setattr(convert, "_isolate_uncovered", split_runs)
+    monkeypatch.setattr(convert, "isolate_uncovered", split_runs)
     with pytest.raises(ExportRefusedError, match="not exact"):
         export(resolved, model, tmp_path / "again", examples=0)
     assert not (tmp_path / "again").exists()

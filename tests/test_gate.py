@@ -181,7 +181,7 @@ def test_plugin_takes_the_corpus_field_and_jobs(tmp_path: Path) -> None:
     assert "no column" not in right.stdout
     assert "compare[default]" in right.stdout, right.stdout + right.stderr
     bad = _pytest(tmp_path, *args[:-2], "--tokcheck-jobs", "0")
-    assert "--tokcheck-jobs must be >= 1, got 0" in bad.stdout + bad.stderr
+    assert "argument --tokcheck-jobs: must be >= 1, got 0" in bad.stdout + bad.stderr
 
 
 # -- tokcheck.testing: arguments a caller can get wrong ------------------------------------------

@@ -17,6 +17,7 @@ from tokcheck.candidates import llamacpp
 from tokcheck.candidates.registry import load_candidates
 from tokcheck.checks.gguf import check_gguf
 from tokcheck.cli import main
+from tokcheck.compare.options import CompareOptions
 from tokcheck.compare.run import compare
 from tokcheck.errors import TokcheckError
 from tokcheck.gate import FAIL, PASS, compare_cases
@@ -59,10 +60,7 @@ def _compared(directory: str, gguf: str, examples: int) -> Any:
     """compare on a fixture directory with its exported tokenizer and a fixture GGUF."""
     resolved = resolve(str(FIXTURES / directory))
     model = SentencePieceModel.load(resolved.model_file)
-    return compare(
-        resolved, model, candidates=["exported"], examples=examples, prompts=0,
-        ggufs=[GGUF / f"{gguf}.gguf"],
-    )  # fmt: skip
+    return compare(resolved, model, CompareOptions(candidates=["exported"], examples=examples, prompts=0, ggufs=[GGUF / f"{gguf}.gguf"]))  # fmt: skip
 
 
 def _fixture(name: str) -> str:
@@ -208,7 +206,11 @@ def test_gate_cases_name_each_finding() -> None:
     resolved = resolve(str(FIXTURES / "bpe-32k"))
     model = SentencePieceModel.load(resolved.model_file)
     ggufs = [GGUF / "bpe-32k-as-llama.gguf", GGUF / "bpe-32k-faithful.gguf"]
-    report = compare(resolved, model, candidates=["exported"], examples=20, prompts=0, ggufs=ggufs)
+    report = compare(
+        resolved,
+        model,
+        CompareOptions(candidates=["exported"], examples=20, prompts=0, ggufs=ggufs),
+    )
     cases = {c.name: c for c in compare_cases(report, "bpe-32k")}
     assert cases["gguf.token_types:bpe-32k-as-llama.gguf"].outcome == FAIL
     assert cases["gguf.token_types:bpe-32k-faithful.gguf"].outcome == PASS
@@ -231,10 +233,7 @@ def test_llama_cpp_as_t5_turns_byte_fallback_text_into_bos() -> None:
 def test_llama_cpp_as_llama_adds_a_space_before_every_line() -> None:
     resolved = resolve(str(FIXTURES / "neox-3.6b"))
     model = SentencePieceModel.load(resolved.model_file)
-    report = compare(
-        resolved, model, candidates=["exported"], examples=100, prompts=0, probes=False,
-        ggufs=[GGUF / "neox-3.6b-as-llama.gguf"],
-    )  # fmt: skip
+    report = compare(resolved, model, CompareOptions(candidates=["exported"], examples=100, prompts=0, probes=False, ggufs=[GGUF / "neox-3.6b-as-llama.gguf"]))  # fmt: skip
     tally = {t.name: t for t in report.candidates}["llama.cpp"]
     assert tally.mismatched >= 0.9 * tally.lines
     assert all(e.candidate_pieces[0] == "▁" for e in tally.counterexamples)
@@ -291,10 +290,7 @@ def test_the_binding_decodes_a_long_piece_to_nothing(long_piece: tuple[Path, Pat
     assert loaded.processor.encode(LONG) == [loaded.processor.piece_to_id(LONG)]
     corpus = gguf.with_name("long.txt")
     corpus.write_text(f"{LONG}\n{LONG} {LONG}\n", "utf-8")
-    report = compare(
-        resolved, loaded, corpora=[corpus], candidates=["exported"], examples=0, prompts=0,
-        probes=False, ggufs=[gguf], jobs=1,
-    )  # fmt: skip
+    report = compare(resolved, loaded, CompareOptions(corpora=[corpus], candidates=["exported"], examples=0, prompts=0, probes=False, ggufs=[gguf], jobs=1))  # fmt: skip
     tallies = {t.name: t for t in report.candidates}
     assert tallies["llama-cpp-python"].decode_mismatched == 2
     assert tallies["llama.cpp"].decode_mismatched == 0
@@ -325,10 +321,7 @@ def test_workers_load_the_llama_cpp_candidates(tmp_path: Path) -> None:
     ggufs = [GGUF / "neox-3.6b-as-t5.gguf"]
 
     def run(jobs: int) -> dict[str, object]:
-        report = compare(
-            resolved, model, corpora=[corpus], candidates=["exported"], examples=20,
-            prompts=0, jobs=jobs, ggufs=ggufs,
-        )  # fmt: skip
+        report = compare(resolved, model, CompareOptions(corpora=[corpus], candidates=["exported"], examples=20, prompts=0, jobs=jobs, ggufs=ggufs))  # fmt: skip
         data = report.to_dict()
         return {"candidates": data["candidates"], "gguf": data["gguf"]}
 
@@ -363,10 +356,7 @@ def test_the_binding_drops_a_published_models_long_piece(llmjp_gguf: Path, tmp_p
     assert llamacpp.Vocab(llmjp_gguf).detokenize(ids) == THANKS
     corpus = tmp_path / "thanks.txt"
     corpus.write_text(f"{THANKS}\n本当に{THANKS}\n", "utf-8")
-    report = compare(
-        resolve(str(LLMJP)), model, corpora=[corpus], candidates=["exported"], examples=0,
-        prompts=0, probes=False, ggufs=[llmjp_gguf], jobs=1,
-    )  # fmt: skip
+    report = compare(resolve(str(LLMJP)), model, CompareOptions(corpora=[corpus], candidates=["exported"], examples=0, prompts=0, probes=False, ggufs=[llmjp_gguf], jobs=1))  # fmt: skip
     tallies = {t.name: t for t in report.candidates}
     assert tallies["llama-cpp-python"].decode_mismatched == 2
     assert all(
@@ -386,7 +376,11 @@ def test_an_spm_gguf_without_byte_tokens_is_refused_not_run(tmp_path: Path) -> N
     said = {c.name: c.message for c in report.checks if not c.passed}
     assert "aborts the process" in said["gguf.byte_fallback"]
     resolved = resolve(str(source))
-    result = compare(resolved, model, candidates=["exported"], examples=20, prompts=0, ggufs=[gguf])
+    result = compare(
+        resolved,
+        model,
+        CompareOptions(candidates=["exported"], examples=20, prompts=0, ggufs=[gguf]),
+    )
     failed = {u.name: u.reason for u in result.load_failures}
     assert set(failed) == {"llama.cpp", "llama-cpp-python", "llama-server"}
     assert all("aborts the process" in r for r in failed.values())
@@ -543,10 +537,7 @@ def test_workers_load_only_what_the_coordinator_loaded(tmp_path: Path) -> None:
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
-        report = compare(
-            resolved, model, corpora=[corpus], candidates=["exported"], examples=5, prompts=0,
-            ggufs=[gguf], engine=Dask(cluster.scheduler_address, 1),
-        )  # fmt: skip
+        report = compare(resolved, model, CompareOptions(corpora=[corpus], candidates=["exported"], examples=5, prompts=0, ggufs=[gguf]), engine=Dask(cluster.scheduler_address, 1))  # fmt: skip
     assert report.inputs["corpus_counts"][0]["judged"] == 300
     assert not report.passed
     if _has_llama():

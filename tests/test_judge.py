@@ -19,7 +19,8 @@ from tokcheck.candidates.hf import from_tokenizers
 from tokcheck.cli import main
 from tokcheck.convert.converter import build_tokenizer
 from tokcheck.export.run import export
-from tokcheck.judge.lines import KINDS, Judge
+from tokcheck.judge.lines import Judge
+from tokcheck.judge.tally import KINDS
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.resolve import resolve
 from tokcheck.model.spm import f32

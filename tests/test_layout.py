@@ -28,7 +28,7 @@ STAGES: list[tuple[str, ...]] = [
     ("tokcheck.compare",),
     ("tokcheck.export", "tokcheck.smoke"),
     ("tokcheck.report",),
-    ("tokcheck.gate", "tokcheck.testing"),
+    ("tokcheck.gate", "tokcheck.options", "tokcheck.testing"),
     ("tokcheck.cli", "tokcheck.pytest_plugin", "tokcheck.__main__", "tokcheck"),
 ]
 

@@ -22,10 +22,12 @@ import pytest
 
 from tokcheck.cli import main
 from tokcheck.compare import run as compare_module
+from tokcheck.compare.options import CompareOptions
 from tokcheck.compare.run import compare
 from tokcheck.inputs.corpus import CorpusStats, Location, records
 from tokcheck.judge import stream
-from tokcheck.judge.stream import StreamCheck, Streamer
+from tokcheck.judge.stream import Streamer
+from tokcheck.judge.stream_check import StreamCheck
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.resolve import resolve
 from tokcheck.parallel.partition import Partition, count_lines, cut, numbered, to_count
@@ -94,9 +96,8 @@ def _report(
 ) -> dict[str, Any]:
     resolved, sp = model
     # No probes or generated strings: the shortest counterexamples are the corpus's.
-    report = compare(
-        resolved,
-        sp,
+    engine = kwargs.pop("engine", None)
+    options = CompareOptions(
         corpora=corpora,
         examples=0,
         probes=False,
@@ -104,7 +105,8 @@ def _report(
         show=4,
         candidates=["default", "exported"],
         **kwargs,
-    ).to_dict()
+    )
+    report = compare(resolved, sp, options, engine=engine).to_dict()
     for timing in ("elapsed_s", "lines_per_s", "mb_per_s", "engine"):
         report.pop(timing)
     return report
@@ -151,7 +153,9 @@ def test_every_candidate_and_several_corpora(
     ]
     resolved, sp = model
     one, two = (
-        compare(resolved, sp, corpora=corpora, examples=10, prompts=1, jobs=j).to_dict()
+        compare(
+            resolved, sp, CompareOptions(corpora=corpora, examples=10, prompts=1, jobs=j)
+        ).to_dict()
         for j in (1, 2)
     )
     assert one["engine"] == "local"
@@ -178,8 +182,8 @@ def test_exhaustive_lines_are_judged_in_parts_too(
         "exhaustive": True,
         "candidates": ["exported"],
     }
-    one = compare(resolved, sp, jobs=1, **kwargs).to_dict()
-    two = compare(resolved, sp, jobs=2, **kwargs).to_dict()
+    one = compare(resolved, sp, CompareOptions(jobs=1, **kwargs)).to_dict()
+    two = compare(resolved, sp, CompareOptions(jobs=2, **kwargs)).to_dict()
     assert one["inputs"]["lines"] > 100_000
     assert one["inputs"]["corpus_lines"] == 0  # generated lines are not the corpus's
     for report in (one, two):

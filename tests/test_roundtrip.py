@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from tokcheck.checks.roundtrip import _run, expected_roundtrip, roundtrip
 from tokcheck.cli import main
+from tokcheck.compare.options import CompareOptions
 from tokcheck.model.proto import SentencePieceModel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -167,7 +168,7 @@ def test_the_replay_command_the_gate_prints_replays(tmp_path: Path) -> None:
     path = tmp_path / "lossy.model"
     path.write_bytes(proto.SerializeToString())
     resolved = resolve(str(path))
-    report = run_gate(resolved, SentencePieceModel.load(path), None, examples=200)
+    report = run_gate(resolved, SentencePieceModel.load(path), None, CompareOptions(examples=200))
     (failed,) = [p for p in report.roundtrip.properties if not p.passed]
     assert failed.replay is not None
     command = shlex.split(failed.replay.split("  #")[0])

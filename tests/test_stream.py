@@ -13,10 +13,10 @@ import pytest
 from tokcheck.candidates.base import special_names
 from tokcheck.candidates.hf import from_tokenizers, transformers_version
 from tokcheck.cli import main
+from tokcheck.compare.options import CompareOptions
 from tokcheck.convert.converter import build_tokenizer
 from tokcheck.inputs.inject import injection_texts, surfaces
 from tokcheck.inputs.probes import numbered
-from tokcheck.judge.lines import KINDS
 from tokcheck.judge.stream import (
     DECODE_STREAM,
     PREFIX_READ,
@@ -25,6 +25,7 @@ from tokcheck.judge.stream import (
     prefix_read_offsets,
     stream_failure,
 )
+from tokcheck.judge.tally import KINDS
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.parallel.runner import judge_lines
 
@@ -163,8 +164,7 @@ def acceptance() -> dict:  # type: ignore[type-arg]
     report = compare(
         resolved,
         SentencePieceModel.load(resolved.model_file),
-        examples=50,
-        candidates=["default", "exported"],
+        CompareOptions(examples=50, candidates=["default", "exported"]),
     )
     return report.to_dict()
 

@@ -12,15 +12,9 @@ import pytest
 from tokcheck.candidates.hf import from_tokenizers
 from tokcheck.convert.converter import build_tokenizer
 from tokcheck.inputs.probes import BUILTIN_PROBES
-from tokcheck.judge.stream import (
-    PREFIX_READ,
-    StreamCheck,
-    Streamer,
-    after_prompt,
-    flushed,
-    prefix_read_offsets,
-    serving_notes,
-)
+from tokcheck.judge.serving import serving_notes
+from tokcheck.judge.stream import PREFIX_READ, Streamer, after_prompt, flushed, prefix_read_offsets
+from tokcheck.judge.stream_check import StreamCheck
 from tokcheck.model.proto import SentencePieceModel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

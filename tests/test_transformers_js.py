@@ -18,6 +18,7 @@ import pytest
 
 from tokcheck.candidates import bridge, jsruntime
 from tokcheck.cli import main
+from tokcheck.compare.options import CompareOptions
 from tokcheck.compare.run import compare
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.resolve import resolve
@@ -53,7 +54,7 @@ def _report(model: Path, *candidates: str, **kwargs: Any) -> dict[str, dict[str,
     resolved = resolve(str(model))
     sp = SentencePieceModel.load(resolved.model_file)
     kwargs.setdefault("examples", 100)
-    report = compare(resolved, sp, candidates=list(candidates), **kwargs)
+    report = compare(resolved, sp, CompareOptions(candidates=list(candidates), **kwargs))
     return {c["name"]: c for c in report.to_dict()["candidates"]}
 
 

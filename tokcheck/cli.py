@@ -12,15 +12,14 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tokcheck.candidates.registry import CANDIDATE_NAMES
+from tokcheck import options
 from tokcheck.convert.target import EXPORT_TARGETS
 from tokcheck.errors import ExportRefusedError, StdoutError, TokcheckError, one_line
-from tokcheck.inputs.conversations import DEFAULT_CONVERSATIONS
-from tokcheck.inputs.corpus import DEFAULT_FIELD
-from tokcheck.report import render
+from tokcheck.report import output, render
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # The reader of stdout went away: what a shell reports for a process SIGPIPE ended (128 + 13),
@@ -33,57 +32,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"tokcheck: error: {one_line(message)} (see {self.prog} --help)\n")
-
-
-def _count(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-def _jobs(text: str) -> int:
-    from tokcheck.parallel.engine import MAX_JOBS
-
-    value = _count(1)(text)
-    if value > MAX_JOBS:
-        raise argparse.ArgumentTypeError(f"must be <= {MAX_JOBS}, got {value}")
-    return value
-
-
-def _stream_budget(text: str) -> int:
-    from tokcheck.judge.stream import UNLIMITED
-
-    return UNLIMITED if text == "all" else _count(1)(text)
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text}")
-    return value
-
-
-def _seed(text: str) -> int:
-    value = _count(0)(text)
-    if value >= 2**32:
-        raise argparse.ArgumentTypeError(f"must be < 2**32, got {value}")
-    return value
-
-
-def _file_name(text: str) -> str:
-    if not text:
-        raise argparse.ArgumentTypeError("an empty file name: give the path of a file")
-    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,62 +55,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _options(add("profiles", help="list the built-in profiles"))
     p = add("compare", help="compare every Hugging Face loading path with sentencepiece")
-    _options(p, "model", "profile", "inputs", "strict")
-    p.add_argument(
-        "--prompts",
-        type=_count(0),
-        default=DEFAULT_CONVERSATIONS,
-        metavar="N",
-        help="generated conversations judged as the card's prompts, in the profile's format "
-        "(both formats without a profile), and checked through the card's decode clean-up",
-    )
-    p.add_argument(
-        "--exhaustive",
-        action="store_true",
-        help="also every assigned code point below U+30000 (alone and between spaces), every "
-        "piece decoded and re-encoded, and every special name in whitespace variants (generated "
-        "as judged: memory stays flat)",
-    )
-    p.add_argument(
-        "--candidate",
-        action="append",
-        metavar="NAME",
-        help=f"only this candidate (repeatable): {', '.join(CANDIDATE_NAMES)}",
-    )
-    p.add_argument("--show", type=_count(0), default=5, metavar="K", help="counterexamples shown")
-    p.add_argument(
-        "--engine",
-        choices=("local", "dask"),
-        default="local",
-        help="where the corpora are judged: local processes (--jobs of them), or a Dask "
-        "distributed cluster (needs tokcheck[cluster]; a local one of --jobs workers unless "
-        "--scheduler names one); the findings are the same either way",
-    )
-    p.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="only with --engine dask: a running cluster's scheduler (tcp://HOST:8786), "
-        "reached before anything runs (10 s timeout); its workers read the corpora "
-        "themselves, from paths they see or fsspec URLs (s3://..., gs://...)",
-    )
+    _options(p, "model", "profile")
+    options.add_options(p.add_argument)
     p = add("roundtrip", help="Hypothesis round-trip properties of the reference")
     _options(p, "model")
-    p.add_argument("--examples", type=_count(1), default=1000, metavar="N", help="per property")
-    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed (replays a failure)")
+    p.add_argument(
+        "--examples", type=options.count(1), default=1000, metavar="N", help="per property"
+    )
+    p.add_argument(
+        "--seed", type=options.seed, default=0, metavar="S", help="seed (replays a failure)"
+    )
     p = add("smoke", help="load the model, generate from its card's prompt, check the output")
     _options(p, "model", "profile", "smoke")
-    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="sampling seed")
+    p.add_argument("--seed", type=options.seed, default=0, metavar="S", help="sampling seed")
     p = add("export", help="write a verified, exact fast tokenizer for the model")
-    _options(p, "model", "strict")
+    _options(p, "model")
+    p.add_argument("--strict", action="store_true", help="refuse on ties too")
     p.add_argument("outdir", metavar="OUTDIR", help="directory to write (must be new or empty)")
     p.add_argument(
         "--force",
         action="store_true",
         help="replace a non-empty OUTDIR, and write even if verification finds divergences",
     )
-    p.add_argument("--examples", type=_count(0), default=2000, metavar="N", help="strings verified")
-    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of those strings")
-    p.add_argument("--show", type=_count(0), default=3, metavar="K", help="counterexamples shown")
+    p.add_argument(
+        "--examples", type=options.count(0), default=2000, metavar="N", help="strings verified"
+    )
+    p.add_argument(
+        "--seed", type=options.seed, default=0, metavar="S", help="seed of those strings"
+    )
+    p.add_argument(
+        "--show", type=options.count(0), default=3, metavar="K", help="counterexamples shown"
+    )
     p.add_argument(
         "--target",
         choices=EXPORT_TARGETS,
@@ -172,13 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
         "unigram model with byte fallback is written in byte-level form)",
     )
     p = add("gate", help="check + compare + roundtrip (+ smoke): one verdict for CI")
-    _options(p, "model", "profile", "required", "inputs", "strict", "smoke", min_examples=1)
-    p.add_argument("--junit", type=_file_name, metavar="FILE", help="also write JUnit XML here")
+    _options(p, "model", "profile", "required", "smoke")
+    options.add_options(p.add_argument, min_examples=1)
+    p.add_argument(
+        "--junit", type=options.file_name, metavar="FILE", help="also write JUnit XML here"
+    )
     p.add_argument("--smoke", action="store_true", help="also run the generation smoke test")
     return parser
 
 
-def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) -> None:
+def _options(p: argparse.ArgumentParser, *groups: str) -> None:
     """Options shared by several commands, by group; every command gets ``--json``."""
     if "model" in groups:
         p.add_argument("model", metavar="MODEL", help=".model file, HF directory, or hub id")
@@ -197,69 +123,6 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
             help="no family expectations: the generic checks only, and the pass carries that "
             "caveat" + ("" if "required" in groups else " (the default where none applies)"),
         )
-    if "inputs" in groups:
-        p.add_argument(
-            "--corpus",
-            action="append",
-            default=[],
-            metavar="FILE|URL",
-            help="corpus (repeatable), a path or an fsspec URL (file://, s3://, ...): text, one "
-            "input per line; .gz/.zst compressed; .jsonl[.gz|.zst]; .parquet",
-        )
-        p.add_argument(
-            "--field",
-            default=DEFAULT_FIELD,
-            metavar="NAME",
-            help=f"the JSONL key or Parquet column holding the text (default: {DEFAULT_FIELD})",
-        )
-        p.add_argument(
-            "--examples",
-            type=_count(min_examples),
-            default=1000,
-            metavar="N",
-            help="generated strings" + (" (and examples per property)" if min_examples else ""),
-        )
-        p.add_argument(
-            "--seed", type=_seed, default=0, metavar="S", help="seed of the generated inputs"
-        )
-        p.add_argument(
-            "--jobs",
-            type=_jobs,
-            default=os.cpu_count() or 1,
-            metavar="N",
-            help="processes judging the corpora and --exhaustive lines (the generated lines are "
-            "judged in the main process first), each loading the model and the candidates once; "
-            "with --engine dask, the local cluster's workers. The findings are the same for "
-            "every N (default: this machine's cores, %(default)s)",
-        )
-        p.add_argument(
-            "--stream-budget",
-            type=_stream_budget,
-            default=None,
-            metavar="N|all",
-            help="ids streamed per candidate at most, in input order (default 250000; lines "
-            "left over are a caveat); all: stream every line that needs it",
-        )
-        p.add_argument(
-            "--gguf",
-            action="append",
-            default=[],
-            type=_file_name,
-            metavar="FILE",
-            help="a GGUF of this model (repeatable): its tokenizer metadata is checked against "
-            "the model, and with llama-cpp-python installed (tokcheck[llama]) llama.cpp's "
-            "candidates (llama.cpp, llama-cpp-python, llama-server) run it",
-        )
-        p.add_argument(
-            "--max-skipped",
-            type=_share,
-            default=None,
-            metavar="FRACTION",
-            help="fail when more than this share of the corpus records cannot be judged and are "
-            "skipped (default: any share passes, with a caveat)",
-        )
-    if "strict" in groups:
-        p.add_argument("--strict", action="store_true", help="fail on ties too (see README)")
     if "smoke" in groups:
         p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
         p.add_argument(
@@ -268,7 +131,7 @@ def _options(p: argparse.ArgumentParser, *groups: str, min_examples: int = 0) ->
             default="auto",
             help="auto: float16 on CUDA, float32 on CPU",
         )
-        p.add_argument("--max-new-tokens", type=_count(1), default=128, metavar="N")
+        p.add_argument("--max-new-tokens", type=options.count(1), default=128, metavar="N")
         p.add_argument(
             "--random-weights",
             action="store_true",
@@ -309,12 +172,12 @@ def _main(argv: Sequence[str] | None) -> int:
                 from tokcheck.provenance import versions
 
                 said = versions().items()
-                render.emit("\n".join(f"{name} {v or 'not installed'}" for name, v in said))
+                output.emit("\n".join(f"{name} {v or 'not installed'}" for name, v in said))
                 code = EXIT_PASSED
             else:
                 _hypothesis_storage()
                 code = int(_COMMANDS[args.command](args))
-        render.flush_stdout()  # a full disk is reported here, not by the interpreter at exit
+        output.flush_stdout()  # a full disk is reported here, not by the interpreter at exit
         return code
     except (KeyboardInterrupt, Terminated, MemoryError, RecursionError, Exception) as e:
         return _failed(e)
@@ -404,9 +267,9 @@ def _show(args: argparse.Namespace, report: Any, text: Callable[[Any], str]) -> 
     if args.json:
         from tokcheck.provenance import stamped
 
-        render.print_json(stamped(report if isinstance(report, dict) else report.to_dict()))
+        output.print_json(stamped(report if isinstance(report, dict) else report.to_dict()))
     else:
-        render.emit(text(report))
+        output.emit(text(report))
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -440,29 +303,10 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
     if args.json:
         from tokcheck.provenance import stamped
 
-        render.print_json(stamped({"profiles": [p.to_dict() for p in items]}))
+        output.print_json(stamped({"profiles": [p.to_dict() for p in items]}))
     else:
-        render.emit(render.profiles(items))
+        output.emit(render.profiles(items))
     return EXIT_PASSED
-
-
-def _corpora(args: argparse.Namespace) -> list[Any]:
-    from tokcheck.inputs.corpus import check_corpora, is_url
-
-    return check_corpora([c if is_url(c) else Path(c) for c in args.corpus], args.field)
-
-
-def _engine(args: argparse.Namespace) -> Any:
-    """The engine the corpora are judged on (see tokcheck.parallel.engine, tokcheck.parallel.cluster)."""
-    if args.scheduler and args.engine != "dask":
-        raise TokcheckError("--scheduler names a Dask scheduler: use it with --engine dask")
-    if args.engine == "dask":
-        from tokcheck.parallel.cluster import Dask
-
-        return Dask(args.scheduler, args.jobs)
-    from tokcheck.parallel.engine import Local
-
-    return Local(args.jobs)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -470,28 +314,18 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from tokcheck.inputs import exhaustive
 
     resolved, model = _load(args)
-    corpora = _corpora(args)
+    get = partial(getattr, args)
+    chosen = options.compare_options(get)
     extra = (lambda: exhaustive.size(model, resolved)["bytes"]) if args.exhaustive else None
-    engine = _engine(args)
-    with render.Progress(corpora, enabled=not args.json, extra=extra) as bar:
+    engine = options.engine(get)
+    with output.Progress(chosen.corpora, enabled=not args.json, extra=extra) as bar:
         report = compare(
             resolved,
             model,
-            corpora=corpora,
-            field=args.field,
-            examples=args.examples,
-            seed=args.seed,
-            candidates=args.candidate,
-            prompts=args.prompts,
+            chosen,
             profile=_profile(args, resolved),
-            exhaustive=args.exhaustive,
-            show=args.show,
-            strict=args.strict,
             engine=engine,
             progress=bar.advance,
-            stream_budget=args.stream_budget,
-            max_skipped=args.max_skipped,
-            ggufs=[Path(g) for g in args.gguf],
         )
     _show(args, report, render.comparison)
     return _exit(report.passed)
@@ -565,24 +399,19 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     resolved, model = _load(args)
     chosen = _selection(args, resolved, required=True)
     profile = chosen.profile
-    corpora = _corpora(args)
-    with render.Progress(corpora, enabled=not args.json) as bar:
+    get = partial(getattr, args)
+    chosen_options = options.compare_options(get)
+    engine = options.engine(get)
+    with output.Progress(chosen_options.corpora, enabled=not args.json) as bar:
         report = run_gate(
             resolved,
             model,
             profile,
+            chosen_options,
             profile_how=chosen.how,
-            stream_budget=args.stream_budget,
-            max_skipped=args.max_skipped,
-            corpora=corpora,
-            field=args.field,
-            examples=args.examples,
-            seed=args.seed,
-            strict=args.strict,
-            jobs=args.jobs,
             smoke=_smoke_runner(args, resolved, model, profile) if args.smoke else None,
+            engine=engine,
             progress=bar.advance,
-            ggufs=[Path(g) for g in args.gguf],
         )
     if junit is not None:
         write_junit(report, junit)

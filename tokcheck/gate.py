@@ -16,13 +16,15 @@ from tokcheck import verdict
 from tokcheck.checks.gguf import GGUFReport
 from tokcheck.checks.roundtrip import RoundtripReport, roundtrip
 from tokcheck.checks.rules import CheckReport, run_checks
-from tokcheck.compare.run import NOT_JUDGED, CompareReport, advice, compare
-from tokcheck.inputs.corpus import DEFAULT_FIELD, Location
+from tokcheck.compare.options import CompareOptions
+from tokcheck.compare.report import NOT_JUDGED, CompareReport, advice
+from tokcheck.compare.run import compare
 from tokcheck.model.gguf_vocab import labels
 from tokcheck.model.profiles import Profile
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.resolve import ResolvedModel
-from tokcheck.report import render
+from tokcheck.parallel.engine import Engine
+from tokcheck.report import output, render
 from tokcheck.system import atomic
 
 
@@ -86,51 +88,33 @@ def run_gate(
     resolved: ResolvedModel,
     model: SentencePieceModel,
     profile: Profile | None,
+    options: CompareOptions | None = None,
     *,
-    corpora: Sequence[Location] = (),
-    field: str = DEFAULT_FIELD,
-    examples: int = 1000,
-    seed: int = 0,
-    strict: bool = False,
-    jobs: int = 1,
-    smoke: Callable[[], Any] | None = None,
-    progress: Callable[[int], None] | None = None,
     profile_how: str | None = None,
-    stream_budget: int | None = None,
-    max_skipped: float | None = None,
-    ggufs: Sequence[Path] = (),
+    smoke: Callable[[], Any] | None = None,
+    engine: Engine | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> GateReport:
     """Run every part and collect one report; ``smoke`` runs the smoke test when given.
 
-    ``strict`` fails every caveat (ties, unstreamed lines, skipped records, no profile: see
-    :mod:`tokcheck.verdict`). ``profile_how`` says how ``profile`` was chosen.
+    ``options`` are compare's (:class:`~tokcheck.compare.options.CompareOptions`); their
+    ``examples`` and ``seed`` are the round-trip properties' too, and ``strict`` fails every
+    caveat (ties, unstreamed lines, skipped records, no profile: see :mod:`tokcheck.verdict`).
+    ``profile_how`` says how ``profile`` was chosen.
     """
+    o = options or CompareOptions()
     report = GateReport(
         model=resolved.name,
-        check=run_checks(resolved, model, profile, how=profile_how, strict=strict),
-        compare=compare(
-            resolved,
-            model,
-            corpora=corpora,
-            field=field,
-            examples=examples,
-            seed=seed,
-            profile=profile,
-            strict=strict,
-            jobs=jobs,
-            progress=progress,
-            stream_budget=stream_budget,
-            max_skipped=max_skipped,
-            ggufs=ggufs,
-        ),
+        check=run_checks(resolved, model, profile, how=profile_how, strict=o.strict),
+        compare=compare(resolved, model, o, profile=profile, engine=engine, progress=progress),
         roundtrip=roundtrip(
             model,
-            examples=examples,
-            seed=seed,
+            examples=o.examples,
+            seed=o.seed,
             replay_hint=f"tokcheck roundtrip {resolved.name}",
         ),
         smoke=smoke() if smoke is not None else None,
-        strict=strict,
+        strict=o.strict,
     )
     report.next_steps = list(_next_steps(report))
     return report
@@ -302,7 +286,7 @@ def text(report: GateReport) -> str:
         details["smoke"] = ", ".join(c.name for c in report.smoke.checks if not c.passed) or "ok"
     marks = {verdict.PASSED: "PASS", verdict.CAVEATS: "PASS*", verdict.FAILED: "FAIL"}
     rows = [(marks[v], step, details[step]) for step, v in report.steps.items()]
-    out = [render.table(("", "step", "detail"), rows, title=f"tokcheck gate {report.model}")]
+    out = [output.table(("", "step", "detail"), rows, title=f"tokcheck gate {report.model}")]
     out.append(f"profile: {report.check.profile or 'none'} ({report.check.profile_how or 'given'})")
     out += [f"{t.name}: {why}" for t in compare.candidates if (why := compare.same_reason(t))]
     for t in compare.judged_tallies:

@@ -14,8 +14,8 @@ unknown model, a bad option) are pytest usage errors: ``ERROR: tokcheck: ...``, 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,47 +37,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="no family expectations: generic checks only (the pass carries that caveat)",
     )
-    group.addoption(
-        "--tokcheck-corpus",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="corpus for compare (repeatable): a path or an fsspec URL",
-    )
-    group.addoption(
-        "--tokcheck-field",
-        default="text",
-        metavar="NAME",
-        help="the JSONL key or Parquet column of the corpora's text (default: text)",
-    )
-    group.addoption(
-        "--tokcheck-gguf",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a GGUF of the model (repeatable): its tokenizer metadata checked, and run by "
-        "llama.cpp where llama-cpp-python is installed",
-    )
-    group.addoption(
-        "--tokcheck-jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        metavar="N",
-        help="processes judging the corpora; the verdicts are the same for every N "
-        "(default: this machine's cores)",
-    )
-    group.addoption(
-        "--tokcheck-strict",
-        action="store_true",
-        help="fail every caveat too: ties, unstreamed lines, skipped records, no profile",
-    )
-    group.addoption(
-        "--tokcheck-examples",
-        type=int,
-        default=500,
-        metavar="N",
-        help="Hypothesis examples (default 500)",
-    )
+    from tokcheck import options
+
+    # compare's flags as tokcheck gate has them, prefixed (--tokcheck-corpus, ...).
+    options.add_options(group.addoption, "--tokcheck-", min_examples=1)
 
 
 class _Gate:
@@ -90,9 +53,6 @@ class _Gate:
         from tokcheck.testing import load
 
         opt = config.getoption
-        for option in ("examples", "jobs"):
-            if (value := opt(f"tokcheck_{option}")) < 1:
-                raise pytest.UsageError(f"tokcheck: --tokcheck-{option} must be >= 1, got {value}")
         if opt("tokcheck_profile") and opt("tokcheck_no_profile"):
             raise pytest.UsageError("tokcheck: give --tokcheck-profile or --tokcheck-no-profile")
         self.config = config
@@ -104,18 +64,17 @@ class _Gate:
             else select(opt("tokcheck_profile"), self.resolved.hub_id, self.resolved.config)
         )
         self.profile = chosen.profile
-        from tokcheck.inputs.corpus import check_corpora, is_url
+        from tokcheck import options
 
-        self.corpora = check_corpora(
-            [p if is_url(p) else Path(p) for p in opt("tokcheck_corpus")], opt("tokcheck_field")
-        )
-        self.strict = bool(opt("tokcheck_strict"))
+        get = partial(getattr, config.option)  # the values, stored under tokcheck_NAME
+        self.options = options.compare_options(lambda name: get(f"tokcheck_{name}"))
+        self.engine = options.engine(lambda name: get(f"tokcheck_{name}"))
+        self.strict = self.options.strict
         from tokcheck.checks.gguf import check_gguf
         from tokcheck.model.gguf_vocab import read_gguf
 
-        self.ggufs = [Path(g) for g in opt("tokcheck_gguf")]
         # Read now: a GGUF that is not one is a usage error, and its findings name items.
-        self.gguf_checks = [check_gguf(read_gguf(g), self.model) for g in self.ggufs]
+        self.gguf_checks = [check_gguf(read_gguf(g), self.model) for g in self.options.ggufs]
         self.check = run_checks(
             self.resolved, self.model, self.profile, how=chosen.how, strict=self.strict
         )
@@ -131,17 +90,8 @@ class _Gate:
         if self._compare is None:
             from tokcheck.compare.run import compare
 
-            opt = self.config.getoption
             self._compare = compare(
-                self.resolved,
-                self.model,
-                corpora=self.corpora,
-                field=opt("tokcheck_field"),
-                examples=opt("tokcheck_examples"),
-                profile=self.profile,
-                strict=self.strict,
-                jobs=opt("tokcheck_jobs"),
-                ggufs=self.ggufs,
+                self.resolved, self.model, self.options, profile=self.profile, engine=self.engine
             )
         return self._compare
 
@@ -151,7 +101,8 @@ class _Gate:
 
             self._roundtrip = roundtrip(
                 self.model,
-                examples=self.config.getoption("tokcheck_examples"),
+                examples=self.options.examples,
+                seed=self.options.seed,
                 replay_hint=f"tokcheck roundtrip {self.name}",
             )
         return self._roundtrip
@@ -223,7 +174,7 @@ class TokcheckFile(pytest.File):
         assert gate is not None
         steps = [("check", case.name) for case in check_cases(gate.check)]
         steps += [("compare", name) for name in DEFAULT_CANDIDATES]
-        steps += [("compare", name) for name in candidate_names(gate.ggufs)]
+        steps += [("compare", name) for name in candidate_names(gate.options.ggufs)]
         steps += [("compare", case.name) for case in gguf_cases(gate.gguf_checks)]
         if self.config.getoption("tokcheck_corpus"):
             steps.append(("compare", "corpus"))

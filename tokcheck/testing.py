@@ -23,7 +23,7 @@ from tokcheck.inputs.probes import (
     numbered,
     verification_lines,
 )
-from tokcheck.judge.lines import Tally
+from tokcheck.judge.tally import Tally
 from tokcheck.model.profiles import Profile, Selection, select
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.resolve import ResolvedModel, resolve

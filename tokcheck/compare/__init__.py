@@ -1,5 +1,7 @@
 """compare: the sentencepiece reference against every candidate, line by line."""
 
-from tokcheck.compare.run import CompareReport, compare
+from tokcheck.compare.options import CompareOptions
+from tokcheck.compare.report import CompareReport
+from tokcheck.compare.run import compare
 
-__all__ = ["CompareReport", "compare"]
+__all__ = ["CompareOptions", "CompareReport", "compare"]

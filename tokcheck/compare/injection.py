@@ -15,7 +15,7 @@ from tokcheck.candidates.base import Candidate
 from tokcheck.model.proto import SentencePieceModel
 
 if TYPE_CHECKING:
-    from tokcheck.judge.lines import Tally
+    from tokcheck.judge.tally import Tally
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from tokcheck.convert.converter import named_back, vocabulary, whole_token
+from tokcheck.convert.decoder import named_back, whole_token
+from tokcheck.convert.vocab import vocabulary
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.spm import (
     BYTE,
@@ -103,7 +104,7 @@ def byte_level(tokenizer: Tokenizer, model: SentencePieceModel) -> Tokenizer:
     level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False, trim_offsets=False)
     before = out.pre_tokenizer
     out.pre_tokenizer = level if before is None else pre_tokenizers.Sequence([before, level])
-    out.decoder = decoders.Sequence(_decoder(model))
+    out.decoder = decoders.Sequence(build_decoder(model))
     return out
 
 
@@ -133,7 +134,7 @@ def _vocab(model: SentencePieceModel, vocab: list[list[Any]]) -> list[list[Any]]
     return out
 
 
-def _decoder(model: SentencePieceModel) -> list[Any]:
+def build_decoder(model: SentencePieceModel) -> list[Any]:
     from tokenizers import decoders
 
     proto = model.runtime_proto

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tokcheck.convert import bytelevel
-from tokcheck.convert.converter import Converter, vocabulary
+from tokcheck.convert.converter import Converter
+from tokcheck.convert.vocab import vocabulary
 from tokcheck.errors import TokcheckError
 from tokcheck.model.hfconfig import ADDED_TOKENS
 from tokcheck.model.hftokens import HfTokens

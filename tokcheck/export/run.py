@@ -43,7 +43,7 @@ from tokcheck.convert.target import (
 )
 from tokcheck.errors import ExportRefusedError, OutputError, TokcheckError, one_line
 from tokcheck.inputs.probes import numbered, verification_lines
-from tokcheck.judge.lines import Tally
+from tokcheck.judge.tally import Tally
 from tokcheck.model.hfconfig import ADDED_TOKENS
 from tokcheck.model.hftokens import read_hf_tokens
 from tokcheck.model.proto import SentencePieceModel

@@ -24,8 +24,10 @@ from typing import TypeVar
 
 from tokcheck.candidates.base import Candidate, with_added, without_added
 from tokcheck.inputs.derived import ORIGIN
-from tokcheck.judge.lines import Judge, Judged, Tally
-from tokcheck.judge.stream import StreamCheck, StreamFailure
+from tokcheck.judge.lines import Judge, Judged
+from tokcheck.judge.stream import StreamFailure
+from tokcheck.judge.stream_check import StreamCheck
+from tokcheck.judge.tally import Tally
 from tokcheck.model.proto import SentencePieceModel
 
 BATCH_LINES = 2000

@@ -1,0 +1,156 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tokcheck.judge.stream import StreamFailure
+
+KINDS = (
+    "mismatched",
+    "tie",
+    "unk_introduced",
+    "special_introduced",
+    "special_injected",
+    "decode_mismatched",
+    "whitespace_collapsed",
+    "stream_mismatched",
+)
+
+
+# What a tie is, in the words every report uses.
+TIES = "other ids for the same text, scoring the same to sentencepiece's float32 arithmetic"
+
+
+# Ids shown before and after the first divergence of a counterexample.
+WINDOW = (4, 8)
+
+
+@dataclass
+class Counterexample:
+    """One line on which a candidate differs, aligned at the first differing id."""
+
+    text: str
+    origin: str
+    kinds: list[str]
+    first_divergence: int
+    offset: int
+    reference_ids: list[int]
+    candidate_ids: list[int]
+    reference_pieces: list[str]
+    candidate_pieces: list[str]
+    reference_decoded: str
+    candidate_decoded: str
+    # How streaming sentencepiece's ids through the candidate's decoder went wrong, if it did.
+    stream: StreamFailure | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stream"] = self.stream.to_dict() if self.stream else None
+        return data
+
+
+@dataclass
+class Tally:
+    """What the judge found for one candidate over every line it saw."""
+
+    name: str
+    cls: str
+    same_as: str | None = None
+    lines: int = 0
+    # Lines with any difference at all.
+    differing: int = 0
+    mismatched: int = 0
+    tie: int = 0
+    unk_introduced: int = 0
+    special_introduced: int = 0
+    special_injected: int = 0
+    decode_mismatched: int = 0
+    whitespace_collapsed: int = 0
+    stream_mismatched: int = 0
+    # Lines whose stream was decoded and judged, and lines that would have been but for the
+    # streaming budget (see tokcheck.judge.stream).
+    stream_checked: int = 0
+    stream_unchecked: int = 0
+    # The shortest lines that diverged, and separately the shortest ties.
+    counterexamples: list[Counterexample] = field(default_factory=list)
+    ties: list[Counterexample] = field(default_factory=list)
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.mismatched or self.decode_mismatched or self.stream_mismatched)
+
+    def passed(self, strict: bool = False) -> bool:
+        """No divergence; with ``strict``, no tie either."""
+        return not self.diverged and not (strict and self.tie)
+
+    @property
+    def status(self) -> str:
+        """``exact``, ``ties`` (exact but for ties) or ``diverged``: never exact with a tie."""
+        return "diverged" if self.diverged else "ties" if self.tie else "exact"
+
+    def counts(self) -> dict[str, int]:
+        return {kind: getattr(self, kind) for kind in KINDS}
+
+    def summary(self) -> str:
+        """One line: how many lines differ, and of which kinds."""
+        if not self.differing:
+            return f"exact on {self.lines} lines"
+        kinds = ", ".join(f"{k} {n}" for k, n in self.counts().items() if n)
+        return f"{self.status}: {self.differing} of {self.lines} lines differ ({kinds})"
+
+    def tie_warning(self, strict: bool = False) -> str | None:
+        """The one wording of a tally's ties, for every command; None when there are none."""
+        if not self.tie:
+            return None
+        verdict = "they fail under strict" if strict else "they pass; strict fails them"
+        return f"{self.name}: {self.tie} of {self.lines} lines are ties ({TIES}): {verdict}"
+
+    def renamed(self, name: str, cls: str) -> Tally:
+        """The same findings under another candidate name that loaded the same tokenizer."""
+        twin = Tally(**{**self.__dict__, "name": name, "cls": cls})
+        twin.same_as = self.name
+        return twin
+
+    def to_dict(self, strict: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "class": self.cls, "same_as": self.same_as}
+        data.update(lines=self.lines, differing=self.differing, **self.counts())
+        data.update(stream_checked=self.stream_checked, stream_unchecked=self.stream_unchecked)
+        data.update(status=self.status, diverged=self.diverged, passed=self.passed(strict))
+        data["counterexamples"] = [e.to_dict() for e in self.counterexamples]
+        data["ties"] = [e.to_dict() for e in self.ties]
+        return data
+
+
+class Shortest:
+    """The K shortest lines offered, first offered first among equals."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, LineRecord]] = []
+
+    def offer(self, length: int, serial: int, line: LineRecord, k: int) -> None:
+        heap = self._heap
+        if not k:
+            return
+        item = (-length, -serial, line)
+        if len(heap) < k:
+            heapq.heappush(heap, item)
+        elif item > heap[0]:
+            heapq.heapreplace(heap, item)
+
+    def items(self) -> list[LineRecord]:
+        return [line for _, _, line in sorted(self._heap, reverse=True)]
+
+    def merge(self, other: Shortest, k: int) -> None:
+        """Keep the K shortest of both, as if every line had been offered here."""
+        for length, serial, line in other._heap:
+            self.offer(-length, -serial, line, k)
+
+
+# What Judged.merge adds up: the counts of every kind and of the lines seen and streamed.
+COUNTERS = ("lines", "differing", *KINDS, "stream_checked", "stream_unchecked")
+
+
+LineRecord = tuple[str, str, list[str], list[int], list[int], str, str, StreamFailure | None]

@@ -88,13 +88,13 @@ def precompiled_export(monkeypatch: pytest.MonkeyPatch) -> str:
     divergence does. Returns a line it gets wrong there: a mark after a full-width letter."""
     from tokenizers import normalizers
 
-    from tokcheck.convert import converter as convert
+    from tokcheck.convert import normalizer
 
     def precompiled(model: object, proto: object, prefix: bool = False) -> list[object]:
         blob = model.proto.normalizer_spec.precompiled_charsmap  # type: ignore[attr-defined]
         return [normalizers.Precompiled(blob)]
 
-    monkeypatch.setattr(convert, "_charsmap", precompiled)
+    monkeypatch.setattr(normalizer, "_charsmap", precompiled)
     return "\uff21\u0301"
 
 

@@ -119,3 +119,16 @@ def test_no_import_cycle() -> None:
         tuple(graphlib.TopologicalSorter(GRAPH).static_order())
     except graphlib.CycleError as e:
         raise AssertionError(f"import cycle: {' -> '.join(e.args[1])}") from None
+
+
+# A module past this many lines holds more than one concept: split it along its seams.
+MAX_LINES = 450
+
+
+def test_no_module_is_over_the_limit() -> None:
+    long = {
+        name: n
+        for name, path in MODULES.items()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}, long

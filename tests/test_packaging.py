@@ -22,7 +22,11 @@ def test_the_wheel_holds_every_module_of_the_tree(tmp_path: Path) -> None:
     subprocess.run([*build, "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("tokcheck-*.whl")
     held = set(zipfile.ZipFile(wheel).namelist())
-    tree = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tokcheck").rglob("*.py")}
+    tree = {
+        p.relative_to(ROOT).as_posix()
+        for pattern in ("*.py", "*.cjs")  # the modules, and the script node runs
+        for p in (ROOT / "tokcheck").rglob(pattern)
+    }
     assert tree, "no module found under tokcheck/"
     assert not tree - held, sorted(tree - held)
     assert "tokcheck/py.typed" in held

@@ -25,7 +25,7 @@ from tokcheck.compare import run as compare_module
 from tokcheck.compare.options import CompareOptions
 from tokcheck.compare.run import compare
 from tokcheck.inputs.corpus import CorpusStats, Location, records
-from tokcheck.judge import stream
+from tokcheck.judge import stream_check
 from tokcheck.judge.stream import Streamer
 from tokcheck.judge.stream_check import StreamCheck
 from tokcheck.model.proto import SentencePieceModel
@@ -116,8 +116,8 @@ def _report(
 def small(monkeypatch: pytest.MonkeyPatch) -> None:
     """Parts of 20 KB and a streaming budget of 3,000 ids, lines of over 200 not streamed."""
     monkeypatch.setattr(compare_module, "MIN_PART", 20_000)
-    monkeypatch.setattr(stream, "BUDGET", 3_000)
-    monkeypatch.setattr(stream, "LINE_CAP", 200)
+    monkeypatch.setattr(stream_check, "BUDGET", 3_000)
+    monkeypatch.setattr(stream_check, "LINE_CAP", 200)
 
 
 @pytest.mark.parametrize("name", ["c.txt", "c.jsonl", "c.jsonl.gz", "c.parquet"])
@@ -128,8 +128,8 @@ def test_jobs_give_the_report_of_one_process(
     name: str,
 ) -> None:
     path = _corpus(tmp_path, name, _docs(4000))
-    monkeypatch.setattr(stream, "BUDGET", 3_000)
-    monkeypatch.setattr(stream, "LINE_CAP", 200)
+    monkeypatch.setattr(stream_check, "BUDGET", 3_000)
+    monkeypatch.setattr(stream_check, "LINE_CAP", 200)
     whole = _report(model, [path], jobs=1)  # in this process: one part per file
     monkeypatch.setattr(compare_module, "MIN_PART", 20_000)
     assert _report(model, [path], jobs=2) == whole
@@ -250,8 +250,8 @@ def test_streaming_stops_at_the_first_line_that_does_not_fit(
     model: tuple[Any, SentencePieceModel], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, sp = model
-    monkeypatch.setattr(stream, "BUDGET", 100)
-    monkeypatch.setattr(stream, "LINE_CAP", 60)
+    monkeypatch.setattr(stream_check, "BUDGET", 100)
+    monkeypatch.setattr(stream_check, "LINE_CAP", 60)
     processor = sp.processor
     streamer = Streamer(
         decode=lambda ids: str(processor.decode(ids)),

@@ -35,26 +35,12 @@ class Candidate:
     safe: Callable[[], Candidate] | None = None
 
 
-def with_added(
-    ids: list[list[int]], added: tuple[tuple[int, ...], tuple[int, ...]]
-) -> list[list[int]]:
-    """The reference ids with the special ids a candidate is expected to add around them.
-
-    The reference's decode stays that of the text's own ids: the added ids stand for no text,
-    and the candidate's decode is of its ids without them (:func:`without_added`).
-    """
-    before, after = added
-    if not before and not after:
-        return ids
-    return [[*before, *r, *after] for r in ids]
-
-
 def without_added(
     ids: list[list[int]], added: tuple[tuple[int, ...], tuple[int, ...]]
 ) -> list[list[int]]:
     """A candidate's ids without the special ids it is expected to add, where it added them:
     what its decode must give back is the text (the ids are judged with them, see
-    :func:`with_added`; an added token past the model's pieces decodes as its name)."""
+    :attr:`tokcheck.judge.outcome.Outcome.expected_ids`; an added token past the model's pieces decodes as its name)."""
     before, after = added
     if not before and not after:
         return ids

@@ -48,8 +48,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tokcheck.judge.outcome import Outcome
 from tokcheck.judge.stream import StreamFailure
-from tokcheck.judge.tally import COUNTERS, WINDOW, Counterexample, LineRecord, Shortest, Tally
+from tokcheck.judge.tally import COUNTERS, WINDOW, Counterexample, Shortest, Tally
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.spm import (
     BYTE,
@@ -92,39 +93,32 @@ class Judge:
     def judge_batch(
         self,
         judged: Judged,
-        lines: Sequence[tuple[str, str]],
-        reference_ids: Sequence[list[int]],
-        reference_decoded: Sequence[str],
-        candidate_ids: Sequence[list[int]],
-        candidate_decoded: Sequence[str],
+        outcomes: Sequence[Outcome],
         special_ids: frozenset[int] = frozenset(),
-        *,
-        serials: Sequence[int],
         names: Mapping[int, str] | None = None,
-        streams: Sequence[StreamFailure | None] | None = None,
     ) -> None:
-        """Classify each line of a batch; ``special_ids`` are the candidate's own specials,
-        ``names`` what it calls them, and ``streams`` how each line's stream failed, if it did
-        (see :class:`tokcheck.judge.stream.StreamCheck`). ``serials`` place each line in the whole
-        input (increasing in its order): among counterexamples of one length, the first line
-        of the input is kept, however the input was split across workers."""
+        """Classify each line of a batch, recording its kinds on its outcome; ``special_ids``
+        are the candidate's own specials and ``names`` what it calls them. An outcome's
+        ``stream`` says how its stream failed, if it did (see
+        :class:`tokcheck.judge.stream_check.StreamCheck`), and its ``serial`` places it in the
+        whole input: among counterexamples of one length, the first line of the input is kept,
+        however the input was split across workers."""
         tally = judged.tally
-        tally.lines += len(lines)
-        outputs = (reference_ids, candidate_ids, reference_decoded, candidate_decoded)
-        streamed = [None] * len(lines) if streams is None else streams
+        tally.lines += len(outcomes)
+        show = self.show
         # Runs once per line, so the common case (identical) is kept to C-level comparisons.
-        for r, c, rd, cd, (text, origin), stream, serial in zip(
-            *outputs, lines, streamed, serials, strict=True
-        ):
-            if r == c and rd == cd and stream is None:
+        for o in outcomes:
+            r, c, rd, cd = o.expected_ids, o.candidate_ids, o.reference_decoded, o.candidate_decoded
+            if r == c and rd == cd and o.stream is None:
                 continue
-            kinds = self.classify(r, c, rd, cd, special_ids, text=text, names=names, stream=stream)
+            kinds = self.classify(
+                r, c, rd, cd, special_ids, text=o.text, names=names, stream=o.stream
+            )
+            o.kinds = kinds
             tally.differing += 1
             for kind in kinds:
                 setattr(tally, kind, getattr(tally, kind) + 1)
-            keep = judged.ties if kinds == ["tie"] else judged.diverged
-            line = (text, origin, kinds, r, c, rd, cd, stream)
-            keep.offer(len(text), serial, line, self.show)
+            (judged.ties if kinds == ["tie"] else judged.diverged).offer(o, show)
 
     def classify(
         self,
@@ -201,18 +195,16 @@ class Judge:
         tally.ties = [self._example(item, pieces) for item in judged.ties.items()]
         return tally
 
-    def _example(
-        self, item: LineRecord, pieces: Callable[[list[int]], list[str]]
-    ) -> Counterexample:
-        text, origin, kinds, r, c, rd, cd, stream = item
+    def _example(self, o: Outcome, pieces: Callable[[list[int]], list[str]]) -> Counterexample:
+        r, c = o.expected_ids, o.candidate_ids
         first = next(
             (i for i, (a, b) in enumerate(zip(r, c, strict=False)) if a != b), min(len(r), len(c))
         )
         lo, hi = max(0, first - WINDOW[0]), first + WINDOW[1]
         return Counterexample(
-            text=text,
-            origin=origin,
-            kinds=kinds,
+            text=o.text,
+            origin=o.origin,
+            kinds=o.kinds,
             first_divergence=first,
             offset=lo,
             reference_ids=r[lo:hi],
@@ -222,9 +214,9 @@ class Judge:
                 self.pieces[i] if 0 <= i < len(self.pieces) else pieces([i])[0] for i in r[lo:hi]
             ],
             candidate_pieces=pieces(c[lo:hi]),
-            reference_decoded=rd,
-            candidate_decoded=cd,
-            stream=stream,
+            reference_decoded=o.reference_decoded,
+            candidate_decoded=o.candidate_decoded,
+            stream=o.stream,
         )
 
 

@@ -6,6 +6,7 @@ import heapq
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tokcheck.judge.outcome import Outcome
 from tokcheck.judge.stream import StreamFailure
 
 KINDS = (
@@ -125,32 +126,30 @@ class Tally:
 
 
 class Shortest:
-    """The K shortest lines offered, first offered first among equals."""
+    """The K shortest lines offered, first in the input first among equals (serials are
+    unique, so lines are never compared)."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, LineRecord]] = []
+        self._heap: list[tuple[int, int, Outcome]] = []
 
-    def offer(self, length: int, serial: int, line: LineRecord, k: int) -> None:
+    def offer(self, line: Outcome, k: int) -> None:
         heap = self._heap
         if not k:
             return
-        item = (-length, -serial, line)
+        item = (-len(line.text), -line.serial, line)
         if len(heap) < k:
             heapq.heappush(heap, item)
         elif item > heap[0]:
             heapq.heapreplace(heap, item)
 
-    def items(self) -> list[LineRecord]:
-        return [line for _, _, line in sorted(self._heap, reverse=True)]
+    def items(self) -> list[Outcome]:
+        return [line for _, _, line in sorted(self._heap, key=lambda item: item[:2], reverse=True)]
 
     def merge(self, other: Shortest, k: int) -> None:
         """Keep the K shortest of both, as if every line had been offered here."""
-        for length, serial, line in other._heap:
-            self.offer(-length, -serial, line, k)
+        for _, _, line in other._heap:
+            self.offer(line, k)
 
 
 # What Judged.merge adds up: the counts of every kind and of the lines seen and streamed.
 COUNTERS = ("lines", "differing", *KINDS, "stream_checked", "stream_unchecked")
-
-
-LineRecord = tuple[str, str, list[str], list[int], list[int], str, str, StreamFailure | None]

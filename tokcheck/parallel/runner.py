@@ -20,18 +20,16 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-from tokcheck.candidates.base import Candidate, with_added, without_added
+from tokcheck.candidates.base import Candidate, without_added
 from tokcheck.inputs.derived import ORIGIN
 from tokcheck.judge.lines import Judge, Judged
-from tokcheck.judge.stream import StreamFailure
+from tokcheck.judge.outcome import Outcome
 from tokcheck.judge.stream_check import StreamCheck
 from tokcheck.judge.tally import Tally
 from tokcheck.model.proto import SentencePieceModel
 
 BATCH_LINES = 2000
-T = TypeVar("T")
 
 Line = tuple[str, str]  # (text, origin)
 # Lines derived from the model are judged but not streamed (see tokcheck.inputs.derived.ORIGIN).
@@ -40,25 +38,14 @@ _DERIVED = f"{ORIGIN}["
 Batch = tuple[list[Line], list[int]]
 
 
-@dataclass(frozen=True)
-class Deferred:
-    """A line a part left to the coordinator to stream (see :meth:`StreamCheck.check`)."""
-
-    serial: int
-    line: Line
-    reference_ids: list[int]
-    reference_decoded: str
-    candidate_ids: list[int]
-    candidate_decoded: str
-
-
 @dataclass
 class Part:
     """What a runner judged on one part of the input, keyed by the name of each distinct
     candidate (the first of those that load the same tokenizer)."""
 
     judged: dict[str, Judged]
-    deferred: dict[str, list[Deferred]] = field(default_factory=dict)
+    # Lines left to the coordinator to stream (see StreamCheck.check), judged once streamed.
+    deferred: dict[str, list[Outcome]] = field(default_factory=dict)
     # Candidates whose streaming budget ran out in this part: it has run out for what follows.
     spent: list[str] = field(default_factory=list)
 
@@ -144,7 +131,7 @@ class Runner:
 
     def _fresh(self) -> None:
         self.judged = {k: self.judge.tally(c.name, c.cls) for k, c in self.distinct.items()}
-        self.deferred: dict[str, list[Deferred]] = {key: [] for key in self.distinct}
+        self.deferred: dict[str, list[Outcome]] = {key: [] for key in self.distinct}
 
     def run(self, batches: Iterable[Batch]) -> Iterator[list[Line]]:
         """Judge each batch, yielding its lines once judged.
@@ -180,51 +167,29 @@ class Runner:
         cand_decoded: list[str],
     ) -> None:
         lines, serials = batch
-        streams: list[StreamFailure | None] | None = None
-        deferred: list[int] = []
+        added = self.distinct[key].added
+        outcomes = [
+            Outcome(text, origin, serial, r, rd, c, cd, added)
+            for (text, origin), serial, r, rd, c, cd in zip(
+                lines, serials, ref_ids, ref_decoded, cand_ids, cand_decoded, strict=True
+            )
+        ]
         if stream := self.streams.get(key):
-            derived = {k for k, (_, origin) in enumerate(lines) if origin.startswith(_DERIVED)}
-            streams, deferred = stream.check(ref_ids, ref_decoded, cand_ids, cand_decoded, derived)
-        if deferred:
-            later = set(deferred)
-            self.deferred[key] += [
-                Deferred(
-                    serials[k], lines[k], ref_ids[k], ref_decoded[k], cand_ids[k], cand_decoded[k]
-                )
-                for k in deferred
-            ]
-            now = [k for k in range(len(lines)) if k not in later]
-            lines, serials = _pick(lines, now), _pick(serials, now)
-            ref_ids, ref_decoded = _pick(ref_ids, now), _pick(ref_decoded, now)
-            cand_ids, cand_decoded = _pick(cand_ids, now), _pick(cand_decoded, now)
-            streams = _pick(streams, now) if streams is not None else None
-        self._judge_batch(
-            key, (lines, serials), ref_ids, ref_decoded, cand_ids, cand_decoded, streams
-        )
+            derived = {k for k, o in enumerate(outcomes) if o.origin.startswith(_DERIVED)}
+            failures, deferred = stream.check(ref_ids, ref_decoded, cand_ids, cand_decoded, derived)
+            for outcome, failure in zip(outcomes, failures, strict=True):
+                outcome.stream = failure
+            if deferred:
+                later = set(deferred)
+                self.deferred[key] += [outcomes[k] for k in deferred]
+                outcomes = [o for k, o in enumerate(outcomes) if k not in later]
+        self._judge_outcomes(key, outcomes)
 
-    def _judge_batch(
-        self,
-        key: str,
-        batch: Batch,
-        ref_ids: list[list[int]],
-        ref_decoded: list[str],
-        cand_ids: list[list[int]],
-        cand_decoded: list[str],
-        streams: list[StreamFailure | None] | None,
-    ) -> None:
-        """The judge's call for one candidate's lines, with what it is expected to add."""
+    def _judge_outcomes(self, key: str, outcomes: list[Outcome]) -> None:
+        """The judge's call for one candidate's lines."""
         candidate = self.distinct[key]
         self.judge.judge_batch(
-            self.judged[key],
-            batch[0],
-            with_added(ref_ids, candidate.added),
-            ref_decoded,
-            cand_ids,
-            cand_decoded,
-            candidate.special_ids,
-            serials=batch[1],
-            names=self.special_names[key],
-            streams=streams,
+            self.judged[key], outcomes, candidate.special_ids, self.special_names[key]
         )
 
     def _candidates(self, lines: list[Line]) -> dict[str, tuple[list[list[int]], list[str]]]:
@@ -270,15 +235,9 @@ class Runner:
         for name, deferred in part.deferred.items():
             key = by_name[name]
             stream = self.streams[key]
-            self._judge_batch(
-                key,
-                ([d.line for d in deferred], [d.serial for d in deferred]),
-                [d.reference_ids for d in deferred],
-                [d.reference_decoded for d in deferred],
-                [d.candidate_ids for d in deferred],
-                [d.candidate_decoded for d in deferred],
-                [stream.stream(d.reference_ids, d.reference_decoded) for d in deferred],
-            )
+            for outcome in deferred:
+                outcome.stream = stream.stream(outcome.reference_ids, outcome.reference_decoded)
+            self._judge_outcomes(key, deferred)
         for name in part.spent:
             # The part ran out with at least the budget left here: so would one process have.
             self.streams[by_name[name]].spent = True
@@ -298,10 +257,6 @@ class Runner:
         order = {name: i for i, name in enumerate(c.name for cs in self.names.values() for c in cs)}
         self._tallies = sorted(out, key=lambda r: order[r.name])
         return self._tallies
-
-
-def _pick(items: Sequence[T], keep: list[int]) -> list[T]:
-    return [items[k] for k in keep]
 
 
 def _special_names(

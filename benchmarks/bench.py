@@ -378,7 +378,7 @@ def _mutate(rng: random.Random, sources: list[str]) -> str:
 
 
 def _batches(path: Path) -> Iterator[list[str]]:
-    """The corpus's lines in compare's batches, read the way tokcheck.probes.iter_corpus does."""
+    """The corpus's lines in compare's batches, read the way tokcheck.inputs.corpus reads a text corpus."""
     with path.open("rb") as handle:
         lines = (raw.decode("utf-8").removesuffix("\n").removesuffix("\r") for raw in handle)
         while batch := list(itertools.islice(lines, BATCH_LINES)):

@@ -14,7 +14,7 @@ transformers line (the same script from another virtual environment) to cover bo
 
 With ``--target transformers.js`` export writes for transformers.js (refusing charsmap models)
 and the directory is judged in transformers.js as well (node and @huggingface/tokenizers
-installed; see tokcheck.jsruntime).
+installed; see tokcheck.candidates.jsruntime).
 
 It prints one row per model: export's verdict and time, then lines judged, differing lines and
 ties per path. A model where export says exact and the larger judgement finds a mismatch is the

@@ -1,4 +1,4 @@
-"""What cutting whole pre-tokens costs a BPE export's encode (see tokcheck.bpe.Hazards).
+"""What cutting whole pre-tokens costs a BPE export's encode (see tokcheck.convert.bpe.Hazards).
 
 A BPE model with user-defined symbols whose control, byte or never-formed names have every
 character pair inside a piece gets one anchored pre-tokeniser step per span of the longest

@@ -29,7 +29,7 @@ from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
 from tokcheck.checks.rules import run_checks
 from tokcheck.errors import CorpusError, ModelFileError
-from tokcheck.inputs.probes import check_corpora
+from tokcheck.inputs.corpus import check_corpora
 from tokcheck.model.profiles import Profile
 from tokcheck.model.proto import SentencePieceModel, proto_text
 from tokcheck.model.resolve import resolve

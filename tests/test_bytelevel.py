@@ -1,5 +1,5 @@
 """Export's transformers.js target: the byte-level form of a unigram model with byte fallback
-(tokcheck.bytelevel), exact in the Rust library here and, where node and transformers.js's
+(tokcheck.convert.bytelevel), exact in the Rust library here and, where node and transformers.js's
 tokenizer library are installed, in transformers.js."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""tokcheck.charsmap: the charsmap read entry by entry, and normalised as sentencepiece does.
+"""tokcheck.convert.charsmap: the charsmap read entry by entry, and normalised as sentencepiece does.
 
 sentencepiece normalises by longest source first; tokenizers' ``Precompiled`` works per grapheme
 cluster and takes the shortest entry, so decomposed kana and stacked combining marks come out

@@ -1,4 +1,4 @@
-"""Corpus formats (tokcheck.corpus): text, gzip, Zstandard, JSONL and Parquet read the same
+"""Corpus formats (tokcheck.inputs.corpus): text, gzip, Zstandard, JSONL and Parquet read the same
 documents; bad records are skipped by position and reason; unusable files are one-line errors.
 
 Parquet and Zstandard tests skip when the ``formats`` extra (pyarrow, zstandard) is absent.

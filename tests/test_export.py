@@ -207,7 +207,7 @@ def test_user_defined_newline_and_tab_are_exact(text: str) -> None:
 
 
 # nmt_nfkc: tokenizers looks multi-character charsmap keys up per grapheme cluster, so a
-# combining mark after an arbitrary character is out of scope (see tokcheck.export._charsmap).
+# combining mark after an arbitrary character is out of scope (see tokcheck.convert.normalizer._charsmap).
 _PRECOMPOSED = st.characters(
     exclude_categories=["Cs", "Mn", "Mc", "Me"],
     exclude_characters="\uff9e\uff9f",

@@ -2,7 +2,7 @@
 
 The reference here is independent of tokcheck's code path: SentencePieceProcessor's own answers
 (piece table, special ids, how it normalises and encodes probe strings) and the pb2 enum
-descriptors, compared field by field with :func:`tokcheck.proto.summarize`.
+descriptors, compared field by field with :func:`tokcheck.model.proto.summarize`.
 """
 
 from __future__ import annotations

@@ -38,13 +38,13 @@ class CompareReport:
     # Where the corpora and exhaustive lines were judged (see tokcheck.parallel.engine), None without
     # them; the findings do not depend on it.
     engine: str | None = None
-    # Ids streamed per candidate at most (tokcheck.judge.stream.UNLIMITED: every line the rule picks).
+    # Ids streamed per candidate at most (tokcheck.judge.stream_check.UNLIMITED: every line the rule picks).
     stream_budget: int = BUDGET
     # The largest share of corpus records that may be skipped before compare fails.
     max_skipped: float | None = None
     # The static findings on each GGUF given (see tokcheck.checks.gguf).
     ggufs: list[GGUFReport] = dataclasses.field(default_factory=list)
-    # What the serving algorithms themselves lose on this model (tokcheck.judge.stream.serving_notes).
+    # What the serving algorithms themselves lose on this model (tokcheck.judge.serving.serving_notes).
     serving: list[str] = dataclasses.field(default_factory=list)
 
     @property

@@ -96,8 +96,6 @@ class Converter:
             tokenizer.normalizer = self.normalizer()
             component = "pre-tokenizer"
             tokenizer.pre_tokenizer = self.pre_tokenizer()
-            component = "added tokens"
-            tokenizer.add_tokens(self.added_tokens())
             component = "decoder"
             tokenizer.decoder = self.decoder()
         except TokcheckError:
@@ -125,9 +123,6 @@ class Converter:
         if self.unigram:
             return isolate_uncovered(self.proto)
         return bpe.pre_tokenizer(self.proto, self.hazards)
-
-    def added_tokens(self) -> list[Any]:
-        return []
 
     @cached_property
     def hazards(self) -> bpe.Hazards:

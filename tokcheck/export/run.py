@@ -1,7 +1,7 @@
 """Export a sentencepiece model as a Hugging Face fast tokenizer that encodes exactly like it.
 
 :func:`export` converts the model (:mod:`tokcheck.convert.converter`), verifies the result with the one
-judge (:mod:`tokcheck.judge.lines`, run by :func:`tokcheck.compare.run.judge_lines`) both in memory and
+judge (:mod:`tokcheck.judge.lines`, run by :func:`tokcheck.parallel.runner.judge_lines`) both in memory and
 through ``transformers.AutoTokenizer`` on the written files, and only then moves the directory
 into place (:mod:`tokcheck.system.atomic`). It writes ``tokenizer.json``, ``tokenizer_config.json``,
 ``special_tokens_map.json``, a copy of the ``.model`` and ``tokcheck_export.json``, the record

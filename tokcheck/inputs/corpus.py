@@ -207,13 +207,6 @@ def records(
         yield from _lines(path, fmt, stats, field, span or Span())
 
 
-def iter_corpus(
-    paths: Iterable[Location], stats: CorpusStats, field: str = DEFAULT_FIELD
-) -> Iterator[str]:
-    """The texts of :func:`corpus_lines`, without their origins."""
-    return (text for text, _ in corpus_lines(paths, stats, field))
-
-
 def _lines(
     path: Location, fmt: CorpusFormat, stats: CorpusStats, field: str, span: Span
 ) -> Iterator[tuple[str, str, int]]:

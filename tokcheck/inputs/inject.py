@@ -36,7 +36,7 @@ _SETTINGS = (
 
 def surfaces(model: SentencePieceModel, specials: Iterable[str] = ()) -> list[str]:
     """The names to inject: the model's control, unknown and user-defined pieces, and the
-    ``specials`` the candidates name (:meth:`tokcheck.candidates.base.Candidate.special_names`);
+    ``specials`` the candidates name (:meth:`tokcheck.candidates.base.special_names`);
     those that are only whitespace are left out (whitespace is in every setting already)."""
     names = [*model.special_names, *specials]
     return [n for n in dict.fromkeys(names) if n.strip()]

@@ -13,10 +13,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-# Moved to tokcheck.inputs.corpus; re-exported so that existing imports keep working.
-from tokcheck.inputs.corpus import CorpusStats as CorpusStats
-from tokcheck.inputs.corpus import check_corpora as check_corpora
-from tokcheck.inputs.corpus import iter_corpus as iter_corpus
 from tokcheck.model.spm import MATCHABLE, NORMAL, USER_DEFINED
 
 if TYPE_CHECKING:

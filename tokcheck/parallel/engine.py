@@ -58,7 +58,7 @@ class Job:
     threads: int
     # Candidates whose streaming rule failed on the coordinator's first batch.
     every_line: tuple[str, ...] = ()
-    # The run's streaming budget (None: tokcheck.judge.stream.BUDGET), for each line's cap.
+    # The run's streaming budget (None: tokcheck.judge.stream_check.BUDGET), for each line's cap.
     stream_budget: int | None = None
     # The GGUFs whose llama.cpp candidates are among ``candidates`` (workers open the paths).
     ggufs: tuple[Path, ...] = ()

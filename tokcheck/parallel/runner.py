@@ -90,8 +90,8 @@ class Runner:
     ``threads`` bounds sentencepiece's threads (the machine's cores unless given). A worker's
     runner takes ``every_line``, the names of candidates whose streaming rule failed on the
     coordinator's first batch, and ``defer``, the streaming budget that may be left when its
-    part starts (see :class:`tokcheck.judge.stream.StreamCheck`); ``budget`` is the run's streaming
-    budget (None: :data:`tokcheck.judge.stream.BUDGET`).
+    part starts (see :class:`tokcheck.judge.stream_check.StreamCheck`); ``budget`` is the run's streaming
+    budget (None: :data:`tokcheck.judge.stream_check.BUDGET`).
     """
 
     def __init__(
@@ -210,7 +210,7 @@ class Runner:
 
     def begin(self, defer: int) -> None:
         """Start judging another part afresh, ``defer`` ids of streaming budget that may be
-        left when it starts (see :class:`tokcheck.judge.stream.StreamCheck`)."""
+        left when it starts (see :class:`tokcheck.judge.stream_check.StreamCheck`)."""
         self._fresh()
         for stream in self.streams.values():
             stream.restart(defer)

@@ -65,7 +65,7 @@ def gguf_inspection(report: dict[str, Any]) -> str:
 
 
 def serving(notes: Sequence[str]) -> list[str]:
-    """What the serving algorithms lose on the model (tokcheck.judge.stream.serving_notes)."""
+    """What the serving algorithms lose on the model (tokcheck.judge.serving.serving_notes)."""
     return [f"serving (the algorithm's, any tokenizer): {n}" for n in notes]
 
 

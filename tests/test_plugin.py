@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+# The tiny fixture, which no profile fits, judged without one.
+TINY = ["--tokcheck-model", str(FIXTURES / "tiny-neox"), "--tokcheck-no-profile"]
 
 
 def _pytest(cwd: Path, *args: str, cache: bool = False) -> subprocess.CompletedProcess[str]:
@@ -134,8 +136,26 @@ def test_node_ids_and_last_failed_rerun_what_they_name(tmp_path: Path, neox: Pat
         (["--tokcheck-model", str(FIXTURES / "tiny-neox")], "--tokcheck-profile NAME|FILE"),
         (["--tokcheck-model", "~nosuchuser/x"], "tokcheck:"),
         (["--tokcheck-model", "x" * 300], "tokcheck:"),
+        (
+            [*TINY, "--tokcheck-candidate", "bogus"],
+            "tokcheck: unknown candidate(s) bogus",
+        ),
+        (
+            [*TINY, "--tokcheck-scheduler", "tcp://127.0.0.1:1"],
+            "use it with --engine dask",
+        ),
+        (["--tokcheck-model", "m", "--tokcheck-show", "-1"], "--tokcheck-show: must be >= 0"),
     ],
-    ids=["empty", "blank", "no-profile", "unknown-user", "long-name"],
+    ids=[
+        "empty",
+        "blank",
+        "no-profile",
+        "unknown-user",
+        "long-name",
+        "unknown-candidate",
+        "scheduler-without-dask",
+        "bad-show",
+    ],
 )
 def test_usage_errors_are_pytest_usage_errors(tmp_path: Path, args: list[str], said: str) -> None:
     result = _pytest(tmp_path, *args)
@@ -178,3 +198,22 @@ def test_gguf_findings_and_llama_cpp_are_items(tmp_path: Path, neox: Path) -> No
     )
     assert bad.returncode == 4
     assert "not a GGUF file" in bad.stderr
+
+
+def test_the_plugin_takes_gates_compare_options(tmp_path: Path) -> None:
+    """Options defined once: the plugin judges the candidates named, as gate does, and its
+    items are theirs (a named candidate is not judged under a default one's name)."""
+    from tokcheck.cli import main
+
+    model = TINY
+    named = ["--tokcheck-candidate", "exported", "--tokcheck-examples", "20"]
+    result = _pytest(tmp_path, *model, *named, "--tokcheck-prompts", "1", "--collect-only")
+    items = [line for line in result.stdout.splitlines() if "::compare[" in line]
+    assert items, result.stdout
+    assert all("compare[exported]" in line for line in items), result.stdout
+    run = _pytest(tmp_path, *model, *named, "-k", "compare")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PASSED" in run.stdout
+    assert "compare[exported]" in run.stdout
+    gate = ["gate", str(FIXTURES / "tiny-neox"), "--no-profile", "--candidate", "exported"]
+    assert main([*gate, "--examples", "20", "--prompts", "1", "--show", "0"]) == 0

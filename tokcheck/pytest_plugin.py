@@ -69,6 +69,10 @@ class _Gate:
         get = partial(getattr, config.option)  # the values, stored under tokcheck_NAME
         self.options = options.compare_options(lambda name: get(f"tokcheck_{name}"))
         self.engine = options.engine(lambda name: get(f"tokcheck_{name}"))
+        from tokcheck.candidates.registry import require_known
+
+        # The compare items' names: a name given wrong is a usage error, not a failed item.
+        self.candidates = require_known(self.options.candidates, self.options.ggufs)
         self.strict = self.options.strict
         from tokcheck.checks.gguf import check_gguf
         from tokcheck.model.gguf_vocab import read_gguf
@@ -166,15 +170,18 @@ class TokcheckFile(pytest.File):
 
     def collect(self) -> Iterator[TokcheckItem]:
         from tokcheck.candidates.llamacpp import candidate_names
-        from tokcheck.candidates.registry import DEFAULT_CANDIDATES
         from tokcheck.checks.roundtrip import property_names
         from tokcheck.gate import check_cases, gguf_cases
 
         gate: _Gate | None = self.config.stash[_GATE]
         assert gate is not None
         steps = [("check", case.name) for case in check_cases(gate.check)]
-        steps += [("compare", name) for name in DEFAULT_CANDIDATES]
-        steps += [("compare", name) for name in candidate_names(gate.options.ggufs)]
+        steps += [("compare", name) for name in gate.candidates]
+        steps += [
+            ("compare", name)
+            for name in candidate_names(gate.options.ggufs)
+            if name not in gate.candidates
+        ]
         steps += [("compare", case.name) for case in gguf_cases(gate.gguf_checks)]
         if self.config.getoption("tokcheck_corpus"):
             steps.append(("compare", "corpus"))

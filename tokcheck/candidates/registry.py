@@ -71,6 +71,21 @@ DEFAULT_CANDIDATES = tuple(entry.name for entry in REGISTRY if entry.default)
 RUNTIMES = ("transformers.js", "exported-transformers.js")
 
 
+def require_known(names: Sequence[str] | None, ggufs: Sequence[Path] = ()) -> list[str]:
+    """The candidates ``names`` name (the default set for None), TokcheckError for a name that
+    is neither in the registry nor one of llama.cpp's for ``ggufs``."""
+    from tokcheck.candidates import llamacpp
+
+    runs = llamacpp.candidate_names(ggufs)
+    wanted = list(names) if names else list(DEFAULT_CANDIDATES)
+    if unknown := [n for n in wanted if n not in CANDIDATE_NAMES and n not in runs]:
+        raise TokcheckError(
+            f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATE_NAMES)}"
+            + (" (llama.cpp's come with --gguf FILE)" if any("llama" in n for n in unknown) else "")
+        )
+    return wanted
+
+
 def load_candidates(
     resolved: ResolvedModel,
     model: SentencePieceModel,
@@ -84,12 +99,7 @@ def load_candidates(
     from tokcheck.candidates import llamacpp
 
     runs = llamacpp.candidate_names(ggufs)
-    wanted = list(names) if names else list(DEFAULT_CANDIDATES)
-    if unknown := [n for n in wanted if n not in CANDIDATE_NAMES and n not in runs]:
-        raise TokcheckError(
-            f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATE_NAMES)}"
-            + (" (llama.cpp's come with --gguf FILE)" if any("llama" in n for n in unknown) else "")
-        )
+    wanted = require_known(names, ggufs)
     loaded: list[Candidate] = []
     missing: list[Unavailable] = []
     with hf_directory(resolved) as directory:

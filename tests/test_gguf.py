@@ -20,11 +20,11 @@ from tokcheck.cli import main
 from tokcheck.compare.options import CompareOptions
 from tokcheck.compare.run import compare
 from tokcheck.errors import TokcheckError
-from tokcheck.gate import FAIL, PASS, compare_cases
 from tokcheck.judge.stream import server_stream
 from tokcheck.model.gguf_vocab import read_gguf
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.resolve import resolve
+from tokcheck.report.cases import FAIL, PASS, compare_cases
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GGUF = FIXTURES / "gguf"

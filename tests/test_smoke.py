@@ -224,7 +224,7 @@ def test_missing_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_import_loads_neither_torch_nor_transformers() -> None:
     code = (
-        "import sys, tokcheck.smoke, tokcheck.inputs.prompt; "
+        "import sys, tokcheck.smoke.run, tokcheck.inputs.prompt; "
         "print(sorted({'torch', 'transformers'} & set(sys.modules)))"
     )
     result = subprocess.run(

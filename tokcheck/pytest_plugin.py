@@ -171,7 +171,7 @@ class TokcheckFile(pytest.File):
     def collect(self) -> Iterator[TokcheckItem]:
         from tokcheck.candidates.llamacpp import candidate_names
         from tokcheck.checks.roundtrip import property_names
-        from tokcheck.gate import check_cases, gguf_cases
+        from tokcheck.report.cases import check_cases, gguf_cases
 
         gate: _Gate | None = self.config.stash[_GATE]
         assert gate is not None
@@ -203,8 +203,8 @@ class TokcheckItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        from tokcheck import gate as cases
         from tokcheck.errors import TokcheckError, one_line
+        from tokcheck.report import cases
 
         gate: _Gate | None = self.config.stash[_GATE]
         assert gate is not None

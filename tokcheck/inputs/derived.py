@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from tokcheck.convert import bpe, charsmap
 from tokcheck.errors import TokcheckError
-from tokcheck.model.spm import BPE_MODEL, BYTE, MATCHABLE, NORMAL, UNUSED
+from tokcheck.model.spm import BPE_MODEL, BYTE, MATCHABLE, NORMAL, SPACE_SYMBOL, UNUSED
 
 if TYPE_CHECKING:
     from tokcheck.model.proto import SentencePieceModel
@@ -131,7 +131,7 @@ def name_texts(model: SentencePieceModel) -> list[str]:
 def whitespace_texts(model: SentencePieceModel) -> list[str]:
     """Runs of spaces (and of tabs, newlines, mixed) from one to two past the longest piece made
     of whitespace alone, at a line's start, middle and end."""
-    spaces = {" ", "\u2581", "\t", "\n", "\r"}
+    spaces = {" ", SPACE_SYMBOL, "\t", "\n", "\r"}
     longest = max(
         (
             len(model.pieces[i])
@@ -157,7 +157,7 @@ def run_texts(model: SentencePieceModel) -> list[str]:
             for i, p in enumerate(model.proto.pieces)
             if p.type == NORMAL and len(model.pieces[i]) == 1
         }
-        - {"\u2581"}
+        - {SPACE_SYMBOL}
     )
     items = [c * k for c in singles for k in (2, 3, 5, 7)]
     return [" ".join(chunk) for chunk in _chunks(items)]
@@ -191,7 +191,7 @@ def uncovered_texts(model: SentencePieceModel) -> list[str]:
     uncovered = [c for c in candidates if c not in covered][:6]
     if not uncovered:
         return []
-    known = sorted(covered - {"\u2581"})[:: max(1, len(covered) // 16)][:16] or ["a"]
+    known = sorted(covered - {SPACE_SYMBOL})[:: max(1, len(covered) // 16)][:16] or ["a"]
     bytes_ = [model.pieces[i] for i, p in enumerate(model.proto.pieces) if p.type == BYTE][:4]
     texts = []
     for u in uncovered:
@@ -222,13 +222,13 @@ def unformed_texts(model: SentencePieceModel) -> list[str]:
             # The pieces merged from it: where sentencepiece goes through it and tokenizers,
             # with no merge into it, cannot.
             merged = [n for n in normal if n != u and _merged_from(n, u, names)][:16]
-            for text in (t.replace("\u2581", " ") for t in (u, *merged)):
+            for text in (t.replace(SPACE_SYMBOL, " ") for t in (u, *merged)):
                 texts += [text, f"a{text}", f"{text} {text}"]
     symbols = bpe.user_symbols(proto)
     if not symbols:
         return texts
     for k, i in enumerate(bpe.unreachable(proto)):
-        text = proto.pieces[i].piece.replace("\u2581", " ")
+        text = proto.pieces[i].piece.replace(SPACE_SYMBOL, " ")
         symbol = symbols[k % len(symbols)]
         texts += [text, f"{symbol}{text}", f"{symbol}{text}{symbol}", f"x{symbol}{text}{text}"]
     return texts
@@ -270,7 +270,7 @@ def equal_score_texts(model: SentencePieceModel) -> list[str]:
             ]
             if len(items) >= _EQUAL_SCORE_CAP:
                 break
-    items = [item.replace("\u2581", " ") for item in items[:_EQUAL_SCORE_CAP]]
+    items = [item.replace(SPACE_SYMBOL, " ") for item in items[:_EQUAL_SCORE_CAP]]
     return items[:256] + [" ".join(chunk) for chunk in _chunks(items, 16)]
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from tokcheck.model.spm import MATCHABLE, NORMAL, USER_DEFINED
+from tokcheck.model.spm import MATCHABLE, NORMAL, SPACE_SYMBOL, USER_DEFINED
 
 if TYPE_CHECKING:
     from tokcheck.model.proto import SentencePieceModel
@@ -95,7 +95,7 @@ def generation_alphabet(model: SentencePieceModel) -> str | None:
         for i, p in enumerate(model.proto.pieces)
         if p.type in MATCHABLE and i not in bad
         for c in p.piece
-        if c != "\u2581"
+        if c != SPACE_SYMBOL
     }
     return "".join(sorted(chars | {" "}))
 
@@ -187,7 +187,7 @@ def sample_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[s
         for _ in range(rng.randint(1, 12)):
             roll = rng.random()
             if roll < 0.5:
-                parts.append(rng.choice(pieces).replace("\u2581", " "))
+                parts.append(rng.choice(pieces).replace(SPACE_SYMBOL, " "))
             elif roll < 0.8:
                 parts.append("".join(rng.choices(_UNITS, k=rng.randint(1, 4))))
             elif roll < 0.9 and names:
@@ -220,13 +220,13 @@ def symbol_texts(model: SentencePieceModel, count: int, seed: int = 0) -> list[s
         if roll < 0.7:
             return str(rng.randint(0, 10 ** rng.randint(1, 6)))
         if roll < 0.8:
-            word = rng.choice(pieces).replace("\u2581", " ")
+            word = rng.choice(pieces).replace(SPACE_SYMBOL, " ")
             cut = rng.randint(0, len(word))
             return word[:cut] + rng.choice(symbols) + word[cut:]
         if roll < 0.87 and names:
             return rng.choice(names)
         if roll < 0.95:
-            return rng.choice(pieces).replace("\u2581", " ")
+            return rng.choice(pieces).replace(SPACE_SYMBOL, " ")
         return rng.choice(_UNITS)
 
     return ["".join(part() for _ in range(rng.randint(1, 10))) for _ in range(count)]
@@ -316,7 +316,7 @@ def unknown_texts(model: SentencePieceModel, limit: int = 64) -> list[str]:
         return []
     u, v = unknown[0], unknown[-1]
     texts = [u, u + v + u, f"{u} {v}", f"a{u}{v}b", f"{u}\n{v}", "x" + u * 3]
-    maybe = sorted(c for c in chars if c not in single and c != "\u2581")[:limit]
+    maybe = sorted(c for c in chars if c not in single and c != SPACE_SYMBOL)[:limit]
     for c in maybe:
         texts += [c, c + u, u + c, c + u + c, u + c + v, c + c + u, f"x{c}{u}y"]
     names = [model.pieces[i] for i, p in enumerate(pieces) if p.type not in MATCHABLE][:limit]

@@ -19,7 +19,7 @@ from tokcheck.judge.stream import (
     stream_failure,
 )
 from tokcheck.model.proto import SentencePieceModel
-from tokcheck.model.spm import BYTE, CONTROL, DEFAULT_UNK_SURFACE, NORMAL, UNKNOWN
+from tokcheck.model.spm import BYTE, CONTROL, DEFAULT_UNK_SURFACE, NORMAL, SPACE_SYMBOL, UNKNOWN
 
 # Ids of lines the rule picks streamed per candidate (about half a second of DecodeStream).
 BUDGET = 250_000
@@ -72,7 +72,7 @@ class StreamCheck:
         processor = model.processor
         self.reference_decode: Decode = lambda ids: str(processor.decode(ids))
         proto = model.proto
-        self.plain = [p.replace("\u2581", " ") for p in model.pieces]
+        self.plain = [p.replace(SPACE_SYMBOL, " ") for p in model.pieces]
         # Byte pieces' values: a prompt may end inside a character they spell.
         self.byte_values = {
             i: int(p.piece[3:5], 16) for i, p in enumerate(proto.pieces) if p.type == BYTE

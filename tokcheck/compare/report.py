@@ -1,4 +1,9 @@
-"""TODO docstring."""
+"""What a compare run found: the report, its verdict per candidate, and the next step it advises.
+
+:class:`CompareReport` holds every candidate's tally, the GGUFs' findings, the prompt and
+injection checks, the inputs and the caveats; :func:`advice` turns a failing report into the one
+step to take (export the model, load the export, or what a runtime needs).
+"""
 
 from __future__ import annotations
 

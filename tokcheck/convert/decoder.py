@@ -1,4 +1,9 @@
-"""TODO docstring."""
+"""The converter's decoder: ids back to sentencepiece's text.
+
+Renamed tokens (:mod:`tokcheck.convert.vocab`) turn back into what sentencepiece decodes their
+ids to, the unknown piece into its surface, byte pieces into bytes, and the space symbol into
+spaces, with the leading space sentencepiece strips stripped as it does.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""TODO docstring."""
+"""The converter's normaliser and the unigram pre-tokeniser that keeps uncovered characters apart.
+
+The normaliser is sentencepiece's normalizer spec as ``tokenizers`` normalisers: the charsmap
+(:mod:`tokcheck.convert.charsmap`), the dummy prefix, whitespace escaping and removal.
+:func:`isolate_uncovered` splits text where sentencepiece would fall back to bytes or the
+unknown piece, so the Unigram model never sees a run it would merge differently.
+"""
 
 from __future__ import annotations
 

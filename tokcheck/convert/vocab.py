@@ -1,4 +1,11 @@
-"""TODO docstring."""
+"""The exported vocabulary: each id's token, and the one-character pieces renamed so that text
+never spells them.
+
+sentencepiece never matches a control, unused or byte piece (or, with byte fallback, the
+unknown piece) in text; under its own name such a one-character piece would be the tokenizers
+model's piece for its character. :func:`vocabulary` renames those with a noncharacter
+(:func:`rename_mark`); the decoder turns them back (:mod:`tokcheck.convert.decoder`).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""TODO docstring."""
+"""Serving notes: what the streaming algorithms themselves lose on the model, whatever tokenizer
+runs them.
+
+A prompt that ends inside a multi-byte character, or a server that decodes each id alone, can
+show text sentencepiece's own decode does not; these are reported beside the verdict, not
+judged against a candidate (:func:`serving_notes`).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""TODO docstring."""
+"""The streaming check: which lines a candidate's streamed decode is checked on, within a budget.
+
+Streaming costs a decode per id, so :class:`StreamCheck` streams a line only where its ids can
+stream wrongly (a multi-byte character split across ids, a leading space, a byte piece), every
+line once one has failed, and within :data:`BUDGET` ids per candidate; lines left over are a
+caveat. The streaming algorithms themselves are :mod:`tokcheck.judge.stream`'s.
+"""
 
 from __future__ import annotations
 

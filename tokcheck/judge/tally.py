@@ -1,4 +1,10 @@
-"""TODO docstring."""
+"""What the judge counts for a candidate: the divergence kinds, the tally, and its shortest
+counterexamples.
+
+:data:`KINDS` is the vocabulary every report uses; a :class:`Tally` counts each kind, the lines
+seen and streamed, and keeps the K shortest diverging lines and ties (:class:`Shortest`) as
+:class:`Counterexample` records aligned at the first differing id.
+"""
 
 from __future__ import annotations
 

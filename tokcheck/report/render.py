@@ -1,9 +1,9 @@
-"""What people and programs see: plain-text reports, strict JSON, and the progress bar.
+"""What each report says as text: checks, inspections, tallies, counterexamples, comparisons,
+round trips, exports and smoke runs.
 
-Tables are drawn here rather than with rich so that ``tokcheck inspect`` and ``check`` stay
-within a few milliseconds of a bare ``import sentencepiece``; widths account for East Asian
-wide characters so Japanese pieces line up. Every report's text form is built here, so the
-CLI, the gate, the pytest plugin and :mod:`tokcheck.testing` word things the same way.
+Every report's text form is built here (the gate's in :mod:`tokcheck.gate`), so the CLI, the
+pytest plugin and :mod:`tokcheck.testing` word things the same way; drawing the tables and
+writing them is :mod:`tokcheck.report.output`'s.
 """
 
 from __future__ import annotations

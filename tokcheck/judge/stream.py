@@ -49,7 +49,8 @@ whitespace removal, sentencepiece drops the leading spaces of every window it de
 window that starts with a lone space piece loses it; the exported tokenizer, which decodes as
 sentencepiece does, shows the same.)
 
-This module streams and judges streams; :mod:`tokcheck.judge.lines` counts ``stream_mismatched``.
+This module streams and judges streams, :mod:`tokcheck.judge.stream_check` picks the lines, and
+:mod:`tokcheck.judge.lines` counts ``stream_mismatched``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The streaming check: which lines a candidate's streamed decode is checked on, within a budget.
 
-Streaming costs a decode per id, so :class:`StreamCheck` streams a line only where its ids can
-stream wrongly (a multi-byte character split across ids, a leading space, a byte piece), every
-line once one has failed, and within :data:`BUDGET` ids per candidate; lines left over are a
-caveat. The streaming algorithms themselves are :mod:`tokcheck.judge.stream`'s.
+:class:`StreamCheck` streams a line whose ids include a piece the candidate does not decode
+context-free, every line once the rule has failed on the first batch, the first
+:data:`BOTH_WAYS` lines both ways, and at most :data:`BUDGET` ids per candidate in input order;
+the rules and why are in :mod:`tokcheck.judge.stream`, which holds the streaming algorithms.
 """
 
 from __future__ import annotations

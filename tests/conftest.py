@@ -149,6 +149,12 @@ def shared_en_model(shared: Path) -> Path:
     return _shared_model(shared, "sentencepiece_test_model.model")
 
 
+@pytest.fixture(autouse=True)
+def _no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test run inside GitHub Actions appends nothing to the workflow's real step summary."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 @pytest.fixture
 def offline_hub(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """HF_HUB_OFFLINE=1 and no inherited cache location: a test sets the one it means."""

@@ -60,6 +60,15 @@ def cli(capsys: pytest.CaptureFixture[str]) -> CLI:
     return run
 
 
+def _verdict(out: str) -> str:
+    """A text report's verdict: its last line, with the lines it wraps onto at the width."""
+    lines = out.rstrip().splitlines()
+    start = len(lines) - 1
+    while start and lines[start].startswith(" "):
+        start -= 1
+    return " ".join(line.strip() for line in lines[start:])
+
+
 def _failed(report: dict[str, object]) -> set[str]:
     checks = report["checks"]
     assert isinstance(checks, list)
@@ -81,7 +90,7 @@ def test_check_passes_exit_0(cli: CLI) -> None:
 def test_check_fails_exit_1(cli: CLI) -> None:
     run = cli(["check", str(FIXTURES / "legacy-1b"), "--profile", NEOX])
     assert run.code == 1
-    last = run.out.rstrip().splitlines()[-1]
+    last = _verdict(run.out)
     assert last.startswith("failed: ")
     assert set(last.removeprefix("failed: ").split(" (sentencepiece")[0].split(", ")) == {
         "byte_fallback",
@@ -169,7 +178,7 @@ def test_check_without_a_profile_is_a_pass_with_caveats(cli: CLI) -> None:
     assert "profile" in {s["name"] for s in report["skipped"]}
     assert any("no profile" in c for c in report["caveats"])
     text = cli(["check", str(FIXTURES / "tiny-neox"), "--no-profile"]).out
-    assert text.rstrip().splitlines()[-1].startswith("passed with caveats: no profile applied")
+    assert _verdict(text).startswith("passed with caveats: no profile applied")
 
 
 def test_check_user_toml_profile(cli: CLI, tmp_path: Path) -> None:

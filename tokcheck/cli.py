@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Any, NoReturn
 from tokcheck import options
 from tokcheck.convert.target import EXPORT_TARGETS
 from tokcheck.errors import ExportRefusedError, StdoutError, TokcheckError, one_line
-from tokcheck.report import output, render
+from tokcheck.report import formats, output, render
+from tokcheck.report.view import FORMATS, checked, compared
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # The reader of stdout went away: what a shell reports for a process SIGPIPE ended (128 + 13),
@@ -52,10 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         "model",
         "profile",
         "required",
+        "format",
     )
     _options(add("profiles", help="list the built-in profiles"))
     p = add("compare", help="compare every Hugging Face loading path with sentencepiece")
-    _options(p, "model", "profile")
+    _options(p, "model", "profile", "format")
     options.add_options(p.add_argument)
     p = add("roundtrip", help="Hypothesis round-trip properties of the reference")
     _options(p, "model")
@@ -95,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "unigram model with byte fallback is written in byte-level form)",
     )
     p = add("gate", help="check + compare + roundtrip (+ smoke): one verdict for CI")
-    _options(p, "model", "profile", "required", "smoke")
+    _options(p, "model", "profile", "required", "smoke", "format")
     options.add_options(p.add_argument, min_examples=1)
     p.add_argument(
         "--junit", type=options.file_name, metavar="FILE", help="also write JUnit XML here"
@@ -142,7 +145,19 @@ def _options(p: argparse.ArgumentParser, *groups: str) -> None:
             action="store_true",
             help="shrink to 2 layers x 64 hidden, same vocab (implies --random-weights)",
         )
-    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    shown = p.add_mutually_exclusive_group() if "format" in groups else p
+    shown.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    if "format" in groups:
+        shown.add_argument(
+            "--format",
+            choices=FORMATS,
+            default="text",
+            help="text (default), json (= --json), github (workflow-command annotations), "
+            "markdown (a summary), junit (XML)",
+        )
+        p.add_argument(
+            "--output", type=options.file_name, metavar="FILE", help="write it to FILE instead"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -288,11 +303,14 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     from tokcheck.checks.rules import run_checks
 
-    resolved, model = _load(args)
-    chosen = _selection(args, resolved, required=True)
-    report = run_checks(resolved, model, chosen.profile, how=chosen.how)
+    with formats.prepared(args):
+        resolved, model = _load(args)
+        chosen = _selection(args, resolved, required=True)
+        start = time.perf_counter()
+        report = run_checks(resolved, model, chosen.profile, how=chosen.how)
     title = f"{report.source} — profile: {report.profile or 'none'} ({chosen.how})"
-    _show(args, report, lambda r: render.checks(r, title=title))
+    text = partial(render.checks, title=title)
+    formats.show(args, checked(report, args.model, text, time.perf_counter() - start))
     return _exit(report.passed)
 
 
@@ -313,21 +331,25 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from tokcheck.compare.run import compare
     from tokcheck.inputs import exhaustive
 
-    resolved, model = _load(args)
-    get = partial(getattr, args)
-    chosen = options.compare_options(get)
-    extra = (lambda: exhaustive.size(model, resolved)["bytes"]) if args.exhaustive else None
-    engine = options.engine(get)
-    with output.Progress(chosen.corpora, enabled=not args.json, extra=extra) as bar:
-        report = compare(
-            resolved,
-            model,
-            chosen,
-            profile=_profile(args, resolved),
-            engine=engine,
-            progress=bar.advance,
-        )
-    _show(args, report, render.comparison)
+    with formats.prepared(args):
+        resolved, model = _load(args)
+        get = partial(getattr, args)
+        chosen = options.compare_options(get)
+        extra = (lambda: exhaustive.size(model, resolved)["bytes"]) if args.exhaustive else None
+        engine = options.engine(get)
+        with output.Progress(
+            chosen.corpora, enabled=formats.chosen(args) == "text", extra=extra
+        ) as bar:
+            bar.phase("loading tokenizers, judging generated strings", then="summing up")
+            report = compare(
+                resolved,
+                model,
+                chosen,
+                profile=_profile(args, resolved),
+                engine=engine,
+                progress=bar.advance,
+            )
+    formats.show(args, compared(report, args.model, render.comparison), summary=True)
     return _exit(report.passed)
 
 
@@ -341,25 +363,10 @@ def _cmd_roundtrip(args: argparse.Namespace) -> int:
     return _exit(report.passed)
 
 
-def _smoke_runner(args: argparse.Namespace, resolved: Any, model: Any, profile: Any) -> Any:
-    from tokcheck.smoke.run import run_smoke
-
-    return lambda: run_smoke(
-        resolved,
-        model,
-        profile,
-        device=args.device,
-        dtype=args.dtype,
-        max_new_tokens=args.max_new_tokens,
-        random_weights=args.random_weights,
-        tiny=args.tiny,
-        seed=args.seed,
-    )
-
-
 def _cmd_smoke(args: argparse.Namespace) -> int:
     resolved, model = _load(args)
-    report = _smoke_runner(args, resolved, model, _profile(args, resolved))()
+    get = partial(getattr, args)
+    report = options.smoke_runner(get, resolved, model, _profile(args, resolved))()
     _show(args, report, render.smoke)
     return _exit(report.passed)
 
@@ -389,33 +396,33 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
-    from tokcheck.gate import run_gate, write_junit
-    from tokcheck.gate import text as gate_text
-    from tokcheck.system import atomic
+    from tokcheck.gate import run_gate, view, write_junit
 
-    junit = Path(args.junit) if args.junit else None
-    if junit is not None:
-        atomic.check_file_target(junit)  # before the long run, not after it
-    resolved, model = _load(args)
-    chosen = _selection(args, resolved, required=True)
-    profile = chosen.profile
-    get = partial(getattr, args)
-    chosen_options = options.compare_options(get)
-    engine = options.engine(get)
-    with output.Progress(chosen_options.corpora, enabled=not args.json) as bar:
-        report = run_gate(
-            resolved,
-            model,
-            profile,
-            chosen_options,
-            profile_how=chosen.how,
-            smoke=_smoke_runner(args, resolved, model, profile) if args.smoke else None,
-            engine=engine,
-            progress=bar.advance,
-        )
-    if junit is not None:
-        write_junit(report, junit)
-    _show(args, report, gate_text)
+    with formats.prepared(args):
+        resolved, model = _load(args)
+        chosen = _selection(args, resolved, required=True)
+        profile = chosen.profile
+        get = partial(getattr, args)
+        chosen_options = options.compare_options(get)
+        engine = options.engine(get)
+        with output.Progress(chosen_options.corpora, enabled=formats.chosen(args) == "text") as bar:
+            bar.phase(
+                "loading tokenizers, judging generated strings, then roundtrip",
+                then="finishing compare, then roundtrip",
+            )
+            report = run_gate(
+                resolved,
+                model,
+                profile,
+                chosen_options,
+                profile_how=chosen.how,
+                smoke=options.smoke_runner(get, resolved, model, profile) if args.smoke else None,
+                engine=engine,
+                progress=bar.advance,
+            )
+    if args.junit:
+        write_junit(report, Path(args.junit))
+    formats.show(args, view(report), summary=True)
     return _exit(report.passed)
 
 

@@ -6,6 +6,7 @@ The gate adds no checks of its own; it runs the others and says what to do next.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,9 @@ from tokcheck.report.cases import (
     compare_cases,
     junit_xml,
     roundtrip_cases,
+    timed,
 )
+from tokcheck.report.view import View
 from tokcheck.system import atomic
 
 
@@ -45,6 +48,8 @@ class GateReport:
     smoke: Any = None
     next_steps: list[str] = field(default_factory=list)
     strict: bool = False
+    # The seconds each step took, by step (check, compare, roundtrip, smoke).
+    times: dict[str, float] = field(default_factory=dict)
 
     @property
     def steps(self) -> dict[str, str]:
@@ -110,18 +115,36 @@ def run_gate(
     ``profile_how`` says how ``profile`` was chosen.
     """
     o = options or CompareOptions()
+    times: dict[str, float] = {}
+
+    def step(name: str, run: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            return run()
+        finally:
+            times[name] = time.perf_counter() - start
+
     report = GateReport(
         model=resolved.name,
-        check=run_checks(resolved, model, profile, how=profile_how, strict=o.strict),
-        compare=compare(resolved, model, o, profile=profile, engine=engine, progress=progress),
-        roundtrip=roundtrip(
-            model,
-            examples=o.examples,
-            seed=o.seed,
-            replay_hint=f"tokcheck roundtrip {resolved.name}",
+        check=step(
+            "check", lambda: run_checks(resolved, model, profile, how=profile_how, strict=o.strict)
         ),
-        smoke=smoke() if smoke is not None else None,
+        compare=step(
+            "compare",
+            lambda: compare(resolved, model, o, profile=profile, engine=engine, progress=progress),
+        ),
+        roundtrip=step(
+            "roundtrip",
+            lambda: roundtrip(
+                model,
+                examples=o.examples,
+                seed=o.seed,
+                replay_hint=f"tokcheck roundtrip {resolved.name}",
+            ),
+        ),
+        smoke=step("smoke", smoke) if smoke is not None else None,
         strict=o.strict,
+        times=times,
     )
     report.next_steps = list(_next_steps(report))
     return report
@@ -148,17 +171,34 @@ def _next_steps(report: GateReport) -> Iterator[str]:
 
 def cases(report: GateReport) -> list[Case]:
     """One case per check (applied or skipped), per candidate (with the verdict of the
-    tokenizer it loaded), per property, and per smoke check."""
-    out = check_cases(report.check)
-    out += compare_cases(report.compare, report.model)
-    out += roundtrip_cases(report.roundtrip)
+    tokenizer it loaded), per property, and per smoke check; each with its share of the time
+    its step took."""
+    times = report.times.get
+    out = timed(check_cases(report.check), times("check"))
+    out += timed(compare_cases(report.compare, report.model), times("compare"))
+    out += timed(roundtrip_cases(report.roundtrip), times("roundtrip"))
     if report.smoke is not None:
-        out += [
+        smoke = [
             Case("smoke", c.name, PASS if c.passed else FAIL, c.message)
             for c in report.smoke.checks
         ]
-        out += [Case("smoke", s.name, SKIP, s.reason) for s in report.smoke.skipped]
+        smoke += [Case("smoke", s.name, SKIP, s.reason) for s in report.smoke.skipped]
+        out += timed(smoke, times("smoke"))
     return out
+
+
+def view(report: GateReport) -> View:
+    """The gate's report as every output format sees it (see :mod:`tokcheck.report.formats`)."""
+    return View(
+        command="gate",
+        report=report,
+        text=text,
+        model=report.model,
+        cases=lambda: cases(report),
+        compare=report.compare,
+        steps=report.steps,
+        next_steps=report.next_steps,
+    )
 
 
 def write_junit(report: GateReport, path: Path) -> None:
@@ -213,4 +253,4 @@ def text(report: GateReport) -> str:
     failed = ", ".join(step for step, v in report.steps.items() if v == verdict.FAILED)
     detail = failed or f"{len(report.caveats)} caveat(s) above" if report.caveats or failed else ""
     out.append("gate " + verdict.line(report.verdict, detail))
-    return "\n".join(out)
+    return output.Text("\n".join(out))

@@ -274,3 +274,21 @@ def engine(get: Callable[[str], Any]) -> Engine:
 
         return Dask(get("scheduler"), get("jobs"))
     return Local(get("jobs"))
+
+
+def smoke_runner(get: Callable[[str], Any], resolved: Any, model: Any, profile: Any) -> Any:
+    """The smoke test the parsed flags (``--device``, ``--dtype``...) ask for, to run later;
+    ``get(name)`` is a flag's value."""
+    from tokcheck.smoke.run import run_smoke
+
+    return lambda: run_smoke(
+        resolved,
+        model,
+        profile,
+        device=get("device"),
+        dtype=get("dtype"),
+        max_new_tokens=get("max_new_tokens"),
+        random_weights=get("random_weights"),
+        tiny=get("tiny"),
+        seed=get("seed"),
+    )

@@ -2,11 +2,14 @@
 candidate (with the verdict of the tokenizer it loaded), per GGUF finding, per property.
 
 :func:`tokcheck.gate.cases` gathers a gate report's; the pytest plugin asks each step's as its
-items run; :func:`junit_xml` writes them.
+items run; :func:`junit_xml` writes them, each named for the model as :func:`shown_name` words
+it (never an absolute path), with the seconds its step took.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,8 +23,9 @@ from tokcheck.compare.report import NOT_JUDGED, CompareReport, advice
 from tokcheck.model.gguf_vocab import labels
 from tokcheck.report import render
 
-# What a test case is in pytest and JUnit: passed, failed, or skipped (with its reason).
-PASS, FAIL, SKIP = "passed", "failed", "skipped"
+# What a test case is in pytest and JUnit: passed, failed, or skipped (with its reason); an
+# error is a run that ended in exit 2 (unusable input), so judged nothing.
+PASS, FAIL, SKIP, ERROR = "passed", "failed", "skipped", "error"
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,31 @@ class Case:
     name: str
     outcome: str
     message: str = ""
+    # Seconds: the case's share of its step's time (None: not measured).
+    time: float | None = None
+
+
+def timed(cases: Sequence[Case], seconds: float | None) -> list[Case]:
+    """``cases`` of one step that took ``seconds``, shared evenly: they were judged together,
+    so the step's time is what is known, and the cases' times add up to it."""
+    if seconds is None or not cases:
+        return list(cases)
+    return [dataclasses.replace(c, time=seconds / len(cases)) for c in cases]
+
+
+def shown_name(model: str) -> str:
+    """``model`` (a MODEL argument) as test names show it, never an absolute path: a path under
+    the current directory relative to it, any other path by its name; a hub id as it is."""
+    path = Path(model)
+    if not path.is_absolute() and ".." not in path.parts:
+        return model
+    try:
+        absolute, here = Path(os.path.abspath(path)), Path.cwd()
+    except OSError:  # the current directory was removed
+        return path.name or model
+    if absolute != here and absolute.is_relative_to(here):
+        return absolute.relative_to(here).as_posix()
+    return absolute.name or model
 
 
 def check_cases(check: CheckReport) -> list[Case]:
@@ -92,31 +121,41 @@ def roundtrip_cases(roundtrip: RoundtripReport) -> list[Case]:
 
 
 def junit_xml(cases: Sequence[Case], model: str) -> ET.ElementTree:
-    """One testcase per case, named for ``model``; skipped ones carry their reason."""
-    suites = ET.Element("testsuites", name="tokcheck")
+    """One testcase per case, named for ``model`` (see :func:`shown_name`); skipped ones carry
+    their reason, errors the one-line error. Times are in seconds, where measured."""
+    name = shown_name(model)
+    suites = ET.Element("testsuites", {"name": "tokcheck", **_counts(cases)})
     by_suite: dict[str, list[Case]] = {}
     for case in cases:
         by_suite.setdefault(case.suite, []).append(case)
     for suite_name, items in by_suite.items():
         suite = ET.SubElement(
-            suites,
-            "testsuite",
-            name=f"tokcheck.{suite_name}",
-            tests=str(len(items)),
-            failures=str(sum(c.outcome == FAIL for c in items)),
-            errors="0",
-            skipped=str(sum(c.outcome == SKIP for c in items)),
+            suites, "testsuite", {"name": f"tokcheck.{suite_name}", **_counts(items)}
         )
         for c in items:
-            element = ET.SubElement(
-                suite,
-                "testcase",
-                classname=f"tokcheck.{suite_name}",
-                name=f"{c.name}[{model}]",
-            )
+            attributes = {"classname": f"tokcheck.{suite_name}", "name": f"{c.name}[{name}]"}
+            if c.time is not None:
+                attributes["time"] = _seconds(c.time)
+            element = ET.SubElement(suite, "testcase", attributes)
             if c.outcome != PASS:
                 first = c.message.splitlines()[0] if c.message else c.outcome
-                tag = "failure" if c.outcome == FAIL else "skipped"
+                tag = {FAIL: "failure", ERROR: "error"}.get(c.outcome, "skipped")
                 ET.SubElement(element, tag, message=first).text = c.message
     ET.indent(suites)
     return ET.ElementTree(suites)
+
+
+def _counts(cases: Sequence[Case]) -> dict[str, str]:
+    """A testsuite's (or the testsuites') attributes: the counts, and the time where known."""
+    out = {
+        "tests": str(len(cases)),
+        "failures": str(sum(c.outcome == FAIL for c in cases)),
+        "errors": str(sum(c.outcome == ERROR for c in cases)),
+        "skipped": str(sum(c.outcome == SKIP for c in cases)),
+    }
+    times = [c.time for c in cases if c.time is not None]
+    return {**out, "time": _seconds(sum(times))} if times else out
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}"

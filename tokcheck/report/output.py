@@ -2,8 +2,10 @@
 and the progress bar.
 
 Tables are drawn here rather than with rich so that ``tokcheck inspect`` and ``check`` stay
-within a few milliseconds of a bare ``import sentencepiece``; widths account for East Asian wide
-characters so Japanese pieces line up. What each report says is :mod:`tokcheck.report.render`'s.
+within a few milliseconds of a bare ``import sentencepiece``. They fit the terminal's width
+(:mod:`tokcheck.report.terminal`): long cells wrap within their column, and a table that cannot
+fit becomes one block per row. A report's :class:`Text` is fitted to the width as it is printed;
+what each report says is :mod:`tokcheck.report.render`'s. The progress bar draws on stderr.
 """
 
 from __future__ import annotations
@@ -11,50 +13,171 @@ from __future__ import annotations
 import json
 import os
 import sys
-import unicodedata
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tokcheck.errors import StdoutError
+from tokcheck.report import terminal
 
 if TYPE_CHECKING:
     from tokcheck.inputs.corpus import Location
 
 
+class Text(str):
+    """Text as people read it: :func:`emit` fits each line of a report's to the terminal and
+    colours its verdict words (:mod:`tokcheck.report.terminal`), and a cell shows its lines as
+    they are. Any other ``str`` is written as it is (JSON, XML) or repr()'d in a cell."""
+
+
+# Items of a list shown in a cell; the rest are counted (and are in the report's --json).
+SHOWN = 8
+
+
 def cell(value: Any) -> str:
-    """A value as a table cell: strings with whitespace or control characters are repr()'d."""
+    """A value as a table cell: strings with whitespace or control characters are repr()'d,
+    a list shows its first :data:`SHOWN` items, a dict one ``key: value`` line per item."""
+    if isinstance(value, dict) and value:
+        return "\n".join(f"{_inline(k)}: {_inline(v)}" for k, v in value.items())
+    return _inline(value)
+
+
+def listing(items: Sequence[Any], noun: str = "") -> str:
+    """``items`` as text, the first :data:`SHOWN` of a longer list followed by the count of the
+    rest: ``702 control symbols: <s> </s> … (+694 in --json)``."""
+    shown = [_inline(v) for v in items[:SHOWN]]
+    text = ("; " if any(" " in s for s in shown) else " ").join(shown) if shown else "-"
+    if len(items) <= SHOWN:
+        return text
+    return f"{len(items)} {noun or 'in all'}: {text} … (+{len(items) - SHOWN} in --json)"
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, Text):  # already worded for people: its lines as they are
+        return str(value)
     if isinstance(value, str):
         return value if value.isprintable() and value.strip() == value and value else repr(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
-        return " ".join(cell(v) for v in value) if value else "-"
+        return listing(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{_inline(k)} {_inline(v)}" for k, v in value.items()) or "-"
     if value is None:
         return "-"
     return str(value)
 
 
-def width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    width: int | None = None,
 ) -> str:
+    """``rows`` under ``headers``, fitted to ``width`` (the terminal's by default): the widest
+    columns are narrowed first and their cells wrap within them. Where even that cannot fit,
+    each row becomes a block of ``header value`` lines under its first cell."""
+    limit = width or terminal.columns()
     cells = [[cell(v) for v in row] for row in rows]
-    widths = [width(h) for h in headers]
-    for row in cells:
-        widths = [max(w, width(c)) for w, c in zip(widths, row, strict=True)]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v + " " * (w - width(v)) for v, w in zip(values, widths, strict=True)
-        ).rstrip()
-
+    heads = list(headers)
+    natural, least = _widths(heads, cells, limit)
+    gap = 2 * (len(heads) - 1)
+    if len(heads) > 2 and sum(least) + gap > limit:
+        return _records(heads, cells, title, limit)
+    sizes = _shrink(natural, least, limit - gap, list(zip(heads, *cells, strict=True)))
     out = [title] if title else []
-    out += [line(list(headers)), line(["-" * w for w in widths])]
-    out += [line(row) for row in cells]
+    out += _row(heads, sizes) + _row(["-" * n for n in sizes], sizes)
+    for row in cells:
+        out += _row(row, sizes)
+    return "\n".join(out)
+
+
+def fits(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, wrapped: bool = False) -> bool:
+    """Whether :func:`table` lays ``rows`` out as a table at the terminal's width: with no cell
+    wrapped, or with ``wrapped``, with some."""
+    limit = terminal.columns()
+    natural, least = _widths(list(headers), [[cell(v) for v in row] for row in rows], limit)
+    return sum(least if wrapped else natural) + 2 * (len(natural) - 1) <= limit
+
+
+# Columns but the first are narrowed no further than this, or their widest word if narrower.
+_WORD = 16
+
+
+def _widths(heads: list[str], cells: list[list[str]], limit: int) -> tuple[list[int], list[int]]:
+    """Each column's natural width, and the least it can be narrowed to without breaking a
+    header's word, or a word of the first column (which names the row) or one of _WORD."""
+    natural, least = [], []
+    for i, column in enumerate(zip(heads, *cells, strict=True)):
+        natural.append(max(terminal.width(line) for t in column for line in t.split("\n")))
+        word = max(map(terminal.width, column[0].split()), default=0)
+        bound = limit // 2 if i == 0 else _WORD
+        least.append(min(natural[-1], max(word, min(_longest(column[1:]), bound), 1)))
+    return natural, least
+
+
+def _longest(texts: Sequence[str]) -> int:
+    return max((terminal.width(w) for text in texts for w in text.split()), default=0)
+
+
+def _shrink(
+    natural: list[int], least: list[int], room: int, cells: Sequence[Sequence[str]] = ()
+) -> list[int]:
+    """Widths within ``room``: the widest columns cut to one level, none below its least, nor
+    below its longest word in ``cells`` (its columns) where the room allows that."""
+    if sum(natural) <= room:
+        return natural
+    if cells:
+        whole = [
+            max(lo, min(n, _longest(c))) for n, lo, c in zip(natural, least, cells, strict=True)
+        ]
+        least = whole if sum(whole) <= room else least
+
+    def at(level: int) -> list[int]:
+        return [max(lo, min(n, level)) for n, lo in zip(natural, least, strict=True)]
+
+    low, high = 0, max(natural)
+    while low < high:  # the highest level whose widths fit
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if sum(at(mid)) <= room else (low, mid - 1)
+    sizes = at(low)
+    for i, n in enumerate(natural):  # what is left of room, to the columns cut
+        if sum(sizes) < room and n > sizes[i] == low:
+            sizes[i] += 1
+    return sizes
+
+
+def _row(values: Sequence[str], sizes: Sequence[int]) -> list[str]:
+    """One row of cells, each wrapped within its column: as many lines as its tallest cell."""
+    parts = [_wrapped(v, n) for v, n in zip(values, sizes, strict=True)]
+    lines = []
+    for k in range(max(map(len, parts))):
+        said = [p[k] if k < len(p) else "" for p in parts]
+        lines.append(
+            "  ".join(v + " " * (n - terminal.width(v)) for v, n in zip(said, sizes, strict=True))
+        )
+    return [line.rstrip() for line in lines]
+
+
+def _wrapped(text: str, size: int) -> list[str]:
+    """A cell's lines within ``size`` columns: each of its lines (a dict's items, say) on a
+    line of its own, a longer one continued two columns in."""
+    items = text.split("\n")
+    hang = 2 if len(items) > 1 else 0
+    return [line for item in items for line in terminal.wrap(item, size, hang)]
+
+
+def _records(heads: list[str], cells: list[list[str]], title: str | None, limit: int) -> str:
+    """Each row as its first cell, then a ``header value`` line for each other cell."""
+    out = [title] if title else []
+    for k, row in enumerate(cells):
+        pairs = list(zip(heads[1:], row[1:], strict=True))
+        natural, least = _widths(["", ""], [list(p) for p in pairs], limit - 2)
+        sizes = _shrink(natural, least, limit - 4, list(zip(*pairs, strict=True)))
+        out += ([""] if k else []) + [row[0]]
+        out += ["  " + line for pair in pairs for line in _row(pair, sizes)]
     return "\n".join(out)
 
 
@@ -89,7 +212,15 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
 
 def emit(text: str) -> None:
     """Print ``text`` and a newline on stdout; a write the system refuses (a full disk, say)
-    raises StdoutError. A reader going away is still BrokenPipeError, for the caller."""
+    raises StdoutError. A reader going away is still BrokenPipeError, for the caller.
+
+    A report's :class:`Text` is fitted to the terminal first: each line longer than its width
+    wraps, and the verdict words are coloured where stdout takes colour."""
+    if isinstance(text, Text):
+        limit = terminal.columns()
+        text = "\n".join(part for line in text.split("\n") for part in terminal.wrap(line, limit))
+        if terminal.colour(sys.stdout):
+            text = terminal.paint(text)
     with _stdout_writes():
         sys.stdout.write(text)
         sys.stdout.write("\n")
@@ -145,7 +276,14 @@ def _json_default(value: Any) -> Any:
 
 
 class Progress:
-    """A progress bar on stderr for long runs; silent under --json, in CI, or off a terminal."""
+    """What a long run is doing, on stderr: the phase's label and how long it has taken and,
+    while the corpora are judged, a bar of their bytes. It draws where stderr is a terminal,
+    whatever stdout is, and nowhere under --json, in CI or where stderr is no terminal; nothing
+    of it reaches stdout.
+
+    The run reports only the bytes it has judged (:meth:`advance`); :meth:`phase` says what
+    runs before the first of them (all of the run, where there are no corpora) and what after
+    the last."""
 
     def __init__(
         self,
@@ -156,34 +294,80 @@ class Progress:
     ) -> None:
         """``extra`` gives the bytes of generated input beyond the corpora (the exhaustive
         generators'); it is called only when the bar is shown."""
-        self.enabled = enabled and sys.stderr.isatty() and not os.environ.get("CI")
+        self.enabled = enabled and terminal.is_terminal(sys.stderr) and not os.environ.get("CI")
         from tokcheck.inputs.corpus import corpus_size
 
         self.total = sum(map(corpus_size, corpora))
         if self.enabled and extra is not None:
             self.total += extra()
+        judged = "the corpus" if len(corpora) == 1 else f"{len(corpora)} corpora"
+        judged = judged if extra is None else f"{judged} and the exhaustive lines"
+        self._judging = f"judging {'the exhaustive lines' if not corpora else judged}"
+        self._labels: tuple[str, str] | None = None
         self._bar: Any = None
+        self._task: Any = None
+        self._done = 0
+        self._started = 0.0
+
+    def phase(self, label: str, *, then: str = "finishing") -> None:
+        """Show ``label`` until the corpora's bytes are judged, and ``then`` after them."""
+        self._labels = (label, then)
+        if self._bar is not None and not self._done:
+            self._show(label)
 
     def __enter__(self) -> Progress:
-        if self.enabled and self.total:
-            from rich.progress import BarColumn, DownloadColumn, TimeRemainingColumn
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as Bar
 
             self._bar = Bar(
-                "[progress.description]{task.description}",
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
                 BarColumn(),
-                DownloadColumn(),
-                TimeRemainingColumn(),
+                TextColumn("{task.fields[amount]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
                 transient=True,
+                redirect_stdout=False,
             )
             self._bar.__enter__()
-            self._task = self._bar.add_task("comparing", total=self.total)
+            if self._labels is not None:
+                self._show(self._labels[0])
         return self
 
+    def _show(self, label: str, total: int | None = None, amount: str = "") -> None:
+        """A new phase, drawn now: its label, its own clock, and a bar where it has a
+        ``total``."""
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(label, total=total, amount=amount)
+        self._bar.refresh()
+
     def advance(self, consumed: int) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=consumed)
+        """``consumed`` more bytes of the corpora (and exhaustive lines) judged."""
+        if self._bar is None or not consumed:
+            return
+        if not self._done:
+            self._show(self._judging, self.total, _amount(0, self.total, 0))
+            self._started = time.monotonic()
+        self._done += consumed
+        amount = _amount(self._done, self.total, time.monotonic() - self._started)
+        self._bar.update(self._task, completed=self._done, amount=amount)
+        if self._done >= self.total:
+            self._show(self._labels[1] if self._labels else "finishing")
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(*exc)
+
+
+def _amount(done: int, total: int, seconds: float) -> str:
+    """``done`` of ``total`` bytes in a unit that fits the total, and the time left at the rate
+    so far."""
+    unit, scale = ("GB", 1e9) if total >= 1e9 else ("MB", 1e6) if total >= 1e6 else ("kB", 1e3)
+    said = f"{done / scale:.1f}/{total / scale:.1f} {unit}"
+    if 0 < done < total and seconds > 0:
+        left = int((total - done) * seconds / done)
+        said += f", {left // 60}:{left % 60:02d} left"
+    return said

@@ -3,17 +3,20 @@ round trips, exports and smoke runs.
 
 Every report's text form is built here (the gate's in :mod:`tokcheck.gate`), so the CLI, the
 pytest plugin and :mod:`tokcheck.testing` word things the same way; drawing the tables and
-writing them is :mod:`tokcheck.report.output`'s.
+writing them is :mod:`tokcheck.report.output`'s. A report's text is an
+:class:`~tokcheck.report.output.Text`: its tables are drawn for the terminal's width, and its
+other lines wrap to that width as they are printed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tokcheck import verdict
-from tokcheck.report.output import table
+from tokcheck.report.output import Text, cell, fits, listing, table
 
 if TYPE_CHECKING:
     from tokcheck.checks.roundtrip import RoundtripReport
@@ -36,7 +39,7 @@ def checks(report: Any, *, title: str | None = None) -> str:
     )
     detail = ", ".join(report.failed) if outcome == verdict.FAILED else "; ".join(caveats)
     out.append(verdict.line(outcome, detail))
-    return "\n".join(out)
+    return Text("\n".join(out))
 
 
 def _check_table(items: Sequence[Any], title: str | None) -> list[str]:
@@ -53,7 +56,7 @@ def gguf_inspection(report: dict[str, Any]) -> str:
         if isinstance(value, dict) and set(value) == {"written", "effective"}:
             value = _written(value)
         elif key == "special_ids":
-            value = ", ".join(f"{k} {_written(v)}" for k, v in value.items())
+            value = Text("\n".join(f"{k} {_written(v)}" for k, v in value.items()))
         elif key == "token_types":
             value = ", ".join(f"{v} {k}" for k, v in value.items())
         elif key == "tokens_over_binding_buffer":
@@ -61,7 +64,7 @@ def gguf_inspection(report: dict[str, Any]) -> str:
                 f" (e.g. {value['examples'][0]!r})" if value["examples"] else ""
             )
         rows.append((key, value))
-    return table(("property", "value"), rows, title=f"GGUF {report['gguf']}")
+    return Text(table(("property", "value"), rows, title=f"GGUF {report['gguf']}"))
 
 
 def serving(notes: Sequence[str]) -> list[str]:
@@ -71,14 +74,19 @@ def serving(notes: Sequence[str]) -> list[str]:
 
 def _written(value: dict[str, Any]) -> str:
     if value["written"] is None:
-        return f"{value['effective']} (not written: llama.cpp's default)"
-    return str(value["written"])
+        effective = "none" if value["effective"] is None else cell(value["effective"])
+        return f"{effective} (not written: llama.cpp's default)"
+    return cell(value["written"])
 
 
 def inspection(report: dict[str, Any]) -> str:
     skip = {"whitespace_encodings", "tokenizer_config", "special_tokens_map", "config"}
     skip |= {"piece_types", "hf_tokens"}
-    rows = [(k, v) for k, v in report.items() if k not in skip]
+    rows = [
+        (k, listing(v, k.replace("_", " ")) if isinstance(v, list | tuple) else v)
+        for k, v in report.items()
+        if k not in skip
+    ]
     rows += [(f"pieces of type {k}", v) for k, v in report["piece_types"].items()]
     rows += [(f"encode({s!r})", v) for s, v in (report["whitespace_encodings"] or {}).items()]
     out = [table(("property", "value"), rows, title=f"sentencepiece model {report['source']}")]
@@ -86,7 +94,7 @@ def inspection(report: dict[str, Any]) -> str:
         out += ["", *_hf_tokens(report["hf_tokens"], report["tokenizer_config"] or {})]
     if report["config"]:
         out += ["", table(("key", "value"), list(report["config"].items()), title="config.json")]
-    return "\n".join(out)
+    return Text("\n".join(out))
 
 
 _SETTINGS = ("tokenizer_class", "legacy", "add_bos_token", "add_eos_token")
@@ -131,24 +139,77 @@ def profiles(items: Sequence[Any]) -> str:
         for p in items
     ]
     headers = ("profile", "pieces", "byte_fallback", "dummy_prefix", "remove_ws", "members")
-    return table((*headers, "model card"), rows)
+    return Text(table((*headers, "model card"), rows))
 
 
 def tallies(items: Sequence[Tally], *, title: str | None = None) -> str:
-    """One row per candidate: its class, lines, and the count of each kind of difference."""
+    """The count of each kind of difference per candidate, with its class, lines and status:
+    one row per candidate where the kinds fit as columns, else one row per kind (see
+    :func:`_by_kind`)."""
     from tokcheck.judge.tally import KINDS
 
     rows = [
         (
             t.name,
-            t.cls + (f" (= {t.same_as})" if t.same_as else ""),
+            f"= {t.same_as}" if t.same_as else short_class(t.cls),
             t.lines,
             *(getattr(t, k) for k in KINDS),
             t.status,
         )
         for t in items
     ]
-    return table(("candidate", "class", "lines", *KINDS, "status"), rows, title=title)
+    headers = ("candidate", "class", "lines", *KINDS, "status")
+    if fits(headers, rows):
+        return table(headers, rows, title=title)
+    return _by_kind(items, title)
+
+
+def _by_kind(items: Sequence[Tally], title: str | None) -> str:
+    """One row per kind and one column per tokenizer loaded: a candidate that loaded the same
+    tokenizer as another is named in that one's column ("same tokenizer"), not given its own.
+    The columns that do not fit the width go on in another table below."""
+    from tokcheck.judge.tally import KINDS
+
+    names = {t.name for t in items}
+    own = [t for t in items if t.same_as not in names]
+    twins = {t.name: ", ".join(u.name for u in items if u.same_as == t.name) for t in own}
+    shown = any(twins.values())
+    labels = ["class", *(["same tokenizer"] if shown else []), "lines", *KINDS, "status"]
+    columns = {
+        t.name: [
+            short_class(t.cls),
+            *([twins[t.name] or "-"] if shown else []),
+            t.lines,
+            *(getattr(t, k) for k in KINDS),
+            t.status,
+        ]
+        for t in own
+    }
+
+    def part(taken: Sequence[str]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        return ("candidate", *taken), list(zip(labels, *(columns[n] for n in taken), strict=True))
+
+    if not columns:
+        return "\n".join(filter(None, [title, "no candidate was judged"]))
+    out: list[str] = []
+    left = list(columns)
+    while left:
+        taken = 1
+        while taken < len(left) and fits(*part(left[: taken + 1]), wrapped=True):
+            taken += 1
+        heads, rows = part(left[:taken])
+        out += [*([""] if out else []), table(heads, rows, title=None if out else title)]
+        left = left[taken:]
+    return "\n".join(out)
+
+
+# A dotted module path before a class name, as in transformers.models.t5.tokenization_t5.
+_MODULES = re.compile(r"\b(?:[a-z_][a-z0-9_]*\.){2,}(?=[A-Z])")
+
+
+def short_class(cls: str) -> str:
+    """A candidate's class as reports show it: without its module path (the JSON has it)."""
+    return _MODULES.sub("", cls)
 
 
 def counterexample(example: Counterexample, name: str) -> list[str]:
@@ -242,7 +303,7 @@ def comparison(report: CompareReport) -> str:
     else:
         detail = f"{judged} matches sentencepiece"
     out.append(verdict.line(outcome, detail))
-    return "\n".join(out)
+    return Text("\n".join(out))
 
 
 def _skipped(entry: dict[str, Any]) -> str:
@@ -272,7 +333,7 @@ def roundtrip(report: RoundtripReport) -> str:
             out.append(f"  replay: {p.replay}")
     failed = ", ".join(p.name for p in report.properties if not p.passed)
     out.append(verdict.line(verdict.FAILED if failed else verdict.PASSED, failed))
-    return "\n".join(out)
+    return Text("\n".join(out))
 
 
 def exported(result: ExportResult) -> str:
@@ -289,7 +350,7 @@ def exported(result: ExportResult) -> str:
     else:
         out.append(f"refused: {result.status}; nothing written (--force writes it anyway)")
         out.append(verdict.line(verdict.FAILED, result.status))
-    return "\n".join(out)
+    return Text("\n".join(out))
 
 
 def smoke(report: SmokeReport) -> str:
@@ -322,4 +383,4 @@ def smoke(report: SmokeReport) -> str:
         out.append(table(headers, rows, title="teacher-forced loss of a short reference text"))
         out.append("")
     out.append(checks(report))
-    return "\n".join(out)
+    return Text("\n".join(out))

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -90,12 +91,17 @@ def check_file_target(path: Path) -> None:
 
 
 def write_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    The file gets the mode a plain ``open()`` would leave: an existing file's, else 0666 less
+    the umask (not mkstemp's 0600, which would hide a CI report from the user who uploads it).
+    """
     check_file_target(path)
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, _file_mode(path))
             write(handle)
         os.replace(tmp, path)
     except OSError as e:
@@ -103,6 +109,29 @@ def write_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _file_mode(path: Path) -> int:
+    """The permission bits ``open(path, "w")`` would leave on ``path``."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:  # not there yet (check_file_target refused everything but a regular file)
+        return 0o666 & ~umask()
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where Linux says it (os.umask can only
+    be read by setting it, which races with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def staging_dir(outdir: Path) -> Path:

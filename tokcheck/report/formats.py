@@ -1,0 +1,145 @@
+"""Writing a report in the format asked for (``--format``), to stdout or a file (``--output``).
+
+Text and JSON are what they always were; ``github`` is :mod:`tokcheck.report.github`'s workflow
+commands, ``markdown`` :mod:`tokcheck.report.markdown`'s summary, ``junit`` the JUnit XML of the
+report's test cases. A file is written atomically, with the mode a plain ``open()`` leaves.
+Besides the format asked for, :func:`step_summary` appends the Markdown summary to GitHub's
+step summary when ``GITHUB_STEP_SUMMARY`` names one, and :func:`junit_on_error` leaves a JUnit
+file even when a run ends in an error (exit 2): a CI system then shows what went wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from tokcheck.errors import TokcheckError, one_line
+from tokcheck.report import output
+from tokcheck.report.view import FORMATS, View
+from tokcheck.system import atomic
+
+if TYPE_CHECKING:
+    from tokcheck.report.cases import Case
+
+
+def render(view: View, fmt: str) -> str:
+    """``view``'s report in format ``fmt`` (one of :data:`~tokcheck.report.view.FORMATS`)."""
+    if fmt == "text":
+        return view.text(view.report)
+    if fmt == "json":
+        from tokcheck.provenance import stamped
+
+        buffer = io.StringIO()
+        output.print_json(stamped(view.report.to_dict()), buffer)
+        return buffer.getvalue().removesuffix("\n")
+    if fmt == "junit":
+        return junit(view.cases(), view.model)
+    if fmt == "github":
+        from tokcheck.report.github import workflow_commands
+
+        return workflow_commands(view)
+    if fmt == "markdown":
+        from tokcheck.report.markdown import summary
+
+        return summary(view)
+    raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+
+
+def deliver(view: View, fmt: str, path: Path | None = None) -> None:
+    """Print ``view``'s report in ``fmt``, or write it to ``path`` atomically."""
+    text = render(view, fmt)
+    if path is None:
+        output.emit(text)
+    else:
+        data = f"{text}\n".encode("utf-8", "backslashreplace")
+        atomic.write_file(path, lambda handle: _write(handle, data))
+
+
+def show(args: Any, view: View, *, summary: bool = False) -> None:
+    """Deliver ``view``'s report as the parsed ``args`` ask (``--format``, ``--json``,
+    ``--output``); with ``summary``, append the step summary first (see :func:`step_summary`)."""
+    if summary:
+        step_summary(view)
+    target = getattr(args, "output", None)
+    deliver(view, chosen(args), Path(target) if target else None)
+
+
+def junit(cases: Sequence[Case], model: str) -> str:
+    """The JUnit XML of ``cases`` (see :func:`tokcheck.report.cases.junit_xml`)."""
+    from tokcheck.report.cases import junit_xml
+
+    buffer = io.BytesIO()
+    junit_xml(cases, model).write(buffer, encoding="utf-8", xml_declaration=True)
+    return buffer.getvalue().decode("utf-8")
+
+
+def step_summary(view: View) -> None:
+    """Append the Markdown summary to the file ``GITHUB_STEP_SUMMARY`` names, if it names one
+    (a failure to is one warning line on stderr, not a failed run)."""
+    if path := os.environ.get("GITHUB_STEP_SUMMARY"):
+        from tokcheck.report.github import append_step_summary
+        from tokcheck.report.markdown import summary
+
+        append_step_summary(path, summary(view))
+
+
+def chosen(args: Any) -> str:
+    """The format parsed arguments ask for: ``--json`` is ``--format json``."""
+    return "json" if getattr(args, "json", False) else str(getattr(args, "format", "text"))
+
+
+def prepared(args: Any) -> contextlib.AbstractContextManager[None]:
+    """Where a command with ``--output`` (and ``--junit``) runs, ``args`` its parsed arguments:
+    see :func:`writing`; JUnit XML goes to ``--junit``'s file, and ``--output``'s under
+    ``--format junit``."""
+    junit = [Path(args.junit)] if getattr(args, "junit", None) else []
+    out = [Path(args.output)] if getattr(args, "output", None) else []
+    junits = junit + (out if chosen(args) == "junit" else [])
+    return writing(junit + out, junits, args.command, args.model)
+
+
+@contextlib.contextmanager
+def writing(
+    targets: Sequence[Path], junits: Sequence[Path], command: str, model: str
+) -> Iterator[None]:
+    """Check now, before any long work, that each of ``targets`` can be written; then run the
+    block. If that ends in an error (what the CLI turns into exit 2, the check included), write
+    JUnit XML holding one errored case to each of ``junits`` and let the error go on: a CI system
+    shows what went wrong. A path that cannot be written is passed over (the error the user
+    sees is the one that ended the run); a signal's doing (ending the run with 128 + the signal,
+    not 2) leaves nothing."""
+    start = time.perf_counter()
+    try:
+        for target in targets:
+            atomic.check_file_target(target)
+        yield
+    except Exception as e:
+        from tokcheck.system.signals import received
+
+        if junits and received() is None:
+            from tokcheck.report.cases import ERROR, Case
+
+            case = Case(command, command, ERROR, error_line(e), time.perf_counter() - start)
+            data = junit([case], model).encode("utf-8")
+            for path in junits:
+                with contextlib.suppress(TokcheckError):
+                    atomic.write_file(path, lambda handle: _write(handle, data))
+        raise
+
+
+def error_line(error: Exception) -> str:
+    """The one line the CLI prints for ``error`` (see ``tokcheck.cli._failed``)."""
+    if isinstance(error, TokcheckError):
+        return one_line(str(error))
+    return one_line(
+        f"unexpected {type(error).__name__}: {error} (a tokcheck bug: please report it)"
+    )
+
+
+def _write(handle: BinaryIO, data: bytes) -> None:
+    handle.write(data)

@@ -822,3 +822,21 @@ def test_third_party_notices_never_reach_stderr(
     else:
         assert done.stderr == ""
         json.loads(done.stdout)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [None, "inspect", "check", "profiles", "compare", "roundtrip", "smoke", "export", "gate"],
+)
+def test_help_has_examples_exit_codes_and_defaults(
+    command: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*([command] if command else []), "--help"])
+    assert done.value.code == 0
+    said = capsys.readouterr().out
+    assert "examples:\n  tokcheck " in said
+    assert "exit codes: 0 passed" in said
+    if command in ("compare", "gate"):
+        assert "(default: 1000)" in said  # --examples
+        assert "(default: text)" in said  # --field

@@ -29,7 +29,7 @@ STAGES: list[tuple[str, ...]] = [
     ("tokcheck.export", "tokcheck.smoke"),
     ("tokcheck.report",),
     ("tokcheck.gate", "tokcheck.options", "tokcheck.testing"),
-    ("tokcheck.cli", "tokcheck.pytest_plugin", "tokcheck.__main__", "tokcheck"),
+    ("tokcheck.cli", "tokcheck.usage", "tokcheck.pytest_plugin", "tokcheck.__main__", "tokcheck"),
 ]
 
 

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tokcheck import options
+from tokcheck import options, usage
 from tokcheck.convert.target import EXPORT_TARGETS
 from tokcheck.errors import ExportRefusedError, StdoutError, TokcheckError, one_line
 from tokcheck.report import formats, output, render
@@ -37,10 +37,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tokcheck", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(prog="tokcheck", **usage.settings(None))
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    add = sub.add_parser
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, **usage.settings(name, help))
 
     _options(
         add(

@@ -3,7 +3,7 @@
 Registered under ``hooks:`` in ``mkdocs.yml``. Two markers are replaced on every build:
 
 - ``<!-- tokcheck-cli-help -->`` (docs/reference/cli.md): the top-level help and each
-  subcommand's ``format_help()``, from ``tokcheck.cli.build_parser()``;
+  subcommand's ``format_help()``, from ``tokcheck.parser.build_parser()``;
 - ``<!-- tokcheck-profiles -->`` (docs/reference/profiles.md): a table of the built-in
   profiles, from ``tokcheck profiles --json``.
 """
@@ -49,7 +49,7 @@ def cli_reference() -> str:
     """Markdown for every command: a heading and its help text, in the parser's order."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tokcheck.cli import build_parser
+    from tokcheck.parser import build_parser
 
     parser = build_parser()
     parts = _help_block("tokcheck", parser)

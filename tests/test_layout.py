@@ -29,7 +29,14 @@ STAGES: list[tuple[str, ...]] = [
     ("tokcheck.export", "tokcheck.smoke"),
     ("tokcheck.report",),
     ("tokcheck.gate", "tokcheck.options", "tokcheck.testing"),
-    ("tokcheck.cli", "tokcheck.usage", "tokcheck.pytest_plugin", "tokcheck.__main__", "tokcheck"),
+    (
+        "tokcheck.cli",
+        "tokcheck.parser",
+        "tokcheck.usage",
+        "tokcheck.pytest_plugin",
+        "tokcheck.__main__",
+        "tokcheck",
+    ),
 ]
 
 

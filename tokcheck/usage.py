@@ -6,6 +6,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+# Every command's exit codes.
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# The reader of stdout went away: what a shell reports for a process SIGPIPE ended (128 + 13),
+# neither a verdict nor bad input.
+EXIT_BROKEN_PIPE = 141
+
 DESCRIPTION = (
     "Validate a sentencepiece-based tokenizer against the sentencepiece library on its own\n"
     "model file: every Hugging Face loading path, tokcheck's export and the runtimes people\n"

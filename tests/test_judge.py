@@ -167,7 +167,8 @@ def test_compare_of_the_exported_tokenizer_gives_the_same_verdict(
         assert (code, data["passed"], data["next_step"]) == (0, True, None)
         assert data["verdict"] == "passed with caveats"
         assert any("ties" in c for c in data["caveats"])
-    assert "tokcheck export MODEL" not in json.dumps(data)
+    assert "`tokcheck export " not in json.dumps(data)
+    assert data["fix"] is None
 
 
 def test_compare_of_the_exported_directory_never_advises_export(
@@ -183,7 +184,7 @@ def test_compare_of_the_exported_directory_never_advises_export(
     default = next(c for c in data["candidates"] if c["name"] == "default")
     assert (default["tie"], default["mismatched"]) == (ties, 0)
     assert code == 1
-    assert "tokcheck export MODEL" not in str(data["next_step"])
+    assert "`tokcheck export " not in str(data["next_step"])
     assert "not exact here" in str(data["next_step"])
 
 
@@ -214,7 +215,7 @@ def test_gate_strict_fails_ties_and_says_why(
     assert lenient_report["verdicts"]["compare"] is True
     assert strict_report["verdicts"]["compare"] is False
     assert (lenient, strict) == (0 if lenient_report["passed"] else 1, 1)
-    assert not any("tokcheck export MODEL" in s for s in strict_report["next_steps"])
+    assert not any("`tokcheck export " in s for s in strict_report["next_steps"])
 
 
 def test_a_difference_float32_cannot_resolve_is_a_tie_and_a_larger_one_is_not(
@@ -300,7 +301,8 @@ def test_no_export_advice_for_a_model_export_cannot_convert(
         main(["compare", str(model), "--examples", "0", "--json", "--candidate", "exported"]) == 1
     )
     report = json.loads(capsys.readouterr().out)
-    assert "tokcheck export MODEL" not in report["next_step"]
+    assert "`tokcheck export " not in report["next_step"]
+    assert report["fix"] is None
     assert "treat_whitespace_as_suffix" in report["next_step"]
     assert main(["compare", str(model), "--examples", "0", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)

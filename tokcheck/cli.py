@@ -21,7 +21,7 @@ from tokcheck import options
 from tokcheck.errors import ExportRefusedError, StdoutError, TokcheckError, one_line
 from tokcheck.parser import build_parser
 from tokcheck.report import formats, output, render
-from tokcheck.report.view import checked, compared
+from tokcheck.report.view import View, checked, compared
 from tokcheck.usage import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_PASSED, EXIT_USAGE
 
 
@@ -152,6 +152,18 @@ def _show(args: argparse.Namespace, report: Any, text: Callable[[Any], str]) -> 
         output.emit(text(report))
 
 
+def _path(name: str | None) -> Path | None:
+    return Path(name) if name else None
+
+
+def _write_html(args: argparse.Namespace, shown: View) -> None:
+    """The HTML report, where ``--html`` asks for one."""
+    if args.html:
+        from tokcheck.report import html
+
+        html.write(shown, Path(args.html))
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from tokcheck.model.inspection import inspect_model
 
@@ -195,8 +207,9 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from tokcheck.compare.run import compare
     from tokcheck.inputs import exhaustive
+    from tokcheck.judge.dump import dumping
 
-    with formats.prepared(args):
+    with formats.prepared(args), dumping(_path(args.dump)) as sink:
         resolved, model = _load(args)
         get = partial(getattr, args)
         chosen = options.compare_options(get)
@@ -213,8 +226,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 profile=_profile(args, resolved),
                 engine=engine,
                 progress=bar.advance,
+                diverging=sink,
             )
-    formats.show(args, compared(report, args.model, render.comparison), summary=True)
+    _write_html(args, shown := compared(report, args.model, render.comparison))
+    formats.show(args, shown, summary=True)
     return _exit(report.passed)
 
 
@@ -262,8 +277,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     from tokcheck.gate import run_gate, view, write_junit
+    from tokcheck.judge.dump import dumping
 
-    with formats.prepared(args):
+    with formats.prepared(args), dumping(_path(args.dump)) as sink:
         resolved, model = _load(args)
         chosen = _selection(args, resolved, required=True)
         profile = chosen.profile
@@ -284,10 +300,12 @@ def _cmd_gate(args: argparse.Namespace) -> int:
                 smoke=options.smoke_runner(get, resolved, model, profile) if args.smoke else None,
                 engine=engine,
                 progress=bar.advance,
+                diverging=sink,
             )
     if args.junit:
         write_junit(report, Path(args.junit))
-    formats.show(args, view(report), summary=True)
+    _write_html(args, shown := view(report))
+    formats.show(args, shown, summary=True)
     return _exit(report.passed)
 
 

@@ -18,6 +18,7 @@ from tokcheck.checks.rules import CheckReport, run_checks
 from tokcheck.compare.options import CompareOptions
 from tokcheck.compare.report import CompareReport
 from tokcheck.compare.run import compare
+from tokcheck.judge.dump import Sink
 from tokcheck.model.profiles import Profile
 from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.resolve import ResolvedModel
@@ -106,13 +107,15 @@ def run_gate(
     smoke: Callable[[], Any] | None = None,
     engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
+    diverging: Sink | None = None,
 ) -> GateReport:
     """Run every part and collect one report; ``smoke`` runs the smoke test when given.
 
     ``options`` are compare's (:class:`~tokcheck.compare.options.CompareOptions`); their
     ``examples`` and ``seed`` are the round-trip properties' too, and ``strict`` fails every
     caveat (ties, unstreamed lines, skipped records, no profile: see :mod:`tokcheck.verdict`).
-    ``profile_how`` says how ``profile`` was chosen.
+    ``profile_how`` says how ``profile`` was chosen; ``diverging`` gets compare's every
+    diverging line (see :func:`tokcheck.compare.run.compare`).
     """
     o = options or CompareOptions()
     times: dict[str, float] = {}
@@ -131,7 +134,15 @@ def run_gate(
         ),
         compare=step(
             "compare",
-            lambda: compare(resolved, model, o, profile=profile, engine=engine, progress=progress),
+            lambda: compare(
+                resolved,
+                model,
+                o,
+                profile=profile,
+                engine=engine,
+                progress=progress,
+                diverging=diverging,
+            ),
         ),
         roundtrip=step(
             "roundtrip",
@@ -249,7 +260,10 @@ def text(report: GateReport) -> str:
     out += [f"warning: {w}" for w in compare.warnings]
     out += render.serving(compare.serving)
     out += [f"caveat: {c}" for c in report.caveats]
-    out += [f"next: {step}" for step in report.next_steps]
+    # The compare step's kinds are the fix's: counted here, named in the fix block below.
+    full, brief = compare.advise(report.model), compare.advise(report.model, brief=True)
+    out += [f"next: {brief if step == full else step}" for step in report.next_steps]
+    out += render.fix(compare.fix) if compare.fix else []
     failed = ", ".join(step for step, v in report.steps.items() if v == verdict.FAILED)
     detail = failed or f"{len(report.caveats)} caveat(s) above" if report.caveats or failed else ""
     out.append("gate " + verdict.line(report.verdict, detail))

@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _options(add("profiles", help="list the built-in profiles"))
     p = add("compare", help="compare every Hugging Face loading path with sentencepiece")
-    _options(p, "model", "profile", "format")
+    _options(p, "model", "profile", "format", "reports")
     options.add_options(p.add_argument)
     p = add("roundtrip", help="Hypothesis round-trip properties of the reference")
     _options(p, "model")
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "unigram model with byte fallback is written in byte-level form)",
     )
     p = add("gate", help="check + compare + roundtrip (+ smoke): one verdict for CI")
-    _options(p, "model", "profile", "required", "smoke", "format")
+    _options(p, "model", "profile", "required", "smoke", "format", "reports")
     options.add_options(p.add_argument, min_examples=1)
     p.add_argument(
         "--junit", type=options.file_name, metavar="FILE", help="also write JUnit XML here"
@@ -146,4 +146,19 @@ def _options(p: argparse.ArgumentParser, *groups: str) -> None:
         )
         p.add_argument(
             "--output", type=options.file_name, metavar="FILE", help="write it to FILE instead"
+        )
+    if "reports" in groups:
+        p.add_argument(
+            "--html",
+            type=options.file_name,
+            metavar="FILE",
+            help="also write a self-contained HTML report here (the verdict, the divergence "
+            "kinds per candidate, the inputs, the counterexamples aligned side by side)",
+        )
+        p.add_argument(
+            "--dump",
+            type=options.file_name,
+            metavar="FILE.jsonl",
+            help="also write every diverging line here, one JSON object per line, in input "
+            "order (not only the shortest counterexamples)",
         )

@@ -8,6 +8,7 @@ step to take (export the model, load the export, or what a runtime needs).
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ from tokcheck.candidates.base import Unavailable
 from tokcheck.candidates.llamacpp import is_llama
 from tokcheck.candidates.registry import RUNTIMES
 from tokcheck.checks.gguf import GGUFReport
+from tokcheck.compare.fix import Fix, suggested_outdir
+from tokcheck.compare.fix import fix as build_fix
 from tokcheck.compare.injection import Remedy
 from tokcheck.compare.prompts import PromptCheck
 from tokcheck.judge.stream_check import BUDGET, UNLIMITED
@@ -51,6 +54,11 @@ class CompareReport:
     ggufs: list[GGUFReport] = dataclasses.field(default_factory=list)
     # What the serving algorithms themselves lose on this model (tokcheck.judge.serving.serving_notes).
     serving: list[str] = dataclasses.field(default_factory=list)
+    # The MODEL argument as given, the .model file export writes beside tokenizer.json and
+    # whether the model has byte fallback: the fix's command and wording (tokcheck.compare.fix).
+    model: str = "MODEL"
+    model_file: str = "tokenizer.model"
+    byte_fallback: bool = False
 
     @property
     def load_failures(self) -> list[Unavailable]:
@@ -86,8 +94,8 @@ class CompareReport:
         if outcome == verdict.FAILED and not self.is_judged(tally):
             return NOT_JUDGED, (
                 f"{tally.name} was not judged (this run judges {', '.join(self.judged)}) and "
-                f"differs from sentencepiece: {tally.summary()}; `tokcheck compare MODEL "
-                f"--candidate {tally.name}` judges it"
+                f"differs from sentencepiece: {tally.summary()}; `tokcheck compare "
+                f"{shlex.quote(self.model)} --candidate {tally.name}` judges it"
             )
         return outcome, why
 
@@ -179,18 +187,33 @@ class CompareReport:
     def next_step(self) -> str | None:
         return self.advise()
 
-    def advise(self, model: str = "MODEL") -> str | None:
+    def advise(self, model: str | None = None, *, brief: bool = False) -> str | None:
         """What to do about a failure, worded for what failed: a candidate (see
-        :func:`advice`), or only the corpus records or the caveats ``--strict`` fails."""
+        :func:`advice`), or only the corpus records or the caveats ``--strict`` fails.
+        ``model`` is the MODEL argument (the report's own by default); ``brief`` counts each
+        failing Hugging Face path's lines without their kinds, where :attr:`fix` has them."""
         if self.passed:
             return None
         if self.load_failures or any(
             c.diverged or (self.strict and c.tie) for c in self.judged_tallies
         ):
-            return advice(self, model)
+            return advice(self, self.model if model is None else model, brief=brief)
         if any(g.failed for g in self.ggufs):
             return gguf_advice(self.ggufs)
         return self.too_many_skipped or f"--strict fails the caveats: {'; '.join(self.caveats)}"
+
+    @property
+    def fix(self) -> Fix | None:
+        """The fix where a Hugging Face path diverges or raises and tokcheck export is it (see
+        :mod:`tokcheck.compare.fix`), else None."""
+        if self.passed or not _exports(self):
+            return None
+        _, raised, failed = _hf_failures(self)
+        release = self.versions.get("transformers") or "?"
+        hf = [c for c in failed if c.name != "exported"]
+        return build_fix(
+            self.model, self.model_file, release, hf, raised, byte_fallback=self.byte_fallback
+        )
 
     def to_dict(self) -> dict[str, Any]:
         mb = self.inputs["bytes"] / 1e6
@@ -212,6 +235,7 @@ class CompareReport:
             "gguf": [g.to_dict() for g in self.ggufs],
             "serving_notes": self.serving,
             "next_step": self.next_step,
+            "fix": found.to_dict() if (found := self.fix) else None,
             "inputs": self.inputs,
             "prompts": self.prompts.to_dict() if self.prompts else None,
             "engine": self.engine,
@@ -237,11 +261,19 @@ NOT_JUDGED = "not judged"
 
 
 def export_advice(model: str = "MODEL") -> str:
-    """The fix for a Hugging Face path that fails compare, as every report words it."""
-    return f"run `tokcheck export {model} OUTDIR` and load the exported directory instead"
+    """The fix for a Hugging Face path that fails compare, as every report words it: for the
+    MODEL given, with the OUTDIR :func:`~tokcheck.compare.fix.suggested_outdir` suggests."""
+    return f"run `{_export(model)}` and load the exported directory instead"
 
 
-def advice(report: CompareReport, model: str = "MODEL") -> str:
+def _export(model: str, *flags: str) -> str:
+    """The export command for ``model``; the placeholders where it is the placeholder MODEL."""
+    outdir = "OUTDIR" if model == "MODEL" else shlex.quote(suggested_outdir(model))
+    said = "MODEL" if model == "MODEL" else shlex.quote(model)
+    return " ".join(["tokcheck export", said, outdir, *flags])
+
+
+def advice(report: CompareReport, model: str = "MODEL", *, brief: bool = False) -> str:
     """The next step for a failed compare; export is advised only where it is the fix.
 
     It is not when the failure is tokcheck's own ``exported`` tokenizer, or the directory is
@@ -250,15 +282,31 @@ def advice(report: CompareReport, model: str = "MODEL") -> str:
     (transformers.js) gets advice of its own: export's fix is for the Hugging Face paths.
     """
     runtime = "; and ".join(a for a in (_runtime_advice(report, model), _llama_advice(report)) if a)
+    own, raised, failed = _hf_failures(report)
+    if runtime and not (own or raised or failed):
+        return runtime
+    hf = _hf_advice(report, model, own, raised, failed, brief)
+    return f"{hf}; and {runtime}" if runtime else hf
+
+
+def _hf_failures(report: CompareReport) -> tuple[list[Unavailable], list[Unavailable], list[Tally]]:
+    """tokcheck's own ``exported`` candidate that raised, the Hugging Face paths that raised,
+    and the judged candidates but the runtimes' that fail."""
     own = [u for u in report.load_failures if u.name == "exported"]
     raised = [u for u in report.load_failures if u.name != "exported" and not _is_runtime(u.name)]
     failed = [
         c for c in report.judged_tallies if not c.passed(report.strict) and not _is_runtime(c.name)
     ]
-    if runtime and not (own or raised or failed):
-        return runtime
-    hf = _hf_advice(report, model, own, raised, failed)
-    return f"{hf}; and {runtime}" if runtime else hf
+    return own, raised, failed
+
+
+def _exports(report: CompareReport) -> bool:
+    """Whether the advice is tokcheck export: a Hugging Face path fails, the failure is not
+    tokcheck's own, and export can convert the model."""
+    own, raised, failed = _hf_failures(report)
+    hf_failed = [c for c in failed if c.name != "exported"]
+    mine = own or (not raised and not hf_failed) or report.exported
+    return not mine and not report.unexportable
 
 
 def _is_runtime(name: str) -> bool:
@@ -307,8 +355,8 @@ def _runtime_advice(report: CompareReport, model: str) -> str:
         + [f"{c.name}: {c.summary()}" for c in _distinct(failed)]
     )
     return (
-        f"transformers.js does not tokenize as sentencepiece here ({found}): run `tokcheck "
-        f"export {model} OUTDIR --target transformers.js`, which writes a tokenizer it runs "
+        f"transformers.js does not tokenize as sentencepiece here ({found}): run "
+        f"`{_export(model, '--target', 'transformers.js')}`, which writes a tokenizer it runs "
         "exactly and verifies it there, or refuses with the reason"
     )
 
@@ -319,6 +367,7 @@ def _hf_advice(
     own: list[Unavailable],
     raised: list[Unavailable],
     failed: list[Tally],
+    brief: bool = False,
 ) -> str:
     hf_failed = [c for c in failed if c.name != "exported"]
     if own or (not raised and not hf_failed) or report.exported:
@@ -334,7 +383,12 @@ def _hf_advice(
         )
     found = "; ".join(
         [f"{u.name} {u.reason}" for u in raised]
-        + [f"{c.name}: {c.summary()}" for c in _distinct(hf_failed)]
+        + [
+            f"{c.name}: {c.differing} of {c.lines} lines differ"
+            if brief
+            else f"{c.name}: {c.summary()}"
+            for c in _distinct(hf_failed)
+        ]
     )
     verb = "raises" if raised else "diverges from sentencepiece"
     fix = (

@@ -39,6 +39,7 @@ from tokcheck.convert.target import EXPORT_RECORD
 from tokcheck.errors import CorpusError, TokcheckError
 from tokcheck.inputs.conversations import prompt_formats, prompt_lines
 from tokcheck.inputs.corpus import CorpusStats, Location, check_corpora, corpus_size
+from tokcheck.inputs.derived import ORIGIN as DERIVED
 from tokcheck.inputs.exhaustive import exhaustive_lines
 from tokcheck.inputs.inject import injection_texts
 from tokcheck.inputs.probes import (
@@ -47,12 +48,13 @@ from tokcheck.inputs.probes import (
     hypothesis_strings,
     verification_lines,
 )
+from tokcheck.judge.dump import Sink
 from tokcheck.judge.serving import serving_notes
 from tokcheck.judge.stream_check import BUDGET
 from tokcheck.model.gguf_vocab import read_gguf
 from tokcheck.model.profiles import Profile
 from tokcheck.model.proto import SentencePieceModel
-from tokcheck.model.resolve import ResolvedModel
+from tokcheck.model.resolve import MODEL_FILENAMES, ResolvedModel
 from tokcheck.parallel.engine import Engine, Job, Judgement, Local, judge_partition, opened
 from tokcheck.parallel.partition import (
     STRIDE,
@@ -78,6 +80,7 @@ def compare(
     profile: Profile | None = None,
     engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
+    diverging: Sink | None = None,
 ) -> CompareReport:
     """Compare every candidate with sentencepiece on what ``options`` name (the defaults of
     :class:`~tokcheck.compare.options.CompareOptions` without): probes, generated conversations
@@ -103,6 +106,9 @@ def compare(
     Each of ``ggufs`` gets the static findings of :mod:`tokcheck.checks.gguf` and, with
     llama-cpp-python installed, the candidates of :mod:`tokcheck.candidates.llamacpp`, judged with the
     others (without it they are a caveat: not run).
+
+    ``diverging`` gets every line that differs, not only the K shortest, in input order (see
+    :mod:`tokcheck.judge.dump`): the same lines in the same order whatever the engine.
     """
     o = options or CompareOptions()
     model.require_text("compare tokenizers on it")
@@ -111,7 +117,7 @@ def compare(
     # cannot be reached fails before any long work.
     engine = (engine or Local(o.jobs)) if corpora or o.exhaustive else None
     with opened(engine):
-        return _compare(resolved, model, corpora, engine, o, profile, progress)
+        return _compare(resolved, model, corpora, engine, o, profile, progress, diverging)
 
 
 def _compare(
@@ -122,6 +128,7 @@ def _compare(
     o: CompareOptions,
     profile: Profile | None,
     progress: Callable[[int], None] | None,
+    diverging: Sink | None = None,
 ) -> CompareReport:
     static = [check_gguf(read_gguf(path), model) for path in o.ggufs]
     asked = list(o.candidates or ())
@@ -141,7 +148,7 @@ def _compare(
         (t, f"inject[{i}]")
         for i, t in enumerate(injection_texts(model, special_names(loaded)) if o.probes else ())
     ]
-    runner = Runner(model, loaded, o.show, budget=o.stream_budget)
+    runner = Runner(model, loaded, o.show, budget=o.stream_budget, sink=diverging)
     totals = {"lines": 0, "bytes": 0}
     verification = _verification(model, resolved, o) if o.probes else []
     generated = _generated(model, o, formats, injection, verification)
@@ -161,6 +168,7 @@ def _compare(
             tuple(runner.every_line()),
             stream_budget=o.stream_budget,
             ggufs=tuple(o.ggufs),
+            keep=diverging is not None,
         )
         more = exhaustive_lines(model, resolved) if o.exhaustive else ()
         work = _Work(engine, job, runner, stats, totals, progress, counts)
@@ -184,6 +192,8 @@ def _compare(
             "prompts": o.prompts * len(formats),
             "injection": len(injection),
             "verification": len(verification),
+            # Those of them derived from the model (see tokcheck.inputs.derived).
+            "derived": sum(origin.startswith(f"{DERIVED}[") for _, origin in verification),
             "examples": o.examples,
             "seed": o.seed,
             "corpora": [str(p) for p in corpora],
@@ -212,6 +222,10 @@ def _compare(
         max_skipped=o.max_skipped,
         ggufs=static,
         serving=serving_notes(model, loaded, BUILTIN_PROBES) if o.probes else [],
+        model=resolved.name,
+        # The name tokcheck export gives the .model file it writes.
+        model_file=model.path.name if model.path.name in MODEL_FILENAMES else "tokenizer.model",
+        byte_fallback=model.proto.trainer_spec.byte_fallback,
     )
 
 

@@ -87,8 +87,9 @@ class Judge:
             _path_scores(model) if proto.trainer_spec.model_type == UNIGRAM_MODEL else None
         )
 
-    def tally(self, name: str, cls: str) -> Judged:
-        return Judged(Tally(name, cls))
+    def tally(self, name: str, cls: str, *, keep: bool = False) -> Judged:
+        """A tally to fill; with ``keep``, it also keeps every line that differs."""
+        return Judged(Tally(name, cls), kept=[] if keep else None)
 
     def judge_batch(
         self,
@@ -119,6 +120,8 @@ class Judge:
             for kind in kinds:
                 setattr(tally, kind, getattr(tally, kind) + 1)
             (judged.ties if kinds == ["tie"] else judged.diverged).offer(o, show)
+            if judged.kept is not None:
+                judged.kept.append(o)
 
     def classify(
         self,
@@ -197,9 +200,7 @@ class Judge:
 
     def _example(self, o: Outcome, pieces: Callable[[list[int]], list[str]]) -> Counterexample:
         r, c = o.expected_ids, o.candidate_ids
-        first = next(
-            (i for i, (a, b) in enumerate(zip(r, c, strict=False)) if a != b), min(len(r), len(c))
-        )
+        first = o.first_divergence
         lo, hi = max(0, first - WINDOW[0]), first + WINDOW[1]
         return Counterexample(
             text=o.text,
@@ -227,14 +228,19 @@ class Judged:
     tally: Tally
     diverged: Shortest = field(default_factory=Shortest)
     ties: Shortest = field(default_factory=Shortest)
+    # Every line that differed since the list was last emptied, if kept (Judge.tally's keep).
+    kept: list[Outcome] | None = None
 
     def merge(self, other: Judged, k: int) -> None:
-        """Add what ``other`` judged on another part of the input: the counts add up, and the
-        K shortest counterexamples of both are kept (the first in the input among equals)."""
+        """Add what ``other`` judged on another part of the input: the counts add up, the K
+        shortest counterexamples of both are kept (the first in the input among equals), and
+        the lines it kept follow these."""
         for name in COUNTERS:
             setattr(self.tally, name, getattr(self.tally, name) + getattr(other.tally, name))
         self.diverged.merge(other.diverged, k)
         self.ties.merge(other.ties, k)
+        if self.kept is not None and other.kept:
+            self.kept += other.kept
 
 
 def _path_scores(model: SentencePieceModel) -> list[float]:

@@ -41,3 +41,12 @@ class Outcome:
         if not before and not after:
             return self.reference_ids
         return [*before, *self.reference_ids, *after]
+
+    @property
+    def first_divergence(self) -> int:
+        """The first position where the candidate's ids part from :attr:`expected_ids` (the
+        shorter's length where one is a prefix of the other; equal ids give their length)."""
+        r, c = self.expected_ids, self.candidate_ids
+        return next(
+            (i for i, (a, b) in enumerate(zip(r, c, strict=False)) if a != b), min(len(r), len(c))
+        )

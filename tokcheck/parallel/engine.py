@@ -62,6 +62,8 @@ class Job:
     stream_budget: int | None = None
     # The GGUFs whose llama.cpp candidates are among ``candidates`` (workers open the paths).
     ggufs: tuple[Path, ...] = ()
+    # Each part carries every line that differs (for the coordinator's sink: --dump).
+    keep: bool = False
     # The model's tokenizer files by name, for workers that may not see its paths (a cluster).
     files: tuple[tuple[str, bytes], ...] = ()
     token: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
@@ -276,6 +278,7 @@ class _Worker:
             every_line=job.every_line,
             defer=0,
             budget=job.stream_budget,
+            keep=job.keep,
         )
 
 

@@ -10,7 +10,9 @@ would stream are streamed by the coordinator in input order (see :mod:`tokcheck.
 report is the one a single process gives.
 
 Memory stays flat: a batch at a time, the judge's counters and K lines per candidate, and at
-most the streaming budget's worth of deferred lines per part.
+most the streaming budget's worth of deferred lines per part. With a ``sink``
+(:mod:`tokcheck.judge.dump`), every line that differs goes to it in input order, a batch or an
+absorbed part at a time (a worker keeps its part's, with ``keep``, and hands them over in it).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 
 from tokcheck.candidates.base import Candidate, without_added
 from tokcheck.inputs.derived import ORIGIN
+from tokcheck.judge.dump import Diverging, Sink
 from tokcheck.judge.lines import Judge, Judged
 from tokcheck.judge.outcome import Outcome
 from tokcheck.judge.stream_check import StreamCheck
@@ -91,7 +94,8 @@ class Runner:
     runner takes ``every_line``, the names of candidates whose streaming rule failed on the
     coordinator's first batch, and ``defer``, the streaming budget that may be left when its
     part starts (see :class:`tokcheck.judge.stream_check.StreamCheck`); ``budget`` is the run's streaming
-    budget (None: :data:`tokcheck.judge.stream_check.BUDGET`).
+    budget (None: :data:`tokcheck.judge.stream_check.BUDGET`). ``sink`` gets every line that
+    differs, in input order (a coordinator's); ``keep`` keeps them in the part (a worker's).
     """
 
     def __init__(
@@ -104,8 +108,12 @@ class Runner:
         every_line: Iterable[str] = (),
         defer: int | None = None,
         budget: int | None = None,
+        sink: Sink | None = None,
+        keep: bool = False,
     ) -> None:
         self.sp = model.processor
+        self.sink = sink
+        self.keep = keep or sink is not None
         self.show = show
         self.threads = threads or os.cpu_count() or 1
         self.judge = Judge(model, show=show)
@@ -130,7 +138,9 @@ class Runner:
         self._tallies: list[Tally] | None = None
 
     def _fresh(self) -> None:
-        self.judged = {k: self.judge.tally(c.name, c.cls) for k, c in self.distinct.items()}
+        self.judged = {
+            k: self.judge.tally(c.name, c.cls, keep=self.keep) for k, c in self.distinct.items()
+        }
         self.deferred: dict[str, list[Outcome]] = {key: [] for key in self.distinct}
 
     def run(self, batches: Iterable[Batch]) -> Iterator[list[Line]]:
@@ -154,6 +164,7 @@ class Runner:
                     ahead = pool.submit(self._candidates, following[0])
                 for key, (cand_ids, cand_decoded) in outputs.items():
                     self._judge(key, batch, ref_ids, ref_decoded, cand_ids, cand_decoded)
+                self._flush()
                 yield lines
                 batch = following
 
@@ -241,6 +252,23 @@ class Runner:
         for name in part.spent:
             # The part ran out with at least the budget left here: so would one process have.
             self.streams[by_name[name]].spent = True
+        self._flush()
+
+    def _flush(self) -> None:
+        """Hand the lines that differed since the last call to the sink, in input order (and
+        the candidates' order on one line): the parts' lines and those streamed here alike."""
+        if self.sink is None:
+            return
+        records: list[tuple[int, int, Diverging]] = []
+        for rank, (key, judged) in enumerate(self.judged.items()):
+            if not judged.kept:
+                continue
+            first, *twins = (c.name for c in self.names[key])
+            records += [(o.serial, rank, Diverging(first, tuple(twins), o)) for o in judged.kept]
+            judged.kept.clear()
+        if records:
+            records.sort(key=lambda r: r[:2])
+            self.sink([r for _, _, r in records])
 
     def tallies(self) -> list[Tally]:
         """Every candidate's tally, counterexamples spelled out (once: this ends the run)."""

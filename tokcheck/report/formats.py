@@ -94,13 +94,15 @@ def chosen(args: Any) -> str:
 
 
 def prepared(args: Any) -> contextlib.AbstractContextManager[None]:
-    """Where a command with ``--output`` (and ``--junit``) runs, ``args`` its parsed arguments:
-    see :func:`writing`; JUnit XML goes to ``--junit``'s file, and ``--output``'s under
-    ``--format junit``."""
+    """Where a command with ``--output`` (and ``--junit``, ``--html``, ``--dump``) runs, ``args``
+    its parsed arguments: see :func:`writing`; JUnit XML goes to ``--junit``'s file, and
+    ``--output``'s under ``--format junit``."""
     junit = [Path(args.junit)] if getattr(args, "junit", None) else []
     out = [Path(args.output)] if getattr(args, "output", None) else []
     junits = junit + (out if chosen(args) == "junit" else [])
-    return writing(junit + out, junits, args.command, args.model)
+    # The HTML report and the dump (compare and gate) are checked as early.
+    also = [Path(path) for name in ("html", "dump") if (path := getattr(args, name, None))]
+    return writing(junit + out + also, junits, args.command, args.model)
 
 
 @contextlib.contextmanager

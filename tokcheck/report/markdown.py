@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from tokcheck import verdict
+from tokcheck.compare.fix import Fix
 from tokcheck.compare.report import CompareReport
 from tokcheck.report import render
 from tokcheck.report.cases import ERROR, FAIL, SKIP, shown_name
@@ -51,6 +52,8 @@ def summary(view: View) -> str:
     out += _bullets("Caveats", view.report.caveats)
     out += _bullets("Warnings", view.compare.warnings if view.compare else [])
     out += _bullets("Next steps", view.next_steps)
+    if view.compare is not None and view.compare.fix is not None:
+        out += fix(view.compare.fix)
     out.append(text(view.verdict_line))
     return "\n".join(out)
 
@@ -81,17 +84,37 @@ def counterexamples(compare: CompareReport) -> list[str]:
     return out
 
 
+def fix(found: Fix) -> list[str]:
+    """The fix block (see :func:`tokcheck.report.render.fix`): the export command and the
+    loading lines in code blocks, and the files to ship."""
+    files = ", ".join(f"`{f}`" for f in found.files)
+    return [
+        f"**Fix**: {text(found.said)}",
+        "",
+        "Export an exact tokenizer.json, verified against sentencepiece:",
+        "",
+        *fenced([found.command], "sh"),
+        "",
+        "Then load it:",
+        "",
+        *fenced(found.load, "python"),
+        "",
+        f"And ship these files beside the weights: {files}",
+        "",
+    ]
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """A Markdown table, each cell escaped; then a blank line."""
     out = [_row(headers), "|" + "|".join("---" for _ in headers) + "|"]
     return [*out, *(_row(r) for r in rows), ""]
 
 
-def fenced(lines: Sequence[str]) -> list[str]:
+def fenced(lines: Sequence[str], lang: str = "text") -> list[str]:
     """``lines`` in a code block whose fence is longer than any run of backticks in them."""
     longest = max((len(run) for line in lines for run in re.findall("`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
-    return [f"{fence}text", *lines, fence]
+    return [f"{fence}{lang}", *lines, fence]
 
 
 def text(value: str) -> str:

@@ -20,6 +20,7 @@ from tokcheck.report.output import Text, cell, fits, listing, table
 
 if TYPE_CHECKING:
     from tokcheck.checks.roundtrip import RoundtripReport
+    from tokcheck.compare.fix import Fix
     from tokcheck.compare.report import CompareReport
     from tokcheck.export.run import ExportResult
     from tokcheck.judge.tally import Counterexample, Tally
@@ -296,14 +297,38 @@ def comparison(report: CompareReport) -> str:
     out.append(f"{report.inputs['lines']} lines ({mb:.2f} MB) in {report.elapsed_s:.2f} s")
     judged = ", ".join(report.judged)
     outcome = report.verdict
+    if report.fix:
+        out += fix(report.fix)
     if outcome == verdict.FAILED:
-        detail = report.next_step or ""
+        detail = report.advise(brief=True) or ""
     elif outcome == verdict.CAVEATS:
         detail = f"{judged} matches sentencepiece, with {len(report.caveats)} caveat(s) above"
     else:
         detail = f"{judged} matches sentencepiece"
     out.append(verdict.line(outcome, detail))
     return Text("\n".join(out))
+
+
+def fix(found: Fix) -> list[str]:
+    """The fix block before a failing compare's or gate's verdict: what transformers does to
+    the model, the export command, how to load the export and what to ship."""
+    out = [
+        f"fix: {found.said}",
+        "  export an exact tokenizer.json, verified against sentencepiece:",
+        f"    {found.command}",
+    ]
+    return out + [f"  {line}" for line in load_and_ship(found.load, found.files)]
+
+
+def load_and_ship(
+    load: Sequence[str], files: Sequence[str], lead: str = "then load it"
+) -> list[str]:
+    """The lines that load an export, and the files to ship beside the weights."""
+    return [
+        f"{lead}:",
+        *(f"  {line}" for line in load),
+        f"and ship these files beside the weights: {', '.join(files)}",
+    ]
 
 
 def _skipped(entry: dict[str, Any]) -> str:
@@ -346,11 +371,24 @@ def exported(result: ExportResult) -> str:
     if result.written:
         note = " (written with --force)" if not result.passed else ""
         out.append(f"wrote {result.outdir}{note}: {', '.join(result.files)}")
+        if result.passed:
+            out += _load_export(result)
         out.append(verdict.line(result.verdict, result.status))
     else:
         out.append(f"refused: {result.status}; nothing written (--force writes it anyway)")
         out.append(verdict.line(verdict.FAILED, result.status))
     return Text("\n".join(out))
+
+
+def _load_export(result: ExportResult) -> list[str]:
+    """How to use a written export: load it (with transformers; transformers.js loads the same
+    files its own way) and ship its files but the model's own config beside the weights."""
+    from tokcheck.compare.fix import load_snippet
+
+    files = [f for f in result.files if f not in ("config.json", "generation_config.json")]
+    if result.target == "tokenizers":
+        return load_and_ship(load_snippet(result.outdir), files, "load it with transformers")
+    return [f"ship these files beside the weights: {', '.join(files)}"]
 
 
 def smoke(report: SmokeReport) -> str:

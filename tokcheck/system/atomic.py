@@ -8,6 +8,7 @@ no longer running) is removed by the next run that writes NAME.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import os
@@ -16,7 +17,7 @@ import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -105,6 +106,31 @@ def write_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
             write(handle)
         os.replace(tmp, path)
     except OSError as e:
+        raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """A temporary file beside ``path``, with :func:`write_file`'s mode, to write in the block
+    (a long one: a whole run): renamed over ``path`` when the block ends, removed when it
+    raises, so that ``path`` is as it was. An error the block raises goes on as it is."""
+    check_file_target(path)
+    tmp: str | None = None
+    inside = False
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, _file_mode(path))
+            inside = True
+            yield handle
+            inside = False
+        os.replace(tmp, path)
+    except OSError as e:
+        if inside:
+            raise  # the block's own
         raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
     finally:
         if tmp is not None and os.path.exists(tmp):

@@ -34,7 +34,12 @@ def width(text: str) -> int:
     """Display columns of ``text``: East Asian wide and fullwidth characters take two."""
     if text.isascii():
         return len(text)
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return sum(map(_columns, text))
+
+
+def _columns(ch: str) -> int:
+    """Display columns of one character."""
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
 
 
 def colour(stream: TextIO) -> bool:
@@ -98,7 +103,7 @@ def wrap(line: str, limit: int, hang: int = 4) -> list[str]:
         first = rest = ""
     at = [0]
     for ch in body:  # at[i]: the columns of body[:i]
-        at.append(at[-1] + (2 if unicodedata.east_asian_width(ch) in "WF" else 1))
+        at.append(at[-1] + _columns(ch))
     whole = [m.span() for m in _WHOLE.finditer(body)]
     spaces = [i for i, ch in enumerate(body) if ch == " "]
     breaks = [i for i in spaces if not any(a < i < b - 1 for a, b in whole)]

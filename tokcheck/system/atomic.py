@@ -92,31 +92,23 @@ def check_file_target(path: Path) -> None:
 
 
 def write_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    The file gets the mode a plain ``open()`` would leave: an existing file's, else 0666 less
-    the umask (not mkstemp's 0600, which would hide a CI report from the user who uploads it).
+    """Call ``write`` on a temporary file beside ``path``, then rename it over ``path``
+    (:func:`replacing`). The file gets the mode a plain ``open()`` would leave: an existing
+    file's, else 0666 less the umask (not mkstemp's 0600, which would hide a CI report from the
+    user who uploads it).
     """
-    check_file_target(path)
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(fd, _file_mode(path))
+    with replacing(path) as handle:
+        try:
             write(handle)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        except OSError as e:
+            raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
 
 
 @contextlib.contextmanager
 def replacing(path: Path) -> Iterator[BinaryIO]:
-    """A temporary file beside ``path``, with :func:`write_file`'s mode, to write in the block
-    (a long one: a whole run): renamed over ``path`` when the block ends, removed when it
-    raises, so that ``path`` is as it was. An error the block raises goes on as it is."""
+    """A temporary file beside ``path`` to write in the block (a long one: a whole run), with
+    the mode :func:`write_file` says: renamed over ``path`` when the block ends, removed when
+    it raises, so that ``path`` is as it was. An error the block raises goes on as it is."""
     check_file_target(path)
     tmp: str | None = None
     inside = False

@@ -1,10 +1,9 @@
 """Writing what tokcheck prints: plain-text tables, strict JSON, stdout that fails in one line,
 and the progress bar.
 
-Tables are drawn here rather than with rich so that ``tokcheck inspect`` and ``check`` stay
-within a few milliseconds of a bare ``import sentencepiece``. They fit the terminal's width
-(:mod:`tokcheck.report.terminal`): long cells wrap within their column, and a table that cannot
-fit becomes one block per row. A report's :class:`Text` is fitted to the width as it is printed;
+Tables are laid out by rich, imported only when a table is drawn (``--json`` and the other
+formats never import it). They fit the terminal's width (:mod:`tokcheck.report.terminal`): long
+cells wrap within their column, and a table that cannot fit becomes one block per row. A report's :class:`Text` is fitted to the width as it is printed;
 what each report says is :mod:`tokcheck.report.render`'s. The progress bar draws on stderr.
 """
 
@@ -12,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -76,22 +76,18 @@ def table(
     title: str | None = None,
     width: int | None = None,
 ) -> str:
-    """``rows`` under ``headers``, fitted to ``width`` (the terminal's by default): the widest
-    columns are narrowed first and their cells wrap within them. Where even that cannot fit,
-    each row becomes a block of ``header value`` lines under its first cell."""
+    """``rows`` under ``headers``, drawn by rich within ``width`` (the terminal's by default):
+    rich narrows the widest columns first and wraps their cells within them, and the first
+    column, which names the row, keeps its words whole. Where even that cannot fit, each row
+    becomes a block of ``header value`` lines under its first cell."""
     limit = width or terminal.columns()
     cells = [[cell(v) for v in row] for row in rows]
     heads = list(headers)
-    natural, least = _widths(heads, cells, limit)
-    gap = 2 * (len(heads) - 1)
-    if len(heads) > 2 and sum(least) + gap > limit:
+    _, least = _widths(heads, cells, limit)
+    if len(heads) > 2 and sum(least) + 2 * (len(heads) - 1) > limit:
         return _records(heads, cells, title, limit)
-    sizes = _shrink(natural, least, limit - gap, list(zip(heads, *cells, strict=True)))
     out = [title] if title else []
-    out += _row(heads, sizes) + _row(["-" * n for n in sizes], sizes)
-    for row in cells:
-        out += _row(row, sizes)
-    return "\n".join(out)
+    return "\n".join([*out, _draw(heads, cells, least[0], limit)])
 
 
 def fits(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, wrapped: bool = False) -> bool:
@@ -114,70 +110,89 @@ def _widths(heads: list[str], cells: list[list[str]], limit: int) -> tuple[list[
         natural.append(max(terminal.width(line) for t in column for line in t.split("\n")))
         word = max(map(terminal.width, column[0].split()), default=0)
         bound = limit // 2 if i == 0 else _WORD
-        least.append(min(natural[-1], max(word, min(_longest(column[1:]), bound), 1)))
+        longest = max((terminal.width(w) for t in column[1:] for w in t.split()), default=0)
+        least.append(min(natural[-1], max(word, min(longest, bound), 1)))
     return natural, least
 
 
-def _longest(texts: Sequence[str]) -> int:
-    return max((terminal.width(w) for text in texts for w in text.split()), default=0)
+def _draw(heads: Sequence[str] | None, cells: list[list[str]], first: int, limit: int) -> str:
+    """``cells`` as rich lays them out in ``limit`` columns, under ``heads`` ruled with dashes
+    (none where ``heads`` is None), two spaces between columns, the first at least ``first``
+    wide. Drawn without colour: :func:`emit` colours the verdict words."""
+    import io
 
+    from rich.box import Box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text as Plain
 
-def _shrink(
-    natural: list[int], least: list[int], room: int, cells: Sequence[Sequence[str]] = ()
-) -> list[int]:
-    """Widths within ``room``: the widest columns cut to one level, none below its least, nor
-    below its longest word in ``cells`` (its columns) where the room allows that."""
-    if sum(natural) <= room:
-        return natural
-    if cells:
-        whole = [
-            max(lo, min(n, _longest(c))) for n, lo, c in zip(natural, least, cells, strict=True)
-        ]
-        least = whole if sum(whole) <= room else least
-
-    def at(level: int) -> list[int]:
-        return [max(lo, min(n, level)) for n, lo in zip(natural, least, strict=True)]
-
-    low, high = 0, max(natural)
-    while low < high:  # the highest level whose widths fit
-        mid = (low + high + 1) // 2
-        low, high = (mid, high) if sum(at(mid)) <= room else (low, mid - 1)
-    sizes = at(low)
-    for i, n in enumerate(natural):  # what is left of room, to the columns cut
-        if sum(sizes) < room and n > sizes[i] == low:
-            sizes[i] += 1
-    return sizes
-
-
-def _row(values: Sequence[str], sizes: Sequence[int]) -> list[str]:
-    """One row of cells, each wrapped within its column: as many lines as its tallest cell."""
-    parts = [_wrapped(v, n) for v, n in zip(values, sizes, strict=True)]
-    lines = []
-    for k in range(max(map(len, parts))):
-        said = [p[k] if k < len(p) else "" for p in parts]
-        lines.append(
-            "  ".join(v + " " * (n - terminal.width(v)) for v, n in zip(said, sizes, strict=True))
+    # Each line of a Box is: left edge, horizontal, column divider, right edge; only the rule
+    # under the headers is drawn, with a blank divider.
+    ruled = Box("    \n    \n -  \n    \n    \n    \n    \n    \n", ascii=True)
+    grid = Table(
+        box=ruled if heads is not None else None,
+        show_header=heads is not None,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1 if heads is not None else 2, 0, 0),
+        header_style="",
+    )
+    for i, head in enumerate(heads if heads is not None else cells[0]):
+        grid.add_column(
+            Plain(head if heads is not None else ""),
+            min_width=first if i == 0 else None,
         )
-    return [line.rstrip() for line in lines]
+    for row in cells:
+        grid.add_row(*(_Cell(value) for value in row))
+    console = Console(
+        file=io.StringIO(),
+        width=limit,
+        color_system=None,
+        force_terminal=False,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        legacy_windows=False,
+    )
+    console.print(grid)
+    lines = [line.rstrip() for line in console.file.getvalue().splitlines()]
+    if heads is not None:  # the rule runs under each column's text, not its padding too
+        lines[1] = re.sub("- ", "  ", lines[1])
+    return "\n".join(lines)
 
 
-def _wrapped(text: str, size: int) -> list[str]:
-    """A cell's lines within ``size`` columns: each of its lines (a dict's items, say) on a
-    line of its own, a longer one continued two columns in."""
-    items = text.split("\n")
-    hang = 2 if len(items) > 1 else 0
-    return [line for item in items for line in terminal.wrap(item, size, hang)]
+class _Cell:
+    """A cell as rich measures and draws it, wrapped by :func:`terminal.wrap` (which keeps a
+    command or a quoted string whole where it can): each of its lines (a dict's items, say) on
+    a line of its own, a longer one continued two columns in."""
+
+    def __init__(self, text: str) -> None:
+        self.items = text.split("\n")
+
+    def __rich_measure__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        words = [terminal.width(w) for item in self.items for w in item.split()]
+        widest = max(map(terminal.width, self.items))
+        return Measurement(min(max(words, default=1), widest), widest)
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.text import Text as Plain
+
+        hang = 2 if len(self.items) > 1 else 0
+        for item in self.items:
+            for line in terminal.wrap(item, options.max_width, hang):
+                yield Plain(line, end="\n")
 
 
 def _records(heads: list[str], cells: list[list[str]], title: str | None, limit: int) -> str:
     """Each row as its first cell, then a ``header value`` line for each other cell."""
     out = [title] if title else []
     for k, row in enumerate(cells):
-        pairs = list(zip(heads[1:], row[1:], strict=True))
-        natural, least = _widths(["", ""], [list(p) for p in pairs], limit - 2)
-        sizes = _shrink(natural, least, limit - 4, list(zip(*pairs, strict=True)))
+        pairs = [list(p) for p in zip(heads[1:], row[1:], strict=True)]
+        _, least = _widths(["", ""], pairs, limit - 2)
         out += ([""] if k else []) + [row[0]]
-        out += ["  " + line for pair in pairs for line in _row(pair, sizes)]
+        out += ["  " + line for line in _draw(None, pairs, least[0], limit - 2).split("\n")]
     return "\n".join(out)
 
 

@@ -86,3 +86,22 @@ def test_hub_id_loads_huggingface_hub_but_not_transformers(tmp_path: Path) -> No
     # This also shows the probe would notice: huggingface_hub is needed here, and is seen.
     assert "huggingface_hub" in loaded
     assert loaded.isdisjoint(("transformers", "torch"))
+
+
+def test_check_and_inspect_text_do_not_import_the_comparison_or_numpy() -> None:
+    """The text reports draw tables (rich) but need neither the comparison nor numpy, which the
+    GGUF reader and the judge bring: ``tokcheck check`` stays a fast pre-commit hook."""
+    probe = (
+        "import contextlib, io, json, sys; import tokcheck.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    codes = [tokcheck.cli.main([c, {str(FIXTURES / 'neox-3.6b')!r}])"
+        " for c in ('check', 'inspect')]\n"
+        "print(json.dumps([codes, 'PASS' in out.getvalue(), sorted(sys.modules)]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    codes, drew, loaded = json.loads(done.stdout)
+    assert codes == [0, 0]
+    assert drew and "rich.table" in loaded  # the tables were drawn, by rich
+    assert not {"numpy", "tokcheck.compare.run", "tokcheck.compare.report"} & set(loaded)

@@ -144,8 +144,9 @@ def _draw(heads: Sequence[str] | None, cells: list[list[str]], first: int, limit
         )
     for row in cells:
         grid.add_row(*(_Cell(value) for value in row))
+    drawn = io.StringIO()
     console = Console(
-        file=io.StringIO(),
+        file=drawn,
         width=limit,
         color_system=None,
         force_terminal=False,
@@ -155,7 +156,7 @@ def _draw(heads: Sequence[str] | None, cells: list[list[str]], first: int, limit
         legacy_windows=False,
     )
     console.print(grid)
-    lines = [line.rstrip() for line in console.file.getvalue().splitlines()]
+    lines = [line.rstrip() for line in drawn.getvalue().splitlines()]
     if heads is not None:  # the rule runs under each column's text, not its padding too
         lines[1] = re.sub("- ", "  ", lines[1])
     return "\n".join(lines)

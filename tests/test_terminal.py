@@ -236,3 +236,51 @@ def test_progress_draws_on_stderr_only(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "tokcheck", *argv, "--corpus", str(corpus)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert "judging" not in done.stdout + done.stderr
+
+
+def test_the_fix_block_stays_code_a_shell_and_python_read_back(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A model path wider than the terminal: the export command is continued at its arguments
+    (no argument cut), and the loading line keeps its string whole, so both still run."""
+    import ast
+    import shlex
+    import shutil
+
+    model = tmp_path / ("a" * 40) / "rinna-japanese-gpt-neox-3.6b-instruction-sft-v2 copy"
+    shutil.copytree(FIXTURES / "tiny-neox", model)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = _run(capsys, ["compare", str(model), "--examples", "20", "--jobs", "1"])
+    assert code == 1
+    lines = out.splitlines()
+    start = lines.index("  export an exact tokenizer.json, verified against sentencepiece:") + 1
+    end = lines.index("  then load it:")
+    shell = "\n".join(lines[start:end])
+    assert len(lines[start:end]) > 1
+    assert shell.count(" \\\n") == end - start - 1
+    outdir = "rinna-japanese-gpt-neox-3.6b-instruction-sft-v2 copy-tokcheck"
+    assert shlex.split(shell.replace(" \\\n", " ")) == ["tokcheck", "export", str(model), outdir]
+    python = "\n".join(line.strip() for line in lines[end + 1 : end + 5])
+    tree = ast.parse(python)
+    assert ast.literal_eval(tree.body[1].value.args[0]) == outdir  # type: ignore[attr-defined]
+    # Every other line of the report still fits.
+    code_lines = set(lines[start:end])
+    assert all(terminal.width(x) <= 80 for x in lines if x not in code_lines)
+
+
+def test_code_lines_are_printed_as_they_are() -> None:
+    text = "\n".join(
+        [
+            "prose " * 20,
+            *terminal.command("tokcheck export " + "x/" * 50 + " out", 4, 40),
+            *terminal.call('tok = f("' + "y" * 60 + '")', 4, 40),
+            "more prose " * 10,
+        ]
+    )
+    lines = terminal.fit(text, 40)
+    assert "    tokcheck export \\" in lines
+    assert "      " + "x/" * 50 + " \\" in lines
+    assert lines[lines.index("    tok = f(") + 1 :][:2] == ['        "' + "y" * 60 + '"', "    )"]
+    prose = [x for x in lines if "prose" in x]
+    assert len(prose) > 2
+    assert all(terminal.width(x) <= 40 for x in prose)

@@ -233,8 +233,7 @@ def emit(text: str) -> None:
     A report's :class:`Text` is fitted to the terminal first: each line longer than its width
     wraps, and the verdict words are coloured where stdout takes colour."""
     if isinstance(text, Text):
-        limit = terminal.columns()
-        text = "\n".join(part for line in text.split("\n") for part in terminal.wrap(line, limit))
+        text = "\n".join(terminal.fit(text, terminal.columns()))
         if terminal.colour(sys.stdout):
             text = terminal.paint(text)
     with _stdout_writes():

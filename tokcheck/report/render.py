@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tokcheck import verdict
+from tokcheck.report import terminal
 from tokcheck.report.output import Text, cell, fits, listing, table
 
 if TYPE_CHECKING:
@@ -315,18 +316,20 @@ def fix(found: Fix) -> list[str]:
     out = [
         f"fix: {found.said}",
         "  export an exact tokenizer.json, verified against sentencepiece:",
-        f"    {found.command}",
+        *terminal.command(found.command, 4, terminal.columns()),
     ]
-    return out + [f"  {line}" for line in load_and_ship(found.load, found.files)]
+    return out + [f"  {line}" for line in load_and_ship(found.load, found.files, indent=2)]
 
 
 def load_and_ship(
-    load: Sequence[str], files: Sequence[str], lead: str = "then load it"
+    load: Sequence[str], files: Sequence[str], lead: str = "then load it", indent: int = 0
 ) -> list[str]:
-    """The lines that load an export, and the files to ship beside the weights."""
+    """The lines that load an export, laid out for the terminal's width where they will be
+    indented ``indent`` columns, and the files to ship beside the weights."""
+    limit = terminal.columns() - indent
     return [
         f"{lead}:",
-        *(f"  {line}" for line in load),
+        *(shown for line in load for shown in terminal.call(line, 2, limit)),
         f"and ship these files beside the weights: {', '.join(files)}",
     ]
 

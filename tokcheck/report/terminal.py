@@ -9,6 +9,9 @@
 - **Wrapping** (:func:`wrap`): a line too long for the width breaks at spaces, its continuation
   indented under it; a command in backticks, a quoted string and a short parenthesis are not
   broken where they fit on a line of their own.
+- **Commands** to copy (:func:`command`): one too long for the width is continued with a
+  backslash at its arguments' boundaries, as a shell reads it back, and printed as it is
+  (:func:`continues`): no argument is cut, even one wider than the terminal.
 
 Widths count East Asian wide characters as two columns, so Japanese text lines up.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import unicodedata
 from typing import TextIO
@@ -140,3 +144,54 @@ def _last(breaks: list[int], start: int, at: list[int], room: int) -> int | None
             break
         found = i
     return found
+
+
+
+# What ends each line of a command continued on the next, as a POSIX shell reads it.
+CONTINUED = " \\"
+
+
+def command(text: str, indent: int, limit: int) -> list[str]:
+    """The shell command ``text`` indented ``indent`` columns, on one line where that fits
+    ``limit``, else continued at its arguments' boundaries, each continuation two columns in."""
+    first = " " * indent + text
+    if width(first) <= limit:
+        return [first]
+    try:
+        words = shlex.split(text)
+    except ValueError:  # not a command a shell could read: wrapped as any text
+        return [first]
+    quoted = [shlex.quote(w) for w in words]
+    out, line = [], " " * indent + quoted[0]
+    for word in quoted[1:]:
+        if width(line + " " + word + CONTINUED) <= limit:
+            line += " " + word
+        else:
+            out.append(line + CONTINUED)
+            line = " " * (indent + 2) + word
+    return [*out, line]
+
+
+def call(text: str, indent: int, limit: int) -> list[str]:
+    """The line of Python ``text`` (``name = f(argument)``) indented ``indent`` columns, on one
+    line where that fits ``limit``, else with its argument on a line of its own."""
+    first = " " * indent + text
+    if width(first) <= limit or not text.endswith(")") or "(" not in text:
+        return [first]
+    head, _, argument = text[:-1].partition("(")
+    return [f"{first[: indent + len(head)]}(", " " * (indent + 4) + argument, " " * indent + ")"]
+
+
+def fit(text: str, limit: int) -> list[str]:
+    """The lines of ``text``, each wrapped to ``limit`` (:func:`wrap`) but for the lines of code
+    laid out by :func:`command` and :func:`call`, which must reach a shell or Python as they are:
+    those that follow a line ending with a continuation or an opening parenthesis, up to the
+    closing one."""
+    out: list[str] = []
+    shell = python = False
+    for line in text.split("\n"):
+        code = shell or python
+        python = (python and line.strip() != ")") or line.endswith("(")
+        shell = line.endswith(CONTINUED)
+        out += [line] if code else wrap(line, limit)
+    return out

@@ -284,3 +284,22 @@ def test_code_lines_are_printed_as_they_are() -> None:
     prose = [x for x in lines if "prose" in x]
     assert len(prose) > 2
     assert all(terminal.width(x) <= 40 for x in prose)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_the_gates_progress_names_each_step(tmp_path: Path) -> None:
+    corpus = tmp_path / "lines.txt"
+    corpus.write_text("吾輩は猫である。名前はまだ無い。\n" * 2000, encoding="utf-8")
+    argv = ["gate", str(FIXTURES / "tiny-neox"), "--no-profile", "--examples", "10", "--jobs", "1"]
+    out, err = _with_stderr_on_a_pty(argv, corpus)
+    seen = ESCAPE.sub("", err)
+    steps = [
+        "checking the model",
+        "compare: loading tokenizers, judging generated strings",
+        "judging the corpus",
+        "checking round-trip properties",
+    ]
+    where = [seen.find(s) for s in steps]
+    assert -1 not in where, dict(zip(steps, where, strict=True))
+    assert where == sorted(where)  # in the order the gate runs them
+    assert "checking" not in out

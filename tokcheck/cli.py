@@ -117,6 +117,16 @@ def _error(message: str) -> int:
     return EXIT_USAGE
 
 
+# What the progress line says during each of the gate's steps (and, for compare, once the last
+# of the corpora's bytes is judged).
+_GATE_STEPS = {
+    "check": ("checking the model",),
+    "compare": ("compare: loading tokenizers, judging generated strings", "finishing compare"),
+    "roundtrip": ("checking round-trip properties",),
+    "smoke": ("running the smoke test",),
+}
+
+
 def _exit(passed: bool) -> int:
     return EXIT_PASSED if passed else EXIT_FAILED
 
@@ -287,10 +297,6 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         chosen_options = options.compare_options(get)
         engine = options.engine(get)
         with output.Progress(chosen_options.corpora, enabled=formats.chosen(args) == "text") as bar:
-            bar.phase(
-                "loading tokenizers, judging generated strings, then roundtrip",
-                then="finishing compare, then roundtrip",
-            )
             report = run_gate(
                 resolved,
                 model,
@@ -301,6 +307,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
                 engine=engine,
                 progress=bar.advance,
                 diverging=sink,
+                on_step=lambda name: bar.step(*_GATE_STEPS[name]),
             )
     if args.junit:
         write_junit(report, Path(args.junit))

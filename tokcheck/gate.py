@@ -108,6 +108,7 @@ def run_gate(
     engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
     diverging: Sink | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> GateReport:
     """Run every part and collect one report; ``smoke`` runs the smoke test when given.
 
@@ -115,12 +116,16 @@ def run_gate(
     ``examples`` and ``seed`` are the round-trip properties' too, and ``strict`` fails every
     caveat (ties, unstreamed lines, skipped records, no profile: see :mod:`tokcheck.verdict`).
     ``profile_how`` says how ``profile`` was chosen; ``diverging`` gets compare's every
-    diverging line (see :func:`tokcheck.compare.run.compare`).
+    diverging line (see :func:`tokcheck.compare.run.compare`). ``on_step`` is called with each
+    step's name (``check``, ``compare``, ``roundtrip``, ``smoke``) as it starts, and
+    ``progress`` with compare's bytes as in :func:`~tokcheck.compare.run.compare`.
     """
     o = options or CompareOptions()
     times: dict[str, float] = {}
 
     def step(name: str, run: Callable[[], Any]) -> Any:
+        if on_step is not None:
+            on_step(name)
         start = time.perf_counter()
         try:
             return run()

@@ -330,6 +330,13 @@ class Progress:
         if self._bar is not None and not self._done:
             self._show(label)
 
+    def step(self, label: str, then: str | None = None) -> None:
+        """A step of the run starts: ``label`` from now on, whatever was judged before, and
+        ``then`` (``label`` by default) once it has judged the last of the corpora's bytes."""
+        self._labels = (label, then or label)
+        if self._bar is not None:
+            self._show(label)
+
     def __enter__(self) -> Progress:
         if self.enabled:
             from rich.console import Console

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 def render(view: View, fmt: str) -> str:
     """``view``'s report in format ``fmt`` (one of :data:`~tokcheck.report.view.FORMATS`)."""
     if fmt == "text":
-        return view.text(view.report)
+        return view.rendered
     if fmt == "json":
         from tokcheck.provenance import stamped
 

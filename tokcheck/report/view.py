@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,10 +38,15 @@ class View:
     steps: Mapping[str, str] = field(default_factory=dict)
     next_steps: Sequence[str] = ()
 
+    @cached_property
+    def rendered(self) -> str:
+        """The text report, rendered once for every format that shows it or a line of it."""
+        return self.text(self.report)
+
     @property
     def verdict_line(self) -> str:
         """The text report's last line: the verdict, what it rests on, and the releases."""
-        lines = self.text(self.report).splitlines()
+        lines = self.rendered.splitlines()
         return lines[-1] if lines else str(self.report.verdict)
 
 

@@ -1,16 +1,17 @@
 """Static findings on a GGUF's tokenizer: its metadata against the sentencepiece model.
 
-Each finding is a named :class:`~tokcheck.checks.rules.CheckResult` (``gguf.<name>``), judged on what
-llama.cpp will do with the file (:mod:`tokcheck.model.gguf_vocab`'s ``effective_*`` values), not only
-on what it says: a key a converter left out is a finding when llama.cpp's default for it differs
-from the model. These run without llama.cpp; :mod:`tokcheck.candidates.llamacpp` then runs the file.
+Each finding is a named :class:`~tokcheck.checks.rules.CheckResult` (``gguf.<name>``, its
+``file`` the GGUF), judged on what llama.cpp will do with the file
+(:mod:`tokcheck.model.gguf_vocab`'s ``effective_*`` values), not only on what it says: a key a
+converter left out is a finding when llama.cpp's default for it differs from the model. These
+run without llama.cpp; :mod:`tokcheck.candidates.llamacpp` then runs the file.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tokcheck.checks.rules import CheckResult
@@ -64,6 +65,8 @@ def check_gguf(vocab: GGUFVocab, model: SentencePieceModel) -> GGUFReport:
         *(_special_id(vocab, name, getattr(proto.trainer_spec, f"{name}_id")) for name in _IDS),
         _pre_tokenizer(vocab),
     ]
+    # Every finding is on the GGUF itself: a binary file, so without a line.
+    checks = [replace(c, file=str(vocab.path)) for c in checks]
     caveat = binding_caveat(vocab)
     return GGUFReport(str(vocab.path), checks, [caveat] if caveat else [], unexact(model))
 

@@ -1,18 +1,21 @@
 """The validation gate: compare a model against a profile and against generic sanity rules.
 
-Each check yields a :class:`CheckResult` with the expected and actual value and one line that
-says what to do. A check that cannot apply (no ``config.json``, no profile) is listed as skipped
-with the reason, never reported as passed.
+Each check yields a :class:`CheckResult` with the expected and actual value, one line that
+says what to do, and where the finding lives: the model file for the model's own checks; for a
+Hugging Face file's, the file and the line of the key it is about (see
+:mod:`tokcheck.model.locate`), so that annotations can point at it. A check that cannot apply
+(no ``config.json``, no profile) is listed as skipped with the reason, never reported as passed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from tokcheck import verdict
-from tokcheck.model.hftokens import HfTokens, read_hf_tokens, tokenizer_special_id
+from tokcheck.model.hftokens import HfTokens, SpecialToken, read_hf_tokens, tokenizer_special_id
+from tokcheck.model.locate import Key, Locator
 from tokcheck.model.profiles import Profile
 from tokcheck.model.proto import ModelSummary, SentencePieceModel, proto_text
 from tokcheck.model.resolve import ResolvedModel
@@ -25,6 +28,11 @@ class CheckResult:
     expected: Any
     actual: Any
     message: str
+    # Where the finding lives, when it is about a file: the file's path as reached from the
+    # MODEL argument (the model file, a Hugging Face JSON file, a GGUF), and for a JSON file the
+    # 1-based line of the key it is about (None where no one key is: the whole file).
+    file: str | None = None
+    line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +111,8 @@ def run_checks(
     for produce in (_profile_checks, _generic_checks, _metadata_checks):
         for item in produce(model, summary, resolved, profile):
             if isinstance(item, CheckResult):
+                if produce is not _metadata_checks:  # a finding on the model file itself
+                    item = replace(item, file=str(resolved.model_file))
                 checks.append(item)
             else:
                 skipped.append(item)
@@ -276,13 +286,15 @@ def _metadata_checks(
     model: SentencePieceModel, s: ModelSummary, r: ResolvedModel, profile: Profile | None
 ) -> Iterator[_Item]:
     hf = read_hf_tokens(r, model)
-    yield from _token_checks(r, hf)
+    at = _Places(r, Locator())
+    yield from _token_checks(r, hf, at)
     config = r.config
     if config is None:
         for name in ("embedding_rows", "config_bos_id", "config_eos_id", "config_pad_id"):
             yield Skipped(name, "no config.json")
         return
-    yield _embedding_rows(config, s, hf)
+    rows = _embedding_rows(config, s, hf)
+    yield at(rows, "config.json", "vocab_size") if isinstance(rows, CheckResult) else rows
     effects = {
         "bos": "generation would start on the wrong token",
         "eos": "generation would stop on the wrong token",
@@ -295,23 +307,24 @@ def _metadata_checks(
             yield Skipped(name, f"config.json has no integer {which}_token_id")
             continue
         tokenizer_id = tokenizer_special_id(r, model, which)
-        yield _equal(
+        result = _equal(
             name,
             tokenizer_id,
             configured,
             f"config.json says {which}_token_id {configured} but the tokenizer's {which} id is "
             f"{tokenizer_id}; {effect}: fix config.json (and generation_config.json)",
         )
+        yield at(result, "config.json", f"{which}_token_id")
 
 
-def _token_checks(r: ResolvedModel, hf: HfTokens) -> Iterator[_Item]:
+def _token_checks(r: ResolvedModel, hf: HfTokens, at: _Places) -> Iterator[_Item]:
     if r.tokenizer_config is None and r.special_tokens_map is None:
         yield Skipped(
             "special_tokens_in_vocab", "no tokenizer_config.json or special_tokens_map.json"
         )
     else:
         missing = {t.name: t.content for t in hf.unresolved}
-        yield CheckResult(
+        result = CheckResult(
             "special_tokens_in_vocab",
             not missing,
             "every special token named in tokenizer_config.json / special_tokens_map.json is "
@@ -323,11 +336,21 @@ def _token_checks(r: ResolvedModel, hf: HfTokens) -> Iterator[_Item]:
             "Hugging Face would add new ids the model has no embedding for; fix "
             "tokenizer_config.json (or list the token in added_tokens.json)",
         )
+        if hf.unresolved:  # the first token missing, in the first file that names it so
+            first = hf.unresolved[0]
+            yield at(result, first.files[0], *_token_keys(first))
+        else:
+            named = (
+                "tokenizer_config.json"
+                if r.tokenizer_config is not None
+                else "special_tokens_map.json"
+            )
+            yield at(result, named)
     if hf.added_tokens is None:
         yield Skipped("added_tokens", "no added_tokens.json")
         return
     problems = hf.added_token_problems
-    yield CheckResult(
+    result = CheckResult(
         "added_tokens",
         not problems,
         "added_tokens.json: each id is its own piece's or runs on past the vocabulary",
@@ -337,6 +360,34 @@ def _token_checks(r: ResolvedModel, hf: HfTokens) -> Iterator[_Item]:
         else f"{'; '.join(problems)}: a token's id would depend on the class that loads the "
         "directory; fix added_tokens.json",
     )
+    wrong = [t.content for t in hf.added_tokens if t.problem]
+    yield at(result, "added_tokens.json", *wrong[:1])  # the first wrong entry's line
+
+
+class _Places:
+    """Places a check result in a Hugging Face file of the model's directory: the file where
+    it exists (else the result stays unplaced), and the line of ``keys`` in it where given."""
+
+    def __init__(self, resolved: ResolvedModel, locator: Locator) -> None:
+        self.directory = resolved.directory
+        self.locator = locator
+
+    def __call__(self, result: CheckResult, name: str, *keys: Key) -> CheckResult:
+        path = self.directory / name if self.directory is not None else None
+        try:
+            if path is None or not path.is_file():
+                return result
+        except OSError:  # a file that cannot even be looked at: placed nowhere
+            return result
+        line = self.locator.line(path, *keys) if keys else None
+        return replace(result, file=str(path), line=line)
+
+
+def _token_keys(token: SpecialToken) -> tuple[Key, ...]:
+    """Where a special token is written: its key, or ``additional_special_tokens`` and the
+    token's index in that list."""
+    listed, _, index = token.name.partition("[")
+    return (listed, int(index.rstrip("]"))) if index else (token.name,)
 
 
 def _embedding_rows(config: dict[str, Any], s: ModelSummary, hf: HfTokens) -> _Item:

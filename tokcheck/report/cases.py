@@ -38,6 +38,9 @@ class Case:
     message: str = ""
     # Seconds: the case's share of its step's time (None: not measured).
     time: float | None = None
+    # Where a check's finding lives (see CheckResult): the file, and the line in a JSON file.
+    file: str | None = None
+    line: int | None = None
 
 
 def timed(cases: Sequence[Case], seconds: float | None) -> list[Case]:
@@ -63,8 +66,22 @@ def shown_name(model: str) -> str:
     return absolute.name or model
 
 
+def workspace_path(path: str) -> str | None:
+    """``path`` relative to the workspace (``GITHUB_WORKSPACE``, else the current directory)
+    when it lies under it, else None: how annotations and JUnit name a file."""
+    try:
+        base = Path(os.environ.get("GITHUB_WORKSPACE") or os.getcwd()).absolute()
+        absolute = Path(os.path.abspath(path))
+    except OSError:  # the current directory was removed
+        return None
+    return absolute.relative_to(base).as_posix() if absolute.is_relative_to(base) else None
+
+
 def check_cases(check: CheckReport) -> list[Case]:
-    out = [Case("check", c.name, PASS if c.passed else FAIL, c.message) for c in check.checks]
+    out = [
+        Case("check", c.name, PASS if c.passed else FAIL, c.message, file=c.file, line=c.line)
+        for c in check.checks
+    ]
     return out + [Case("check", s.name, SKIP, s.reason) for s in check.skipped]
 
 
@@ -104,7 +121,7 @@ def gguf_cases(reports: Sequence[GGUFReport]) -> list[Case]:
         for c in g.checks:
             name = c.name if len(reports) == 1 else f"{c.name}:{label}"
             message = "" if c.passed else f"{g.path}: {c.message}"
-            out.append(Case("compare", name, PASS if c.passed else FAIL, message))
+            out.append(Case("compare", name, PASS if c.passed else FAIL, message, file=c.file))
     return out
 
 
@@ -122,7 +139,9 @@ def roundtrip_cases(roundtrip: RoundtripReport) -> list[Case]:
 
 def junit_xml(cases: Sequence[Case], model: str) -> ET.ElementTree:
     """One testcase per case, named for ``model`` (see :func:`shown_name`); skipped ones carry
-    their reason, errors the one-line error. Times are in seconds, where measured."""
+    their reason, errors the one-line error. Times are in seconds, where measured. A check's
+    case carries ``file`` (relative to the workspace, and only where the file lies under it)
+    and ``line`` (1-based, where known)."""
     name = shown_name(model)
     suites = ET.Element("testsuites", {"name": "tokcheck", **_counts(cases)})
     by_suite: dict[str, list[Case]] = {}
@@ -136,6 +155,10 @@ def junit_xml(cases: Sequence[Case], model: str) -> ET.ElementTree:
             attributes = {"classname": f"tokcheck.{suite_name}", "name": f"{c.name}[{name}]"}
             if c.time is not None:
                 attributes["time"] = _seconds(c.time)
+            if c.file is not None and (file := workspace_path(c.file)) is not None:
+                attributes["file"] = file
+                if c.line is not None:
+                    attributes["line"] = str(c.line)
             element = ET.SubElement(suite, "testcase", attributes)
             if c.outcome != PASS:
                 first = c.message.splitlines()[0] if c.message else c.outcome

@@ -2,10 +2,11 @@
 
 ``--format github`` prints one annotation per finding, then the plain verdict line: an
 ``::error file=PATH,line=N::`` on each corpus line where a judged candidate diverges (a
-``::warning`` for a tie that only weakens the pass), an ``::error::`` for every other failure,
-and a ``::warning::`` for every caveat and warning. Data and properties are escaped as GitHub's
-workflow-command parser expects, so no text of a model or a corpus can end an annotation or
-start a command of its own.
+``::warning`` for a tie that only weakens the pass), an ``::error::`` for every other failure
+(with ``file=`` and ``line=`` where a failed check is about a file: the model file, the line of
+a key in a Hugging Face JSON file, a GGUF), and a ``::warning::`` for every caveat and warning.
+Data and properties are escaped as GitHub's workflow-command parser expects, so no text of a
+model or a corpus can end an annotation or start a command of its own.
 
 :func:`append_step_summary` adds the Markdown summary to the file ``GITHUB_STEP_SUMMARY`` names,
 as GitHub's own steps do; a summary that cannot be written is a warning, never a failed run.
@@ -14,7 +15,6 @@ as GitHub's own steps do; a summary that cannot be written is a warning, never a
 from __future__ import annotations
 
 import errno
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -25,7 +25,7 @@ from tokcheck.errors import one_line
 from tokcheck.inputs.corpus import corpus_format, is_url
 from tokcheck.judge.tally import Counterexample, Tally
 from tokcheck.report import render
-from tokcheck.report.cases import ERROR, FAIL
+from tokcheck.report.cases import ERROR, FAIL, Case, workspace_path
 from tokcheck.report.view import View
 from tokcheck.system.paths import kind, shown
 
@@ -62,7 +62,7 @@ def annotated(view: View) -> list[str]:
             if case.suite == "compare" and case.name in twins:
                 message = "\n".join(message.splitlines()[:2])
             title = f"tokcheck {case.suite}: {case.name}"
-            out.append(command("error", message, title=title))
+            out.append(command("error", message, **_place(case), title=title))
     warnings = [*view.report.caveats, *(view.compare.warnings if view.compare else [])]
     out += [
         command("warning", w, title=f"tokcheck {view.command}") for w in dict.fromkeys(warnings)
@@ -118,12 +118,15 @@ def _file_line(origin: str, corpora: Sequence[str]) -> tuple[str, int] | None:
 def _workspace_path(path: str) -> str:
     """``path`` as annotations name files: relative to the workspace (GITHUB_WORKSPACE, else the
     current directory) when it lies under it, else as given."""
-    try:
-        base = Path(os.environ.get("GITHUB_WORKSPACE") or os.getcwd()).absolute()
-        absolute = Path(os.path.abspath(path))
-    except OSError:
-        return path
-    return absolute.relative_to(base).as_posix() if absolute.is_relative_to(base) else path
+    return workspace_path(path) or path
+
+
+def _place(case: Case) -> dict[str, str | int]:
+    """The ``file`` and ``line`` of a failed check's annotation, where it is about a file."""
+    if case.file is None:
+        return {}
+    place: dict[str, str | int] = {"file": _workspace_path(case.file)}
+    return place if case.line is None else {**place, "line": case.line}
 
 
 def append_step_summary(path: str, markdown: str) -> bool:

@@ -29,7 +29,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 # One path component longer than the file system allows (ENAMETOOLONG).
 TOO_LONG = "a" * (os.pathconf(FIXTURES, "PC_NAME_MAX") + 1)
 NEOX = "rinna/japanese-gpt-neox-3.6b"
-CHECK_KEYS = {"name", "passed", "expected", "actual", "message"}
+CHECK_KEYS = {"name", "passed", "expected", "actual", "message", "file", "line"}
 
 
 @dataclass(frozen=True)

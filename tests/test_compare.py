@@ -191,8 +191,13 @@ def test_cli_json_shape_and_exit_code(capsys: pytest.CaptureFixture[str]) -> Non
     # The default path of every transformers line diverges on this fixture (or fails to load).
     assert (code, data["passed"]) == (1, False)
     assert data["next_step"].endswith("load the exported directory instead")
-    assert len(data["candidates"][0]["counterexamples"]) <= 2
-    lengths = [len(e["text"]) for e in data["candidates"][0]["counterexamples"]]
+    examples = data["candidates"][0]["counterexamples"]
+    # The 2 shortest of each source of input, shortest first, each with its origin and source.
+    sources = [e["source"] for e in examples]
+    assert all(sources.count(s) <= 2 for s in sources)
+    assert {"probe", "hypothesis"} <= set(sources)
+    assert all(e["origin"].startswith(f"{e['source']}[") for e in examples)
+    lengths = [len(e["text"]) for e in examples]
     assert lengths == sorted(lengths)
 
 
@@ -425,14 +430,13 @@ def test_cli_exhaustive_exported_exact_default_diverges(
     assert default["status"] == "diverged"
     # Nearly every generated line differs: byte fallback is dropped on both transformers lines.
     assert default["differing"] > size["codepoints"]
-    # Among the shortest (one character each) the exhaustive lines come in input order,
-    # after the probe and export's verification lines of the same length.
-    origins = [e["origin"] for e in default["counterexamples"]]
-    assert [o for o in origins if o.startswith("codepoint")] == [
-        "codepoint[U+0000]",
-        "codepoint[U+0001]",
-    ][: sum(o.startswith("codepoint") for o in origins)]
-    assert any(o.startswith("codepoint") for o in origins)
+    # The exhaustive lines are a source of their own: its 3 shortest (one character each)
+    # are kept, the first in input order among equals, whatever the probes keep.
+    kept = [e for e in default["counterexamples"] if e["source"] == "exhaustive"]
+    assert len(kept) == 3
+    assert all(e["origin"].startswith("codepoint[U+") and len(e["text"]) == 1 for e in kept)
+    assert [e["text"] for e in kept] == sorted(e["text"] for e in kept)
+    assert kept[0]["origin"] in ("codepoint[U+0000]", "codepoint[U+0001]")
     if MAJOR >= 5:
         # 5.x maps characters the vocabulary lacks to id 2, <s> here.
         assert default["special_introduced"] > size["codepoints"]

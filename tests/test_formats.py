@@ -15,6 +15,7 @@ import pytest
 from tokcheck.cli import main
 from tokcheck.errors import MissingDependencyError
 from tokcheck.report import github, markdown
+from tokcheck.report.examples import visible
 from tokcheck.system import atomic
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -170,7 +171,7 @@ def test_github_annotates_corpus_counterexamples_with_file_and_line(
         number, rest = line.removeprefix(prefix).split(",", 1)
         assert rest.startswith("title=tokcheck%3A default diverges from sentencepiece (")
         message = _unescape(rest.split("::", 1)[1])
-        assert repr(CORPUS[int(number) - 1]) in message
+        assert f".txt:{number}: {visible(CORPUS[int(number) - 1])}\n" in message
         assert "%" not in rest.split("::", 1)[1].replace("%0A", "").replace("%25", "")
     assert any("%25" in line for line in annotated), "the % line is among the shortest"
     assert any(line.startswith("::error title=tokcheck compare%3A default::") for line in lines)

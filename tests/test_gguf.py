@@ -449,17 +449,28 @@ def test_a_gguf_llama_cpp_aborts_on_is_a_finding_not_a_crash(
 
 
 @needs_llama
-def test_an_abort_while_tokenizing_is_one_line_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_abort_while_tokenizing_fails_those_candidates_not_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str
 ) -> None:
     """A vocabulary llama.cpp loads and then cannot tokenize with ("none") aborts on the first
-    line: the run cannot go on, and says why in one line."""
+    line: the llama.cpp candidates fail, named by the abort and the line, and the run goes on
+    to judge the others, the corpus too (on workers with --jobs 2)."""
     path = _hostile(tmp_path / "none.gguf", model="none")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("吾輩は猫である\nthe cat sat\n" * 50, encoding="utf-8")
     args = ["compare", str(FIXTURES / "tiny-neox"), "--gguf", str(path), "--candidate", "exported"]
-    assert main([*args, "--examples", "5", "--prompts", "0"]) == 2
-    err = capsys.readouterr().err
-    assert "llama.cpp on none.gguf ended: signal 6" in err
-    assert err.count("\n") == 1
+    args += ["--corpus", str(corpus), "--jobs", jobs, "--json"]
+    assert main([*args, "--examples", "5", "--prompts", "0"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [(c["name"], c["verdict"]) for c in data["candidates"]] == [("exported", "passed")]
+    assert data["inputs"]["corpus_counts"][0]["judged"] == 100
+    crashes = {u["name"]: u["reason"] for u in data["unavailable"] if u["crashed"]}
+    assert set(crashes) == set(data["load_failures"]) == set(llamacpp.KINDS)
+    for reason in crashes.values():
+        assert reason.startswith("crashed: llama.cpp on none.gguf ended while encoding probe[0] (")
+        assert "signal 6 (SIGABRT)" in reason
+        assert "GGML_ASSERT" in reason
 
 
 def _oracle(path: Path) -> dict[str, Any]:

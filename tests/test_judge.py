@@ -116,10 +116,11 @@ def test_counterexamples_are_the_shortest_aligned_at_the_first_divergence(
 ) -> None:
     tokenizer = build_tokenizer(model)
     candidate = from_tokenizers("exported", tokenizer, "tokenizers.Tokenizer")
-    lines = [("吾輩は猫である。ごごごごご", "long"), ("jjjjj", "short"), ("ごごごごご", "kana")]
+    texts = ["吾輩は猫である。ごごごごご", "jjjjj", "ごごごごご"]
+    lines = [(text, f"line[{i}]") for i, text in enumerate(texts)]  # one source
     (tally,) = judge_lines(model, [candidate], lines, show=2)
     assert (tally.lines, tally.differing, tally.tie, tally.mismatched) == (3, 3, 3, 0)
-    assert [e.origin for e in tally.ties] == ["short", "kana"]
+    assert [e.origin for e in tally.ties] == ["line[1]", "line[2]"]
     long_line = judge_lines(model, [candidate], lines[:1], show=1)[0].ties[0]
     assert long_line.first_divergence > 4
     assert long_line.offset == long_line.first_divergence - 4
@@ -196,8 +197,9 @@ def test_assert_matches_reference_gives_the_same_verdict(model: SentencePieceMod
     with pytest.raises(AssertionError, match=r"ties: 2 of 4 lines differ \(tie 2\)") as failed:
         assert_matches_reference(tokenizer, BILINGUAL, LINES, strict=True)
     message = str(failed.value)
-    assert "sentencepiece: " in message
-    assert "['jj', 'jj', 'j']" in message
+    assert "sentencepiece: »jj« | jj | j  (ids " in message
+    assert "tie: both segmentations score " in message
+    assert "sentencepiece picks jj | jj | j where tokenizer picks j | jj | jj" in message
 
 
 def test_gate_strict_fails_ties_and_says_why(
@@ -247,9 +249,9 @@ def test_gate_shows_the_counterexamples_its_advice_points_to(
     argv = ["gate", str(exported_dir), "--corpus", str(corpus), "--examples", "5", "--strict"]
     assert main([*argv, "--junit", str(junit)]) == 1
     out = capsys.readouterr().out
-    assert "shortest tie(s)" in out
-    assert "['jj', 'jj', 'j']" in out
-    assert "['jj', 'jj', 'j']" in junit.read_text(encoding="utf-8")
+    assert "shortest ties" in out
+    assert "»jj« | jj | j" in out
+    assert "»jj« | jj | j" in junit.read_text(encoding="utf-8")
 
 
 def test_every_named_candidate_is_judged_and_twins_are_named_once(

@@ -135,9 +135,11 @@ def test_jobs_give_the_report_of_one_process(
     assert _report(model, [path], jobs=2) == whole
     default, backend = whole["candidates"]
     # Not vacuous: corpus lines among the counterexamples, the budget spent part-way.
-    examples = default["counterexamples"]
+    # Each source keeps its own 4 shortest: the corpus's are not hidden by the prompts.
+    examples = [e for e in default["counterexamples"] if e["source"] == str(path)]
     assert len(examples) == 4
     assert all(str(path) in e["origin"] and len(e["text"]) <= 2 for e in examples)
+    assert {e["source"] for e in default["counterexamples"]} <= {str(path), "prompt"}
     assert backend["stream_checked"] > 0
     assert backend["stream_unchecked"] > 0
     if name != "c.parquet":

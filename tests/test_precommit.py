@@ -33,7 +33,7 @@ def _hook() -> dict[str, object]:
 def test_the_hook_checks_the_model_it_is_given(args: list[str], code: int) -> None:
     entry = shlex.split(str(_hook()["entry"]))
     assert entry[:2] == ["tokcheck", "check"]
-    # The installed console script is tokcheck.cli:main, which python -m tokcheck runs too.
+    # The installed console script is tokcheck.__main__:run, which python -m tokcheck runs too.
     argv = [sys.executable, "-m", "tokcheck", *entry[1:], *args]
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == code, done.stdout + done.stderr

@@ -318,3 +318,48 @@ def test_node_dies_with_tokcheck_even_when_stuck_and_tokcheck_is_killed(tmp_path
     left = nodes()
     subprocess.run(["pkill", "-KILL", "-f", marker], check=False)  # not left spinning on failure
     assert left == []
+
+
+@needs_js
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_node_that_crashes_mid_run_fails_that_candidate_alone(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    jobs: str,
+) -> None:
+    """tokenizers.js, wrapped so that node kills itself with SIGSEGV on one corpus line: the
+    candidate fails, named by the signal and the line, and the others are judged (exit 1)."""
+    from tokcheck.compare import run as compare_module
+
+    real = json.dumps(str(jsruntime.find_package()))
+    wrapper = (
+        f"const real = require({real});\n"
+        "class Tokenizer extends real.Tokenizer {\n"
+        "  encode(text, options) {\n"
+        '    if (text.includes("\\u2620")) process.kill(process.pid, "SIGSEGV");\n'
+        "    return super.encode(text, options);\n"
+        "  }\n"
+        "}\n"
+        "module.exports = { ...real, Tokenizer };\n"
+    )
+    monkeypatch.setenv(jsruntime.NODE_MODULES_ENV, str(_fake_package(tmp_path, wrapper)))
+    monkeypatch.setattr(compare_module, "MIN_PART", 4_000)  # parts for both workers
+    lines = [f"line {n}: 吾輩は猫である the cat" for n in range(1, 401)]
+    lines[149] += " \u2620"
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["compare", str(FIXTURES / "tiny-neox"), "--candidate", "exported"]
+    args += ["--candidate", "exported-transformers.js", "--corpus", str(corpus), "--jobs", jobs]
+    code = main([*args, "--examples", "20", "--json"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (1, "")
+    data = json.loads(out)
+    assert [(c["name"], c["verdict"]) for c in data["candidates"]] == [("exported", "passed")]
+    [crash] = data["unavailable"]
+    assert (crash["name"], crash["crashed"]) == ("exported-transformers.js", True)
+    assert crash["reason"].startswith(
+        f"crashed: transformers.js (node) ended while encoding {corpus}:150 ('line 150: "
+    )
+    assert crash["reason"].endswith(": signal 11 (SIGSEGV)")
+    assert data["load_failures"] == ["exported-transformers.js"]

@@ -22,6 +22,7 @@ from tokcheck.errors import ExportRefusedError, StdoutError, TokcheckError, one_
 from tokcheck.parser import build_parser
 from tokcheck.report import formats, output, render
 from tokcheck.report.view import View, checked, compared
+from tokcheck.system import startup
 from tokcheck.usage import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_PASSED, EXIT_USAGE
 
 
@@ -39,14 +40,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None and not args.version:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
     from tokcheck.system.signals import Terminated, terminating
 
     try:
+        # Ctrl-C from here on raises KeyboardInterrupt, handled below, where the program's start
+        # had it end the process (see tokcheck.__main__).
+        startup.release()
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None and not args.version:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
         with terminating():  # SIGTERM and SIGHUP unwind as Ctrl-C does
             if args.version:
                 from tokcheck.provenance import versions

@@ -49,6 +49,43 @@ class MissingDependencyError(TokcheckError):
     """An optional dependency (torch, for example) is needed but not installed."""
 
 
+class RuntimeDied(TokcheckError):
+    """A runtime that runs a candidate in a child process (llama.cpp, node) died while it ran,
+    after it had loaded: a failure of that candidate, which compare reports and goes on without.
+
+    ``how`` is how it ended (its signal or exit code, and what it wrote); ``index`` the item of
+    the request it died on, where known, and ``doing`` what it was asked (``encoding``...);
+    ``stale`` when it had died on an earlier request, so that this one says nothing of where.
+    Outside compare it is an error like any other (one line, exit 2).
+    """
+
+    def __init__(
+        self,
+        runtime: str,
+        how: str,
+        *,
+        index: int | None = None,
+        doing: str = "running",
+        stale: bool = False,
+    ) -> None:
+        super().__init__(f"{runtime} ended: {how}")
+        self.runtime, self.how, self.stale = runtime, how, stale
+        self.index, self.doing = index, doing
+
+    def located(self, index: int | None, doing: str | None = None) -> RuntimeDied:
+        """The same death, placed at item ``index`` of another batch (None: not known)."""
+        return RuntimeDied(
+            self.runtime, self.how, index=index, doing=doing or self.doing, stale=self.stale
+        )
+
+    def reason(self, where: str = "") -> str:
+        """What ended the runtime, while doing what and ``where`` in the input (if known)."""
+        if self.stale:
+            return str(self)
+        doing = f"{self.doing} {where}" if where else self.doing
+        return f"{self.runtime} ended while {doing}: {self.how}"
+
+
 class Verdict(Exception):
     """A check ran and failed, raised where the caller must not go on: exit 1, never 2."""
 

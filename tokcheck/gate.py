@@ -234,7 +234,11 @@ def text(report: GateReport) -> str:
         "check": f"profile {report.check.profile or 'none'}; failed: {', '.join(report.check.failed) or '-'}",
         "compare": "; ".join(
             [f"{t.name}: {t.summary()}" for t in compare.candidates if not t.same_as]
-            + [f"{u.name}: failed to load" for u in compare.unavailable if u.failed]
+            + [
+                f"{u.name}: {'its runtime died' if u.crashed else 'failed to load'}"
+                for u in compare.unavailable
+                if u.failed
+            ]
             + [
                 f"{Path(g.path).name}: {', '.join(g.failed)} failed"
                 for g in compare.ggufs

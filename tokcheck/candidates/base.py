@@ -60,6 +60,9 @@ class Unavailable:
     # True when loading raised: that path crashes for the model's users, which is a finding.
     # False when the path does not apply here (no tokenizer.json, no backend= in transformers 4).
     failed: bool = False
+    # True (with failed) when it loaded but its runtime's process died while it ran: the
+    # reason names how it ended and the line, where known (see tokcheck.parallel.runner).
+    crashed: bool = False
 
 
 @contextmanager

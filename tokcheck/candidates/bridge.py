@@ -5,7 +5,9 @@ transformers.js in node (:mod:`tokcheck.candidates.jsruntime`), and llama.cpp (:
 whose native code aborts the whole process on some GGUFs. The child reads one JSON request per
 line and writes one JSON answer per line; the first request loads the tokenizer and is answered
 ``{"ready": ...}``, an answer ``{"error": message}`` raises, and a child that dies, hangs or floods
-is one error naming what happened, never a crash or a hang of tokcheck.
+is one error naming what happened, never a crash or a hang of tokcheck. A child that dies once it
+has loaded raises :class:`~tokcheck.errors.RuntimeDied`, naming the item it died on: compare
+reports that candidate as failed and judges the others.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import re
 import selectors
+import signal
 import subprocess
 import tempfile
 import threading
@@ -22,10 +25,11 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from tokcheck.errors import TokcheckError, one_line
+from tokcheck.errors import RuntimeDied, TokcheckError, one_line
 
-# What each request is answered with.
+# What each request is answered with, and what the child was doing when it died on one.
 ANSWERS = {"encode": "ids", "decode": "texts", "pieces": "pieces", "stream": "chunks"}
+DOING = {"encode": "encoding", "decode": "decoding", "pieces": "naming", "stream": "streaming"}
 # Seconds of silence from the child, while a request is pending, before it is taken for hung;
 # the longest any one answer may take (compare's batches are 2,000 lines); its largest size.
 SILENCE = 120.0
@@ -39,14 +43,25 @@ class BridgeError(TokcheckError):
     """The child cannot run the tokenizer: it is missing, it died, hung or answered nonsense."""
 
 
+class _Ended(Exception):
+    """The child ended while a request was pending; ``how``: its exit and what it wrote."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__(how)
+        self.how = how
+
+
 class Bridge:
     """One tokenizer loaded in a child process of this Python process's own.
 
     ``argv`` is the child's command; the parent's pid is appended, for the child to end itself
     when this process has gone (however it ends). ``load`` is the first request. ``runtime``
     names the child in messages, ``program`` what it should be (for an answer that is no JSON).
-    What cannot run raises ``unavailable``; a child that dies raises ``died`` (the same by
-    default): a runtime that crashes on the tokenizer is a finding, not a missing runtime.
+    What cannot run raises ``unavailable``; a child that dies loading raises ``died`` (the same
+    by default): a runtime that crashes on the tokenizer is a finding, not a missing runtime.
+    One that dies on a later request raises :class:`~tokcheck.errors.RuntimeDied`, after
+    asking a fresh child the request's items one at a time to name the one it dies on; every
+    request after that raises it again, marked stale.
 
     The process is started when the bridge is made (so a tokenizer the runtime cannot load
     fails there) and again in a forked child, which must not share its parent's pipes. It runs
@@ -78,6 +93,8 @@ class Bridge:
         self._pid = 0
         self._lock = threading.Lock()
         self.ready: Any = None
+        # How the child ended, once it died on a request: the bridge runs nothing after that.
+        self._dead: str | None = None
         self._start()
 
     def _start(self) -> None:
@@ -92,15 +109,50 @@ class Bridge:
         )
         self._proc, self._pid, self._stderr = proc, os.getpid(), stderr
         weakref.finalize(self, _close, proc, stderr, os.getpid())
-        self.ready = self._ask(self._load, "ready")
+        try:
+            self.ready = self._ask(self._load, "ready")
+        except _Ended as e:
+            raise self._died(f"{self._runtime} ended: {e.how}") from None
 
     def request(self, **request: Any) -> Any:
-        """The answer to one request (one key of :data:`ANSWERS`): its one value."""
-        (key,) = request
+        """The answer to one request (one key of :data:`ANSWERS`, its value a list of
+        items): its one value. :class:`RuntimeDied` where the child dies on it."""
+        ((key, items),) = request.items()
         with self._lock:
+            if self._dead is not None:
+                raise RuntimeDied(self._runtime, self._dead, doing=DOING[key], stale=True)
             if self._pid != os.getpid():
                 self._start()
-            return self._ask(json.dumps(request).encode(), ANSWERS[key])
+            try:
+                return self._ask(json.dumps(request).encode(), ANSWERS[key])
+            except _Ended as e:
+                died = self._pinpoint(key, items, e.how)
+                self._dead = died.how
+                raise died from None
+
+    def _pinpoint(self, key: str, items: Any, how: str) -> RuntimeDied:
+        """The death of the child on ``items``, at the item it died on where that can be
+        known: the items of a batch are asked of a fresh child one at a time, and the one
+        it dies on again is named. A child that survives them, or cannot start, leaves the item
+        unknown; either way it is stopped, since the bridge runs nothing more."""
+        doing = DOING[key]
+        if not isinstance(items, list) or len(items) < 2:
+            return RuntimeDied(self._runtime, how, index=0 if items else None, doing=doing)
+        index: int | None = None
+        try:
+            self._start()
+            for index in range(len(items)):  # left at the item it dies on, if it does
+                self._ask(json.dumps({key: [items[index]]}).encode(), ANSWERS[key])
+            index = None
+        except _Ended as again:
+            how = again.how
+        except TokcheckError:
+            index = None
+        finally:
+            if (proc := self._proc) is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return RuntimeDied(self._runtime, how, index=index, doing=doing)
 
     def _ask(self, line: bytes, key: str) -> Any:
         """Send one request line and read the answer's ``key``; an ``error`` answer raises."""
@@ -113,7 +165,7 @@ class Bridge:
             proc = self._proc
             assert proc is not None
             if _ends(proc):  # it wrote something on its way down: how it ended says more
-                raise self._died(f"{self._runtime} ended: {_ended(proc, self._stderr)}")
+                raise _Ended(_ended(proc, self._stderr))
             said = short(reply.decode("utf-8", "replace"), 120) or "an empty line"
             raise self._unavailable(f"{self._program}: it answered {said}")
         if "error" in answer:
@@ -162,7 +214,7 @@ class Bridge:
                         continue
                     chunk = os.read(stdout, _CHUNK)
                     if not chunk:
-                        raise self._died(f"{self._runtime} ended: {_ended(proc, self._stderr)}")
+                        raise _Ended(_ended(proc, self._stderr))
                     received += chunk
                     if received.endswith(b"\n") and sent == len(payload):
                         return bytes(received)
@@ -210,8 +262,15 @@ def _ended(proc: subprocess.Popen[bytes], stderr: Any) -> str:
         or re.search(r"GGML_ASSERT|what\(\)|fatal error", line)
     ]
     said = named[-1] if named else next((x for x in reversed(lines) if x), "")
-    how = f"signal {-code}" if code < 0 else f"exit code {code}"
+    how = f"signal {-code} ({_signal_name(-code)})" if code < 0 else f"exit code {code}"
     return how + (f": {short(said)}" if said else "")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown"
 
 
 def short(message: str, limit: int = 300) -> str:

@@ -30,7 +30,7 @@ class CompareOptions:
     generated conversations in the profile's prompt formats; with ``exhaustive``, every code
     point, piece and special name (:mod:`tokcheck.inputs.exhaustive`). ``candidates`` None is
     the default set (:mod:`tokcheck.candidates.registry`). ``show`` counterexamples are kept
-    per candidate; ``strict`` fails every caveat. ``jobs`` local processes judge the corpora
+    per candidate and source of input; ``strict`` fails every caveat. ``jobs`` local processes judge the corpora
     and the exhaustive lines unless an engine is given. ``stream_budget`` bounds the ids
     streamed per candidate (None: :data:`tokcheck.judge.stream_check.BUDGET`); more than
     ``max_skipped`` of the corpus records skipped (a share) fails. Each of ``ggufs`` is checked

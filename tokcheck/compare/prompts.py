@@ -7,10 +7,11 @@ was built from, and to what sentencepiece gives back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tokcheck.errors import RuntimeDied
 from tokcheck.inputs.conversations import conversations, prompt_lines
 from tokcheck.inputs.prompt import build_prompt, postprocess
 
@@ -80,13 +81,16 @@ def check_cleanup(
     formats_from: str,
     count: int,
     seed: int = 0,
+    on_crash: Callable[[Candidate, RuntimeDied], None] | None = None,
 ) -> PromptCheck:
     """Encode each prompt, decode it, apply the card's cleanup and compare the result with the
     conversation as text (utterances and their newlines, joined by newlines), for sentencepiece
-    and each candidate; candidates with the same ``key`` are run once."""
+    and each candidate; candidates with the same ``key`` are run once. A candidate whose
+    runtime dies is left out and given to ``on_crash`` (without one, the death is raised)."""
     sp = model.processor
     check = PromptCheck(list(formats), formats_from, count, CleanupResult("sentencepiece"))
     results = {c.name: CleanupResult(c.name) for c in candidates}
+    dead: set[str] = set()
     for fmt in formats:
         lines = list(prompt_lines([fmt], count, seed))
         prompts = [text for text, _ in lines]
@@ -94,10 +98,19 @@ def check_cleanup(
         _offer(check.reference, fmt, lines, expected, sp.decode(sp.encode(prompts)))
         decoded: dict[str, list[str]] = {}
         for cand in candidates:
+            if cand.key in dead:
+                continue
             if cand.key not in decoded:
-                decoded[cand.key] = cand.decode_batch(cand.encode_batch(prompts))
+                try:
+                    decoded[cand.key] = cand.decode_batch(cand.encode_batch(prompts))
+                except RuntimeDied as e:
+                    if on_crash is None:
+                        raise
+                    on_crash(cand, e)
+                    dead.add(cand.key)
+                    continue
             _offer(results[cand.name], fmt, lines, expected, decoded[cand.key])
-    check.candidates = list(results.values())
+    check.candidates = [results[c.name] for c in candidates if c.key not in dead]
     return check
 
 

@@ -62,7 +62,8 @@ class CompareReport:
 
     @property
     def load_failures(self) -> list[Unavailable]:
-        """Judged candidates whose loading raised: their users get an exception, not ids."""
+        """Judged candidates whose loading raised, or whose runtime's process died while it ran
+        (``crashed``): their users get an exception or a dead process, not ids."""
         return [u for u in self.unavailable if u.failed and u.name in self.judged]
 
     @property

@@ -2,7 +2,8 @@
 
 Inputs are streamed in batches and encoded with each library's batch API (sentencepiece's
 ``num_threads``, tokenizers' parallel ``encode_batch``), so memory stays flat however large the
-corpus; only the judge's counters and the K shortest counterexamples per candidate are kept.
+corpus; only the judge's counters and, per candidate, the K shortest counterexamples of each
+source of input (the probes, each corpus file...) are kept.
 Candidates that load to the same tokenizer are encoded once and reported under every name.
 Every line is classified by :mod:`tokcheck.judge.lines`, in the loop of :mod:`tokcheck.parallel.runner`.
 The corpora are cut into parts (:mod:`tokcheck.parallel.partition`) judged on an engine
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tokcheck.candidates.base import Candidate, special_names
+from tokcheck.candidates.base import Candidate, Unavailable
 from tokcheck.candidates.hf import transformers_version
 from tokcheck.candidates.llamacpp import candidate_names, is_llama
 from tokcheck.candidates.registry import DEFAULT_CANDIDATES, load_candidates
@@ -36,7 +37,7 @@ from tokcheck.compare.prompts import check_cleanup
 from tokcheck.compare.report import CompareReport
 from tokcheck.convert.converter import unsupported
 from tokcheck.convert.target import EXPORT_RECORD
-from tokcheck.errors import CorpusError, TokcheckError
+from tokcheck.errors import CorpusError, RuntimeDied, TokcheckError
 from tokcheck.inputs.conversations import prompt_formats, prompt_lines
 from tokcheck.inputs.corpus import CorpusStats, Location, check_corpora, corpus_size
 from tokcheck.inputs.derived import ORIGIN as DERIVED
@@ -49,6 +50,7 @@ from tokcheck.inputs.probes import (
     verification_lines,
 )
 from tokcheck.judge.dump import Sink
+from tokcheck.judge.outcome import EXHAUSTIVE
 from tokcheck.judge.serving import serving_notes
 from tokcheck.judge.stream_check import BUDGET
 from tokcheck.model.gguf_vocab import read_gguf
@@ -57,7 +59,6 @@ from tokcheck.model.proto import SentencePieceModel
 from tokcheck.model.resolve import MODEL_FILENAMES, ResolvedModel
 from tokcheck.parallel.engine import Engine, Job, Judgement, Local, judge_partition, opened
 from tokcheck.parallel.partition import (
-    STRIDE,
     count_lines,
     cut,
     generated,
@@ -107,6 +108,9 @@ def compare(
     llama-cpp-python installed, the candidates of :mod:`tokcheck.candidates.llamacpp`, judged with the
     others (without it they are a caveat: not run).
 
+    A candidate whose runtime process dies while it runs (llama.cpp, node) fails, with why and
+    the line it died on where known, as one that failed to load does; the others are judged.
+
     ``diverging`` gets every line that differs, not only the K shortest, in input order (see
     :mod:`tokcheck.judge.dump`): the same lines in the same order whatever the engine.
     """
@@ -144,11 +148,12 @@ def _compare(
         )
     start = time.perf_counter()
     formats, formats_from = prompt_formats(profile)
+    runner = Runner(model, loaded, o.show, budget=o.stream_budget, sink=diverging, survive=True)
+    specials = _special_names(runner, loaded) if o.probes else []
     injection = [
         (t, f"inject[{i}]")
-        for i, t in enumerate(injection_texts(model, special_names(loaded)) if o.probes else ())
+        for i, t in enumerate(injection_texts(model, specials) if o.probes else ())
     ]
-    runner = Runner(model, loaded, o.show, budget=o.stream_budget, sink=diverging)
     totals = {"lines": 0, "bytes": 0}
     verification = _verification(model, resolved, o) if o.probes else []
     generated = _generated(model, o, formats, injection, verification)
@@ -158,7 +163,7 @@ def _compare(
     stats = CorpusStats()
     counts = {str(c): [0, 0] for c in corpora}  # judged and skipped records per corpus
     if engine is not None:
-        names = tuple(c.name for c in loaded)
+        names = tuple(c.name for c in runner.alive(loaded))
         job = Job(
             resolved,
             names,
@@ -172,19 +177,30 @@ def _compare(
         )
         more = exhaustive_lines(model, resolved) if o.exhaustive else ()
         work = _Work(engine, job, runner, stats, totals, progress, counts)
-        work.run(model, loaded, corpora, more)
+        work.run(model, runner.alive(loaded), corpora, more)
     _require_judged(counts)
-    tallies = runner.tallies()
     cleanup = (
-        check_cleanup(model, loaded, formats, formats_from, o.prompts, o.seed)
+        check_cleanup(
+            model,
+            runner.alive(loaded),
+            formats,
+            formats_from,
+            o.prompts,
+            o.seed,
+            on_crash=lambda c, e: runner.crash(c, e, "checking the prompts' clean-up"),
+        )
         if o.prompts
         else None
     )
-    remedies = verify_remedies(model, loaded, tallies, injection)
+    tallies = runner.tallies()
+    if cleanup is not None:  # a runtime that died there has no verdict on the prompts either
+        cleanup.candidates = [c for c in cleanup.candidates if c.name not in runner.crashed]
+    remedies = verify_remedies(model, runner.alive(loaded), tallies, injection)
+    crashed = [Unavailable(n, why, failed=True, crashed=True) for n, why in runner.crashed.items()]
     return CompareReport(
         judged=judged,
         candidates=tallies,
-        unavailable=unavailable,
+        unavailable=[*unavailable, *crashed],
         inputs={
             "lines": totals["lines"],
             "bytes": totals["bytes"],
@@ -221,12 +237,24 @@ def _compare(
         stream_budget=BUDGET if o.stream_budget is None else o.stream_budget,
         max_skipped=o.max_skipped,
         ggufs=static,
-        serving=serving_notes(model, loaded, BUILTIN_PROBES) if o.probes else [],
+        serving=serving_notes(model, runner.alive(loaded), BUILTIN_PROBES) if o.probes else [],
         model=resolved.name,
         # The name tokcheck export gives the .model file it writes.
         model_file=model.path.name if model.path.name in MODEL_FILENAMES else "tokenizer.model",
         byte_fallback=model.proto.trainer_spec.byte_fallback,
     )
+
+
+def _special_names(runner: Runner, loaded: Sequence[Candidate]) -> list[str]:
+    """The special tokens the candidates name, as their pieces, each once (a candidate whose
+    runtime dies naming them is the runner's crash)."""
+    names: list[str] = []
+    for candidate in runner.alive(loaded):
+        try:
+            names += candidate.pieces(sorted(candidate.special_ids))
+        except RuntimeDied as e:
+            runner.crash(candidate, e, "naming its special tokens")
+    return list(dict.fromkeys(names))
 
 
 def _require_judged(counts: dict[str, list[int]]) -> None:
@@ -307,7 +335,7 @@ class _Work:
         parts = cut(corpora, target)
         counts = engine.map(count_lines, ((p,) for p in to_count(parts)))
         parts = numbered(parts, list(counts))
-        after = generated(more, (len(corpora) + 1) * STRIDE)
+        after = generated(more, EXHAUSTIVE)
         told = self.progress if engine.in_process else None
         args = (
             self._sent(self.job, p, self.runner.budget_left(), told)

@@ -89,7 +89,7 @@ class Judge:
 
     def tally(self, name: str, cls: str, *, keep: bool = False) -> Judged:
         """A tally to fill; with ``keep``, it also keeps every line that differs."""
-        return Judged(Tally(name, cls), kept=[] if keep else None)
+        return Judged(Tally(name, cls, show=self.show), kept=[] if keep else None)
 
     def judge_batch(
         self,
@@ -218,7 +218,17 @@ class Judge:
             reference_decoded=o.reference_decoded,
             candidate_decoded=o.candidate_decoded,
             stream=o.stream,
+            source=o.source,
+            scores=self._scores(r, c) if "tie" in o.kinds else None,
         )
+
+    def _scores(self, reference: list[int], candidate: list[int]) -> list[float] | None:
+        """Both segmentations' scores as sentencepiece sums its pieces' (a tie's: see
+        :func:`_indistinguishable`), or None without scores (a BPE model)."""
+        scores = self.scores
+        if scores is None:
+            return None
+        return [math.fsum(scores[i] for i in ids) for ids in (reference, candidate)]
 
 
 @dataclass
@@ -233,8 +243,8 @@ class Judged:
 
     def merge(self, other: Judged, k: int) -> None:
         """Add what ``other`` judged on another part of the input: the counts add up, the K
-        shortest counterexamples of both are kept (the first in the input among equals), and
-        the lines it kept follow these."""
+        shortest counterexamples of each source of both are kept (the first in the input among
+        equals), and the lines it kept follow these."""
         for name in COUNTERS:
             setattr(self.tally, name, getattr(self.tally, name) + getattr(other.tally, name))
         self.diverged.merge(other.diverged, k)

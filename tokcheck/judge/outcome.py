@@ -8,12 +8,33 @@ field here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from tokcheck.judge.stream import StreamFailure
 
 # Ids a candidate is expected to add before and after the text's own (see Candidate.added).
 Added = tuple[tuple[int, ...], tuple[int, ...]]
+
+# Serials, a line's place in the whole input (see tokcheck.parallel.partition): the generated
+# lines from 0, record p of corpus file f at (f + 1) * STRIDE + p (more records than any file
+# holds), and the exhaustive lines from EXHAUSTIVE (after more corpus files than any run names).
+STRIDE = 1 << 40
+EXHAUSTIVE = STRIDE << 20
+# A corpus record's position at the end of its origin: ``path:line`` or ``path[row]``.
+_POSITION = re.compile(r"(?::[0-9]+|\[[0-9]+\])\Z")
+
+
+def source(origin: str, serial: int) -> str:
+    """The source of input a line comes from, as reports name it: ``exhaustive``, a corpus
+    file's path, or for a generated line its origin's name (``probe``, ``prompt``, ``inject``,
+    ``hypothesis``, ``verification``, ``derived``, ``line``). The serial tells which: a corpus
+    path may look like anything, a generated origin never ends in a corpus position."""
+    if serial >= EXHAUSTIVE:
+        return "exhaustive"
+    if serial >= STRIDE:
+        return _POSITION.sub("", origin)
+    return origin.partition("[")[0]
 
 
 @dataclass(slots=True)
@@ -33,6 +54,11 @@ class Outcome:
     added: Added = ((), ())
     stream: StreamFailure | None = None
     kinds: list[str] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        """The source of input the line comes from (see :func:`source`)."""
+        return source(self.origin, self.serial)
 
     @property
     def expected_ids(self) -> list[int]:

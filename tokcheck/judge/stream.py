@@ -61,7 +61,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
-from tokcheck.errors import one_line
+from tokcheck.errors import RuntimeDied, one_line
 
 pass
 
@@ -234,6 +234,8 @@ class Streamer:
             algorithm = way + after
             try:
                 chunks = flushed(run(), expected)
+            except RuntimeDied:
+                raise  # the runtime is gone: no finding about this line (see tokcheck.parallel.runner)
             except Exception as e:
                 return StreamFailure(
                     algorithm, f"raised {type(e).__name__}: {one_line(str(e))}", ()

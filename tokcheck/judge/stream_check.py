@@ -4,6 +4,8 @@
 context-free, every line once the rule has failed on the first batch, the first
 :data:`BOTH_WAYS` lines both ways, and at most :data:`BUDGET` ids per candidate in input order;
 the rules and why are in :mod:`tokcheck.judge.stream`, which holds the streaming algorithms.
+A candidate's runtime that dies (:class:`~tokcheck.errors.RuntimeDied`) is never a stream
+failure: it is raised, placed at the line of the batch it died on, for the runner to handle.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Collection, Sequence
 
-from tokcheck.errors import one_line
+from tokcheck.errors import RuntimeDied, one_line
 from tokcheck.judge.stream import (
     SERVER,
     WHOLE,
@@ -120,7 +122,8 @@ class StreamCheck:
         streamed, or deferred); and the positions of the deferred lines. ``candidate_decoded``
         is the candidate's decode of ``candidate_ids``, reused where those are the reference
         ids. Lines at the positions ``unstreamed`` have their whole decode checked only: they
-        neither spend the budget nor count as left."""
+        neither spend the budget nor count as left. A runtime that dies raises
+        :class:`RuntimeDied` at the line it died on (None: while classifying the ids)."""
         whole = self._whole(ids, candidate_ids, candidate_decoded)
         first = self._batches == 0
         self._batches += 1
@@ -144,7 +147,10 @@ class StreamCheck:
                 deferred.append(k)
                 out.append(None)
                 continue
-            failed = self._stream(line, text)
+            try:
+                failed = self._stream(line, text)
+            except RuntimeDied as e:
+                raise e.located(k, "streaming") from None
             if failed and not needed:
                 # The rule would have skipped a line that streams wrongly: stream every line.
                 self.every_line = True
@@ -239,6 +245,8 @@ class StreamCheck:
             return None  # wrong with sentencepiece's own decode too: the algorithm's loss
         try:
             chunks = self.streamer.decode_batch(alone)
+        except RuntimeDied:
+            raise
         except Exception as e:
             return StreamFailure(STATELESS, f"raised {type(e).__name__}: {one_line(str(e))}", ())
         return stream_failure(STATELESS, chunks, expected)
@@ -263,6 +271,8 @@ class StreamCheck:
         if other:
             try:
                 decoded = self.streamer.decode_batch([ids[k] for k in other])
+            except RuntimeDied as e:
+                raise e.located(None if e.index is None else other[e.index], "decoding") from None
             except Exception as e:
                 decoded = [f"raised {type(e).__name__}: {one_line(str(e))}"] * len(other)
             for k, text in zip(other, decoded, strict=True):
@@ -293,12 +303,16 @@ class StreamCheck:
         windows = [[anchor, i, anchor] for i in ids]
         try:
             return list(self.streamer.decode_batch(windows))
+        except RuntimeDied as e:
+            raise e.located(None, "classifying the ids of") from None
         except Exception:
             pass
         out: list[str | None] = []
         for window in windows:
             try:
                 out.append(self.streamer.decode(window))
+            except RuntimeDied as e:
+                raise e.located(None, "classifying the ids of") from None
             except Exception:
                 out.append(None)
         return out

@@ -2,17 +2,20 @@
 counterexamples.
 
 :data:`KINDS` is the vocabulary every report uses; a :class:`Tally` counts each kind, the lines
-seen and streamed, and keeps the K shortest diverging lines and ties (:class:`Shortest`) as
-:class:`Counterexample` records aligned at the first differing id.
+seen and streamed, and keeps the K shortest diverging lines and ties of each source of input
+(:class:`Shortest`) as :class:`Counterexample` records aligned at the first differing id.
+Reports show the K shortest of them and the shortest of every other source (:func:`shown`), so
+short probes never hide the lines of a corpus.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tokcheck.judge.outcome import Outcome
+from tokcheck.judge.outcome import STRIDE, Outcome
 from tokcheck.judge.stream import StreamFailure
 
 KINDS = (
@@ -52,6 +55,11 @@ class Counterexample:
     candidate_decoded: str
     # How streaming sentencepiece's ids through the candidate's decoder went wrong, if it did.
     stream: StreamFailure | None = None
+    # The source of input of the line (see tokcheck.judge.outcome.source): probe, a corpus...
+    source: str = ""
+    # For a tie, each segmentation's score as sentencepiece sums its pieces' scores
+    # (sentencepiece's, then the candidate's); None otherwise.
+    scores: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -81,9 +89,12 @@ class Tally:
     # streaming budget (see tokcheck.judge.stream).
     stream_checked: int = 0
     stream_unchecked: int = 0
-    # The shortest lines that diverged, and separately the shortest ties.
+    # The shortest lines that diverged, and separately the shortest ties: K of each source of
+    # input, shortest first (the first in the input among equals).
     counterexamples: list[Counterexample] = field(default_factory=list)
     ties: list[Counterexample] = field(default_factory=list)
+    # K, the lines kept per source (--show).
+    show: int = 0
 
     @property
     def diverged(self) -> bool:
@@ -131,17 +142,37 @@ class Tally:
         return data
 
 
+def shown(examples: Sequence[Counterexample], k: int) -> list[Counterexample]:
+    """What a report shows of ``examples`` (kept shortest first): the ``k`` shortest, and the
+    shortest of each source that has none among them, in the same order."""
+    sources = {e.source for e in examples[:k]}
+    out = []
+    for i, e in enumerate(examples):
+        if i < k or e.source not in sources:
+            sources.add(e.source)
+            out.append(e)
+    return out
+
+
 class Shortest:
-    """The K shortest lines offered, first in the input first among equals (serials are
-    unique, so lines are never compared)."""
+    """The K shortest lines offered from each source of input (see
+    :func:`tokcheck.judge.outcome.source`), first in the input first among equals (serials are
+    unique, so lines are never compared). Memory is K lines per source: the generated sources,
+    each corpus file and the exhaustive lines."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, Outcome]] = []
+        # By source: a corpus file's or the exhaustive lines' band of serials, or the name of
+        # a generated line's origin (cheaper than naming every line's source).
+        self._heaps: dict[int | str, list[tuple[int, int, Outcome]]] = {}
 
     def offer(self, line: Outcome, k: int) -> None:
-        heap = self._heap
         if not k:
             return
+        serial = line.serial
+        key = serial // STRIDE if serial >= STRIDE else line.origin.partition("[")[0]
+        heap = self._heaps.get(key)
+        if heap is None:
+            heap = self._heaps[key] = []
         item = (-len(line.text), -line.serial, line)
         if len(heap) < k:
             heapq.heappush(heap, item)
@@ -149,12 +180,15 @@ class Shortest:
             heapq.heapreplace(heap, item)
 
     def items(self) -> list[Outcome]:
-        return [line for _, _, line in sorted(self._heap, key=lambda item: item[:2], reverse=True)]
+        """Every line kept, shortest first (the first in the input among equals)."""
+        kept = [item for heap in self._heaps.values() for item in heap]
+        return [line for _, _, line in sorted(kept, key=lambda item: item[:2], reverse=True)]
 
     def merge(self, other: Shortest, k: int) -> None:
-        """Keep the K shortest of both, as if every line had been offered here."""
-        for _, _, line in other._heap:
-            self.offer(line, k)
+        """Keep the K shortest of each source of both, as if every line had been offered here."""
+        for heap in other._heaps.values():
+            for _, _, line in heap:
+                self.offer(line, k)
 
 
 # What Judged.merge adds up: the counts of every kind and of the lines seen and streamed.

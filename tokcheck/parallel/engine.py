@@ -279,6 +279,7 @@ class _Worker:
             defer=0,
             budget=job.stream_budget,
             keep=job.keep,
+            survive=True,
         )
 
 

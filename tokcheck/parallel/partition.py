@@ -10,7 +10,8 @@ speed that the engine runs in parallel; :func:`numbered` adds them up).
 
 Every line has a serial, its place in the whole input (see :mod:`tokcheck.parallel.runner`): the
 generated lines that come first are numbered from 0, record ``p`` of corpus file ``f`` has
-``(f + 1) * STRIDE + p``, and the exhaustive lines come after the last corpus file.
+``(f + 1) * STRIDE + p``, and the exhaustive lines come after every corpus file, from
+``EXHAUSTIVE`` (both in :mod:`tokcheck.judge.outcome`, where a serial also tells a line's source).
 """
 
 from __future__ import annotations
@@ -32,10 +33,9 @@ from tokcheck.inputs.corpus import (
     records,
     require,
 )
+from tokcheck.judge.outcome import EXHAUSTIVE, STRIDE
 from tokcheck.parallel.runner import Line
 
-# Serials of one corpus file: more records than any file holds.
-STRIDE = 1 << 40
 # Bytes read at a time when looking for a line start or counting newlines.
 _CHUNK = 1 << 20
 # Generated lines per part.
@@ -80,6 +80,8 @@ def line_size(text: str) -> int:
 def cut(locations: Sequence[Location], target: int) -> list[Partition]:
     """The corpora's parts, in input order, of about ``target`` bytes each (see the module
     docstring); byte ranges after a file's first wait for :func:`numbered`."""
+    if (len(locations) + 1) * STRIDE > EXHAUSTIVE:
+        raise CorpusError(f"{len(locations)} corpus files: more than one run can number")
     parts: list[Partition] = []
     for index, location in enumerate(locations):
         serial = (index + 1) * STRIDE

@@ -136,7 +136,7 @@ def _candidates(report: CompareReport) -> str:
     for u in report.unavailable:
         rows.append(
             f"<tr><td><b>{_e(u.name)}</b></td><td colspan={len(KINDS) + 4} class=muted>"
-            f"{'failed to load' if u.failed else 'not run'}: {_e(u.reason)}</td></tr>"
+            f"{'FAIL' if u.failed else 'not compared'}: {_e(u.reason)}</td></tr>"
         )
     return (
         '<h2>Candidates</h2><table id="kinds"><tr><th>candidate</th><th>verdict</th>'
@@ -183,9 +183,17 @@ def _number(n: object) -> str:
 
 
 def _examples(report: CompareReport) -> str:
-    """Each distinct candidate's counterexamples, then its ties."""
+    """Each distinct candidate's counterexamples, then its ties: every one kept, the K
+    shortest of each source of input, shortest first."""
     names = {t.name for t in report.candidates}
     out = ["<h2>Counterexamples</h2>"]
+    if any(t.counterexamples or t.ties for t in report.candidates):
+        k = max(t.show for t in report.candidates)
+        out.append(
+            f"<p class=muted>Kept per candidate: the {k} shortest diverging lines and the {k} "
+            "shortest ties of each source of input (the probes, each corpus file…), shortest "
+            "first.</p>"
+        )
     shown = 0
     for tally in report.candidates:
         if tally.same_as is not None and tally.same_as in names:
@@ -200,12 +208,21 @@ def _examples(report: CompareReport) -> str:
         also = (
             f" <span class=muted>(same tokenizer: {_e(', '.join(twins))})</span>" if twins else ""
         )
-        out.append(f"<h3>{_e(tally.name)}{also}</h3>")
+        out.append(f"<h3>{_e(tally.name)}{also}</h3>{_kept(tally)}")
         out += examples
         shown += len(examples)
     if not shown:
         out.append("<p>None: every candidate gave sentencepiece's ids and text.</p>")
     return "\n".join(out)
+
+
+def _kept(tally: Tally) -> str:
+    """How many lines are kept from each source, in the order sources first appear."""
+    sources: dict[str, int] = {}
+    for e in [*tally.counterexamples, *tally.ties]:
+        sources[e.source] = sources.get(e.source, 0) + 1
+    said = ", ".join(f"{_e(s or 'input')} {n}" for s, n in sources.items())
+    return f"<p class='muted sources'>kept from each source: {said}</p>"
 
 
 def _each(tally: Tally, examples: Iterable[Counterexample], *, tie: bool) -> list[str]:

@@ -1,5 +1,6 @@
 """What each report says as text: checks, inspections, tallies, counterexamples, comparisons,
-round trips, exports and smoke runs.
+round trips, exports and smoke runs (a counterexample's lines are
+:mod:`tokcheck.report.examples`'s).
 
 Every report's text form is built here (the gate's in :mod:`tokcheck.gate`), so the CLI, the
 pytest plugin and :mod:`tokcheck.testing` word things the same way; drawing the tables and
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from tokcheck import verdict
 from tokcheck.report import terminal
+from tokcheck.report.examples import counterexample as counterexample
+from tokcheck.report.examples import counterexamples as counterexamples
 from tokcheck.report.output import Text, cell, fits, listing, table
 
 if TYPE_CHECKING:
@@ -24,10 +27,8 @@ if TYPE_CHECKING:
     from tokcheck.compare.fix import Fix
     from tokcheck.compare.report import CompareReport
     from tokcheck.export.run import ExportResult
-    from tokcheck.judge.tally import Counterexample, Tally
+    from tokcheck.judge.tally import Tally
     from tokcheck.smoke.run import SmokeReport
-
-_TEXT = 80  # characters of a line shown in a counterexample
 
 
 def checks(report: Any, *, title: str | None = None) -> str:
@@ -212,46 +213,6 @@ _MODULES = re.compile(r"\b(?:[a-z_][a-z0-9_]*\.){2,}(?=[A-Z])")
 def short_class(cls: str) -> str:
     """A candidate's class as reports show it: without its module path (the JSON has it)."""
     return _MODULES.sub("", cls)
-
-
-def counterexample(example: Counterexample, name: str) -> list[str]:
-    """The line, then both sides' pieces and ids from just before the first divergence."""
-    if example.reference_ids == example.candidate_ids:
-        where = "the same ids; the decoded text differs"
-    else:
-        where = f"first divergence at token {example.first_divergence}"
-        if example.offset:
-            where += f", shown from token {example.offset}"
-    pad = max(len("sentencepiece:"), len(name) + 1)
-    out = [
-        f"  {example.origin}: {example.text[:_TEXT]!r} [{', '.join(example.kinds)}] ({where})",
-        f"    {'sentencepiece:':{pad}} {example.reference_pieces} {example.reference_ids}",
-        f"    {name + ':':{pad}} {example.candidate_pieces} {example.candidate_ids}",
-    ]
-    if example.reference_decoded != example.candidate_decoded:
-        out.append(
-            f"    decoded: {example.reference_decoded[:_TEXT]!r} vs "
-            f"{example.candidate_decoded[:_TEXT]!r}"
-        )
-    if example.stream is not None:
-        stream = example.stream
-        shown = "".join(stream.chunks)[:_TEXT]
-        out.append(
-            f"    streamed ({stream.algorithm}): {stream.reason}: {list(stream.chunks[:8])} "
-            f"joined {shown!r}"
-        )
-    return out
-
-
-def counterexamples(tally: Tally) -> list[str]:
-    """The shortest counterexamples of a tally, then its shortest ties."""
-    out: list[str] = []
-    for label, examples in (("counterexample", tally.counterexamples), ("tie", tally.ties)):
-        if examples:
-            out.append(f"{tally.name}: {len(examples)} shortest {label}(s)")
-            for e in examples:
-                out += counterexample(e, tally.name)
-    return out
 
 
 def comparison(report: CompareReport) -> str:

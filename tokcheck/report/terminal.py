@@ -146,7 +146,6 @@ def _last(breaks: list[int], start: int, at: list[int], room: int) -> int | None
     return found
 
 
-
 # What ends each line of a command continued on the next, as a POSIX shell reads it.
 CONTINUED = " \\"
 

@@ -16,6 +16,7 @@ from tokcheck.judge.serving import serving_notes
 from tokcheck.judge.stream import PREFIX_READ, Streamer, after_prompt, flushed, prefix_read_offsets
 from tokcheck.judge.stream_check import StreamCheck
 from tokcheck.model.proto import SentencePieceModel
+from tokcheck.report import render
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 KANJI = "吾輩は猫である"
@@ -119,13 +120,26 @@ def test_the_exported_tokenizer_streams_after_prompts_as_sentencepiece(
 
 def test_serving_notes_name_what_the_algorithms_lose(model: SentencePieceModel) -> None:
     candidate = from_tokenizers("exported", build_tokenizer(model), "tokenizers.Tokenizer")
-    notes = serving_notes(model, [candidate], BUILTIN_PROBES)
+    found = serving_notes(model, [candidate], BUILTIN_PROBES)
+    notes = [str(n) for n in found]  # as --json says them
     assert len(notes) == 3
-    assert "prefix/read offsets (text-generation-inference, vLLM)" in notes[0]
+    assert "prefix/read offsets (text-generation-inference, vLLM) show [" in notes[0]
     assert "DecodeStream primed with it" in notes[1]
     assert "on exported" in notes[1]
     assert "\ufffd" in notes[2]
     assert "alone" in notes[2]
+    # The parts the text report shows: the line, the chunks, and the decode they should spell.
+    alone = found[2]
+    assert alone.prompt is None
+    assert alone.on is None
+    assert alone.expected == model.processor.decode(model.processor.encode(alone.text))
+    assert "".join(alone.shown) != alone.expected
+    assert found[1].on == "exported"
+    shown = render.serving(found)
+    assert all(line.startswith("serving (the algorithm's, any tokenizer): ") for line in shown)
+    assert "'  " not in shown[2]  # the texts as text, not as Python literals
+    assert " | \ufffd | " in shown[2]
+    assert f"alone ({alone.algorithm}) shows" in shown[2]
     # A model whose probes hold no byte-spelled character has nothing to note.
     legacy = SentencePieceModel.load(FIXTURES / "tiny-legacy" / "spiece.model")
     assert serving_notes(legacy, [], BUILTIN_PROBES) == []

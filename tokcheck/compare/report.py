@@ -22,6 +22,7 @@ from tokcheck.compare.fix import Fix, suggested_outdir
 from tokcheck.compare.fix import fix as build_fix
 from tokcheck.compare.injection import Remedy
 from tokcheck.compare.prompts import PromptCheck
+from tokcheck.judge.serving import ServingNote
 from tokcheck.judge.stream_check import BUDGET, UNLIMITED
 from tokcheck.judge.tally import Tally
 
@@ -53,7 +54,7 @@ class CompareReport:
     # The static findings on each GGUF given (see tokcheck.checks.gguf).
     ggufs: list[GGUFReport] = dataclasses.field(default_factory=list)
     # What the serving algorithms themselves lose on this model (tokcheck.judge.serving.serving_notes).
-    serving: list[str] = dataclasses.field(default_factory=list)
+    serving: list[ServingNote] = dataclasses.field(default_factory=list)
     # The MODEL argument as given, the .model file export writes beside tokenizer.json and
     # whether the model has byte fallback: the fix's command and wording (tokcheck.compare.fix).
     model: str = "MODEL"
@@ -234,7 +235,7 @@ class CompareReport:
             "warnings": self.warnings,
             "remedies": [r.to_dict() for r in self.remedies],
             "gguf": [g.to_dict() for g in self.ggufs],
-            "serving_notes": self.serving,
+            "serving_notes": [str(note) for note in self.serving],
             "next_step": self.next_step,
             "fix": found.to_dict() if (found := self.fix) else None,
             "inputs": self.inputs,

@@ -20,6 +20,7 @@ from tokcheck import verdict
 from tokcheck.report import terminal
 from tokcheck.report.examples import counterexample as counterexample
 from tokcheck.report.examples import counterexamples as counterexamples
+from tokcheck.report.examples import pieces, shown_text
 from tokcheck.report.output import Text, cell, fits, listing, table
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from tokcheck.compare.fix import Fix
     from tokcheck.compare.report import CompareReport
     from tokcheck.export.run import ExportResult
+    from tokcheck.judge.serving import ServingNote
     from tokcheck.judge.tally import Tally
     from tokcheck.smoke.run import SmokeReport
 
@@ -70,9 +72,12 @@ def gguf_inspection(report: dict[str, Any]) -> str:
     return Text(table(("property", "value"), rows, title=f"GGUF {report['gguf']}"))
 
 
-def serving(notes: Sequence[str]) -> list[str]:
-    """What the serving algorithms lose on the model (tokcheck.judge.serving.serving_notes)."""
-    return [f"serving (the algorithm's, any tokenizer): {n}" for n in notes]
+def serving(notes: Sequence[ServingNote]) -> list[str]:
+    """What the serving algorithms lose on the model (tokcheck.judge.serving.serving_notes),
+    its texts and chunks shown as counterexamples show them."""
+    return [
+        f"serving (the algorithm's, any tokenizer): {n.said(shown_text, pieces)}" for n in notes
+    ]
 
 
 def _written(value: dict[str, Any]) -> str:

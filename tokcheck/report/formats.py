@@ -18,10 +18,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from tokcheck.errors import TokcheckError, one_line
+from tokcheck.errors import OutputError, TokcheckError, one_line
 from tokcheck.report import output
 from tokcheck.report.view import FORMATS, View
 from tokcheck.system import atomic
+from tokcheck.system.paths import shown
 
 if TYPE_CHECKING:
     from tokcheck.report.cases import Case
@@ -96,13 +97,71 @@ def chosen(args: Any) -> str:
 def prepared(args: Any) -> contextlib.AbstractContextManager[None]:
     """Where a command with ``--output`` (and ``--junit``, ``--html``, ``--dump``) runs, ``args``
     its parsed arguments: see :func:`writing`; JUnit XML goes to ``--junit``'s file, and
-    ``--output``'s under ``--format junit``."""
-    junit = [Path(args.junit)] if getattr(args, "junit", None) else []
-    out = [Path(args.output)] if getattr(args, "output", None) else []
-    junits = junit + (out if chosen(args) == "junit" else [])
-    # The HTML report and the dump (compare and gate) are checked as early.
-    also = [Path(path) for name in ("html", "dump") if (path := getattr(args, name, None))]
-    return writing(junit + out + also, junits, args.command, args.model)
+    ``--output``'s under ``--format junit``. The files the run reads (the model, its
+    directory's files, the corpora, the GGUFs, a profile file) are never written over."""
+    named = {
+        flag: Path(path)
+        for flag in ("junit", "output", "html", "dump")
+        if (path := getattr(args, flag, None))
+    }
+    junits = [
+        named[f]
+        for f in ("junit", "output")
+        if f in named and (f == "junit" or chosen(args) == "junit")
+    ]
+    reads = [
+        *(getattr(args, "corpus", None) or []),
+        *(getattr(args, "gguf", None) or []),
+        *([args.profile] if getattr(args, "profile", None) else []),
+    ]
+    check_apart({f"--{k}": v for k, v in named.items()}, args.model, reads)
+    return writing(list(named.values()), junits, args.command, args.model)
+
+
+def check_apart(targets: dict[str, Path], model: str, reads: Sequence[str]) -> None:
+    """Raise OutputError if two of ``targets`` (by flag) are one file, or one is a file the run
+    reads: the model file, an existing file in the model's directory, or one of ``reads``."""
+    seen: dict[str, str] = {}
+    for flag, target in targets.items():
+        key = _identity(target)
+        if key in seen:
+            raise OutputError(
+                f"{seen[key]} and {flag} name the same file ({shown(str(target))}): give each its own"
+            )
+        seen[key] = flag
+        model_path = Path(model)
+        if _identity(model_path) == key or (
+            model_path.is_dir() and target.exists() and _inside(target, model_path)
+        ):
+            raise OutputError(
+                f"{flag} {shown(str(target))}: would write over a file of the model {shown(model)}: "
+                "give a path outside it"
+            )
+        for read in reads:
+            if _identity(Path(read)) == key:
+                raise OutputError(
+                    f"{flag} {shown(str(target))}: would write over {shown(read)}, which the run "
+                    "reads: give another path"
+                )
+
+
+def _identity(path: Path) -> str:
+    """What makes two paths one file: the device and inode of one that exists, else the
+    absolute path with its links resolved."""
+    try:
+        if path.exists():
+            status = path.stat()
+            return f"{status.st_dev}:{status.st_ino}"
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return str(path)
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(directory))
+    except (OSError, ValueError):
+        return False
 
 
 @contextlib.contextmanager

@@ -303,3 +303,22 @@ def test_the_gates_progress_names_each_step(tmp_path: Path) -> None:
     assert -1 not in where, dict(zip(steps, where, strict=True))
     assert where == sorted(where)  # in the order the gate runs them
     assert "checking" not in out
+
+
+@pytest.mark.parametrize("columns", ["40", "1", "60", "200"])
+def test_the_loading_snippet_is_python_at_any_width(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    import ast
+    import textwrap
+
+    monkeypatch.setenv("COLUMNS", columns)
+    code, out, _ = _run(
+        capsys, ["compare", str(FIXTURES / "tiny-neox"), "--examples", "5", "--jobs", "1"]
+    )
+    lines = out.splitlines()
+    start = lines.index("  then load it:") + 1
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("  and ship"))
+    tree = ast.parse(textwrap.dedent("\n".join(lines[start:end])))
+    assert [type(node).__name__ for node in tree.body] == ["ImportFrom", "Assign"]
+    assert code == 1

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from tokcheck.convert.target import EXPORT_RECORD
+from tokcheck.system.paths import shell_word
 
 if TYPE_CHECKING:
     from tokcheck.candidates.base import Unavailable
@@ -62,7 +62,7 @@ def suggested_outdir(model: str) -> str:
 
 
 def export_command(model: str, outdir: str) -> str:
-    return f"tokcheck export {shlex.quote(model)} {shlex.quote(outdir)}"
+    return f"tokcheck export {shell_word(model)} {shell_word(outdir)}"
 
 
 def load_snippet(outdir: str) -> tuple[str, ...]:

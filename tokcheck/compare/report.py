@@ -8,7 +8,6 @@ step to take (export the model, load the export, or what a runtime needs).
 from __future__ import annotations
 
 import dataclasses
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from tokcheck.compare.prompts import PromptCheck
 from tokcheck.judge.serving import ServingNote
 from tokcheck.judge.stream_check import BUDGET, UNLIMITED
 from tokcheck.judge.tally import Tally
+from tokcheck.system.paths import shell_word
 
 
 @dataclass
@@ -97,7 +97,7 @@ class CompareReport:
             return NOT_JUDGED, (
                 f"{tally.name} was not judged (this run judges {', '.join(self.judged)}) and "
                 f"differs from sentencepiece: {tally.summary()}; `tokcheck compare "
-                f"{shlex.quote(self.model)} --candidate {tally.name}` judges it"
+                f"{shell_word(self.model)} --candidate {tally.name}` judges it"
             )
         return outcome, why
 
@@ -270,8 +270,8 @@ def export_advice(model: str = "MODEL") -> str:
 
 def _export(model: str, *flags: str) -> str:
     """The export command for ``model``; the placeholders where it is the placeholder MODEL."""
-    outdir = "OUTDIR" if model == "MODEL" else shlex.quote(suggested_outdir(model))
-    said = "MODEL" if model == "MODEL" else shlex.quote(model)
+    outdir = "OUTDIR" if model == "MODEL" else shell_word(suggested_outdir(model))
+    said = "MODEL" if model == "MODEL" else shell_word(model)
     return " ".join(["tokcheck export", said, outdir, *flags])
 
 

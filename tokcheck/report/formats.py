@@ -130,9 +130,7 @@ def check_apart(targets: dict[str, Path], model: str, reads: Sequence[str]) -> N
             )
         seen[key] = flag
         model_path = Path(model)
-        if _identity(model_path) == key or (
-            model_path.is_dir() and target.exists() and _inside(target, model_path)
-        ):
+        if _identity(model_path) == key or _inside(target, model_path):
             raise OutputError(
                 f"{flag} {shown(str(target))}: would write over a file of the model {shown(model)}: "
                 "give a path outside it"
@@ -158,9 +156,12 @@ def _identity(path: Path) -> str:
 
 
 def _inside(path: Path, directory: Path) -> bool:
+    """Whether ``path`` is an existing file within the directory ``directory``."""
     try:
+        if not (directory.is_dir() and path.exists()):
+            return False
         return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(directory))
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # a name too long, say: atomic.check_file_target says so
         return False
 
 

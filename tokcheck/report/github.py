@@ -26,6 +26,7 @@ from tokcheck.inputs.corpus import corpus_format, is_url
 from tokcheck.judge.tally import Counterexample, Tally
 from tokcheck.report import render
 from tokcheck.report.cases import ERROR, FAIL, Case, workspace_path
+from tokcheck.report.terminal import inert
 from tokcheck.report.view import View
 from tokcheck.system.paths import kind, shown
 
@@ -48,7 +49,7 @@ def command(level: str, message: str, **properties: str | int) -> str:
 
 def workflow_commands(view: View) -> str:
     """The annotations of ``view``'s report, then its plain verdict line."""
-    return "\n".join([*annotated(view), view.verdict_line])
+    return "\n".join([*annotated(view), inert(view.verdict_line)])
 
 
 def annotated(view: View) -> list[str]:

@@ -293,9 +293,11 @@ def load_and_ship(
     """The lines that load an export, laid out for the terminal's width where they will be
     indented ``indent`` columns, and the files to ship beside the weights."""
     limit = terminal.columns() - indent
+    # Indented under the lead, unless a line that cannot be split (the import) would not fit.
+    inset = 2 if all(terminal.width(line) + 2 <= limit for line in load if "(" not in line) else 0
     return [
         f"{lead}:",
-        *(shown for line in load for shown in terminal.call(line, 2, limit)),
+        *(shown for line in load for shown in terminal.call(line, inset, limit)),
         f"and ship these files beside the weights: {', '.join(files)}",
     ]
 

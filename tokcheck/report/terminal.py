@@ -9,6 +9,8 @@
 - **Wrapping** (:func:`wrap`): a line too long for the width breaks at spaces, its continuation
   indented under it; a command in backticks, a quoted string and a short parenthesis are not
   broken where they fit on a line of their own.
+- **Workflow commands**: no line of text starts with ``::`` (:func:`inert`), so that a value
+  holding a newline cannot make a line GitHub Actions would run as a command.
 - **Commands** to copy (:func:`command`): one too long for the width is continued with a
   backslash at its arguments' boundaries, as a shell reads it back, and printed as it is
   (:func:`continues`): no argument is cut, even one wider than the terminal.
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import unicodedata
 from typing import TextIO
@@ -146,6 +147,9 @@ def _last(breaks: list[int], start: int, at: list[int], room: int) -> int | None
     return found
 
 
+# A word of a command as tokcheck quotes it (tokcheck.system.paths.shell_word): bare, '...' or
+# $'...', or several of these joined.
+_WORDS = re.compile(r"(?:\$'(?:[^'\\]|\\.)*'|'[^']*'|[^\s'])+")
 # What ends each line of a command continued on the next, as a POSIX shell reads it.
 CONTINUED = " \\"
 
@@ -156,11 +160,7 @@ def command(text: str, indent: int, limit: int) -> list[str]:
     first = " " * indent + text
     if width(first) <= limit:
         return [first]
-    try:
-        words = shlex.split(text)
-    except ValueError:  # not a command a shell could read: wrapped as any text
-        return [first]
-    quoted = [shlex.quote(w) for w in words]
+    quoted = _WORDS.findall(text)
     out, line = [], " " * indent + quoted[0]
     for word in quoted[1:]:
         if width(line + " " + word + CONTINUED) <= limit:
@@ -193,4 +193,16 @@ def fit(text: str, limit: int) -> list[str]:
         python = (python and line.strip() != ")") or line.endswith("(")
         shell = line.endswith(CONTINUED)
         out += [line] if code else wrap(line, limit)
-    return out
+    return [inert(line) for line in out]
+
+
+# Before a line that would read as a workflow command: a character that is neither blank nor
+# visible (WORD JOINER), so that the line shows as it is and the runner passes it over.
+_INERT = "\u2060"
+
+
+def inert(line: str) -> str:
+    """``line``, where it starts with ``::`` after blanks (which GitHub Actions reads as a
+    workflow command: only a value holding a newline, a path say, can make a report's line do
+    so), with U+2060 WORD JOINER before it."""
+    return _INERT + line if line.lstrip().startswith("::") else line

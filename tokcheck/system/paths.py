@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import stat
 from pathlib import Path
 
@@ -24,6 +25,36 @@ def shown(text: str) -> str:
     if len(text) <= _SHOWN:
         return text
     return f"{text[:80]}...{text[-30:]} ({len(text)} characters)"
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word a shell reads back as ``text``, to print in a command to copy:
+    quoted as :func:`shlex.quote` does, or as ``$'...'`` (bash, zsh and ksh read it) where it
+    holds a character that is not printable, a newline say, so that the command stays on its
+    line; with ``./`` before a word that starts with ``-``, which a command would read as an
+    option."""
+    if text.startswith("-"):
+        text = f"./{text}"
+    if text.isprintable():
+        return shlex.quote(text)
+    escaped = "".join(ch if ch.isprintable() and ch not in "\\'" else _escape(ch) for ch in text)
+    return f"$'{escaped}'"
+
+
+def _escape(ch: str) -> str:
+    if ch in "\\'":
+        return "\\" + ch
+    code = ord(ch)
+    named = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    if ch in named:
+        return named[ch]
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
 
 
 def expand_user(

@@ -388,3 +388,31 @@ def test_user_set_tokenizers_parallelism_does_not_hang_forked_workers(tmp_path: 
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env, check=False)
     assert done.returncode in (0, 1), done.stderr
     assert json.loads(done.stdout)["engine"] == "local, 2 processes"
+
+
+@pytest.mark.parametrize("change", ["grown", "shrunk"])
+def test_a_corpus_that_changes_size_is_caught_by_the_range_that_ends_it(
+    tmp_path: Path, change: str
+) -> None:
+    """Split in byte ranges (as --jobs N splits a big file), a corpus appended to or cut while
+    the parts are read is an error, as it is read whole: never a quietly different run."""
+    from tokcheck.errors import CorpusError
+    from tokcheck.inputs.corpus import CorpusStats
+    from tokcheck.parallel.partition import count_lines, cut, numbered, to_count
+
+    corpus = tmp_path / "lines.txt"
+    corpus.write_text("".join(f"line {k} 吾輩は猫である\n" for k in range(3000)), encoding="utf-8")
+    parts = cut([corpus], 8_000)
+    parts = numbered(parts, [count_lines(p) for p in to_count(parts)])
+    assert len(parts) > 2
+    assert [p.ends for p in parts[:-1]] == [None] * (len(parts) - 1)
+    if change == "grown":
+        with corpus.open("a", encoding="utf-8") as handle:
+            handle.write("appended\n")
+    else:
+        with corpus.open("r+b") as handle:
+            handle.truncate(corpus.stat().st_size - 1)
+    lines = [line for p in parts[:-1] for line in p.read(CorpusStats(), "text")]
+    assert len(lines) > 100  # the ranges before the end read as they were cut
+    with pytest.raises(CorpusError, match="changed while being read"):
+        list(parts[-1].read(CorpusStats(), "text"))

@@ -55,6 +55,9 @@ class Partition:
     lines: tuple[Line, ...] = ()
     # Whether the span's first line number waits for count_lines (a byte range past the start).
     uncounted: bool = False
+    # The file's size when it was cut, on the byte range that reads to its end: a file that has
+    # grown since is caught there, as a whole file is by its size.
+    ends: int | None = None
 
     def read(self, stats: CorpusStats, field: str) -> Iterator[tuple[Line, int]]:
         """Each record's (text, origin) and serial, counted in ``stats``."""
@@ -67,8 +70,10 @@ class Partition:
     ) -> Iterator[tuple[Line, int]]:
         for text, origin, position in records(location, stats, field, self.span):
             yield (text, origin), self.serial + position
-        # A byte range that ends early is caught as it is read; a whole file by its size.
-        if self.span.stop is None and corpus_size(location) != self.size:
+        # A byte range that ends early is caught as it is read; a whole file, or the range
+        # that ends it, by the file's size.
+        expected = self.size if self.span.stop is None else self.ends
+        if expected is not None and corpus_size(location) != expected:
             raise CorpusError(changed(location))
 
 
@@ -94,7 +99,14 @@ def cut(locations: Sequence[Location], target: int) -> list[Partition]:
         else:
             starts = _line_starts(location, size, target)
             parts += [
-                Partition(location, Span(a, b), serial, b - a, uncounted=k > 0)
+                Partition(
+                    location,
+                    Span(a, b),
+                    serial,
+                    b - a,
+                    uncounted=k > 0,
+                    ends=size if b == size else None,
+                )
                 for k, (a, b) in enumerate(itertools.pairwise([*starts, size]))
             ]
     return parts

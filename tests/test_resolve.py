@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -630,3 +631,26 @@ def test_hub_id_still_resolves_when_its_owner_is_no_local_directory(
     make_hub_cache(hub_cache, "fixtures/neox-3.6", tiny_neox_dir)
     with pytest.raises(ModelNotFoundError, match="read as a path, not a hub id"):
         resolve("fixtures/neox-3.6")
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda p: p.mkdir(), "a directory, where a JSON file is expected"),
+        (lambda p: p.symlink_to(p.name), "cannot read: Too many levels of symbolic links"),
+        (lambda p: p.symlink_to("nowhere.json"), "a link to nothing (nowhere.json)"),
+    ],
+    ids=["directory", "loop", "dangling"],
+)
+def test_a_metadata_file_that_is_no_file_is_an_error(
+    tmp_path: Path, make: Callable[[Path], None], said: str
+) -> None:
+    """A tokenizer_config.json the directory holds but that cannot be read is exit 2, as one
+    that is no JSON is, not silently a directory without one."""
+    directory = tmp_path / "model"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "neox-3.6b", directory)
+    config = directory / "tokenizer_config.json"
+    config.unlink()
+    make(config)
+    with pytest.raises(TokcheckError, match=re.escape(said)):
+        resolve(str(directory))

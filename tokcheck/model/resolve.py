@@ -226,9 +226,25 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _present(path: Path) -> bool:
+    """Whether a file is at ``path``. Something there that is not a readable file (a directory,
+    a link to nothing or a loop of links) is an error, as a file that is no JSON is: the
+    directory says it has the file."""
+    try:
+        found = paths.kind(path)
+    except OSError as e:
+        raise TokcheckError(f"{path}: cannot read: {paths.reason(e, path)}") from e
+    if found is None and path.is_symlink():
+        raise TokcheckError(f"{path}: a link to nothing ({os.readlink(path)}): give the file")
+    if found not in (None, "file"):
+        what = "a directory" if found == "dir" else "not a regular file"
+        raise TokcheckError(f"{path}: {what}, where a JSON file is expected")
+    return found is not None
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path`` (None if there is no such file), its field types validated."""
-    if not path.is_file():
+    """The JSON object in ``path`` (None if there is nothing there), its field types validated."""
+    if not _present(path):
         return None
     try:
         text = path.read_text(encoding="utf-8")

@@ -80,3 +80,25 @@ def test_unstreamed_lines_are_a_caveat_that_stream_budget_all_lifts(
     assert tally["stream_checked"] > small["candidates"][0]["stream_checked"]
     assert full["stream_budget"] == "all"
     assert full["verdict"] == "passed"
+
+
+def test_the_loading_paths_not_asked_for_are_named_as_not_judged(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--candidate exported judges tokcheck's export only: the verdict may pass, but it says
+    which of the directory's own loading paths it leaves unjudged."""
+    argv = ["--no-profile", "--examples", "5", "--prompts", "1", "--jobs", "1"]
+    code = main(["gate", MODEL, *argv, "--candidate", "exported", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    said = [w for w in report["compare"]["warnings"] if w.startswith("not judged: ")]
+    assert said == [
+        "not judged: default, slow, fast, sentencepiece-backend, tokenizer.json (--candidate "
+        "asked for exported): this verdict says nothing of them"
+    ]
+    # Asked for, a path is judged and named no more.
+    main(
+        ["compare", MODEL, *argv[1:], "--candidate", "exported", "--candidate", "default", "--json"]
+    )
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert not any(w.startswith("not judged: default,") for w in warnings)

@@ -15,7 +15,7 @@ from typing import Any
 from tokcheck import verdict
 from tokcheck.candidates.base import Unavailable
 from tokcheck.candidates.llamacpp import is_llama
-from tokcheck.candidates.registry import RUNTIMES
+from tokcheck.candidates.registry import DEFAULT_CANDIDATES, RUNTIMES
 from tokcheck.checks.gguf import GGUFReport
 from tokcheck.compare.fix import Fix, suggested_outdir
 from tokcheck.compare.fix import fix as build_fix
@@ -177,6 +177,16 @@ class CompareReport:
             for u in self.unavailable
             if u.failed and u.name not in self.judged
         ]
+        seen = {
+            *self.judged,
+            *(c.name for c in self.candidates),
+            *(u.name for u in self.unavailable),
+        }
+        if unasked := [n for n in DEFAULT_CANDIDATES if n not in seen]:
+            out.append(
+                f"not judged: {', '.join(unasked)} (--candidate asked for "
+                f"{', '.join(self.judged) or 'none'}): this verdict says nothing of them"
+            )
         if self.prompts and (ref := self.prompts.reference).differing:
             out.append(
                 f"sentencepiece itself does not give back the conversation of {ref.differing} "

@@ -530,6 +530,7 @@ def test_junit_path_is_checked_before_the_gate_runs(
         (out / (TOO_LONG + ".xml"), "file name too long"),
         (TOO_LONG, "file name too long"),
         ("", "an empty file name"),
+        ("-", "the report goes to stdout without --output"),
     ):
         run = cli(["gate", model, "--junit", str(target)])
         _assert_ordinary(run, message)

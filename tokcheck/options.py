@@ -70,8 +70,14 @@ def seed(text: str) -> int:
 
 
 def file_name(text: str) -> str:
+    """A report file's name as given: not empty, and not ``-`` (which other tools read as
+    stdout, where the report goes without --output; a file of that name is ./-)."""
     if not text:
         raise argparse.ArgumentTypeError("an empty file name: give the path of a file")
+    if text == "-":
+        raise argparse.ArgumentTypeError(
+            "'-': the report goes to stdout without --output; for a file named -, give ./-"
+        )
     return text
 
 

@@ -177,7 +177,7 @@ def _fs(url: str) -> tuple[Any, str]:
     try:
         return fsspec.core.url_to_fs(url)  # type: ignore[no-any-return]
     except ImportError as e:
-        raise MissingDependencyError(f"{url}: reading this URL needs {e}") from e
+        raise MissingDependencyError(f"{url}: cannot read this URL here: {e}") from e
     except (ValueError, OSError) as e:
         raise CorpusError(f"{url}: not a URL fsspec can open: {e}") from e
 

@@ -24,9 +24,9 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import InvalidStateError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -196,14 +196,50 @@ class Local:
         """Stop the workers; with ``abort`` (an error or Ctrl-C), without waiting for the parts
         they are judging."""
         if self._pool is not None:
-            if abort:
-                # The executor has no public way to stop a running task before Python 3.14
-                # (terminate_workers): end its processes, where this Python names them.
-                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
-                    process.terminate()
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            with _quiet_when_broken() if abort else nullcontext():
+                if abort:
+                    _end_workers(self._pool)
+                self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         forget()
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """End ``pool``'s processes now, abandoning the parts they judge.
+
+    The executor has no public way to stop a running task before Python 3.14
+    (terminate_workers): its processes are ended where this Python names them. A worker that
+    ends while it sends a result (so ended, or by a signal to the whole process group) leaves
+    half a message in the result pipe, and the executor's thread that reads it waits for the
+    rest forever, and the shutdown that joins that thread with it: this process holds the
+    pipe's writing end too, so the read never sees its end. Closing that end here lets the read
+    end once the workers have: the executor then finds itself broken, and shuts down."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        writer.close()
+
+
+@contextmanager
+def _quiet_when_broken() -> Iterator[None]:
+    """While an aborted pool shuts down: pass over the InvalidStateError its thread may die of.
+
+    Ended workers make the executor broken, and Python 3.11's executor then sets an error on
+    every pending future, those shutdown has cancelled too, which raises in its thread: a
+    traceback on stderr, after the one line an interrupted run prints. Any other error of any
+    thread is reported as before."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not isinstance(args.exc_value, InvalidStateError):
+            previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
 
 
 class Pending(Protocol[R_co]):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from bigcorpus import big_corpus
 
 from tokcheck.system.signals import Terminated, terminating
 
@@ -28,16 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads the session's processes from /proc"
 )
-
-
-def _big(tmp_path: Path) -> Path:
-    """About 30 MB of text: over ten seconds of judging on two workers."""
-    rng = random.Random(0)
-    words = ["the", "cat", "sat", "on", "a", "mat", "吾輩は", "猫", "である", "😀"]
-    line = " ".join(rng.choices(words, k=2000)) + "\n"
-    path = tmp_path / "big.txt"
-    path.write_text(line * 2500, encoding="utf-8")
-    return path
 
 
 def _session(sid: int) -> list[tuple[int, int]]:
@@ -64,7 +54,7 @@ def start(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
 
     def run(*extra: str, command: str = "compare") -> subprocess.Popen[str]:
         argv = [sys.executable, "-m", "tokcheck", command, str(FIXTURES / "tiny-neox")]
-        argv += ["--corpus", str(_big(tmp_path)), "--jobs", "2", "--json"]
+        argv += ["--corpus", str(big_corpus(tmp_path)), "--jobs", "2", "--json"]
         argv += ["--examples", "0"] if command == "compare" else ["--examples", "5", "--no-profile"]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         process = subprocess.Popen(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from bigcorpus import big_corpus
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,16 +69,6 @@ def test_closing_the_engine_does_not_wait_for_a_result_a_worker_half_sent() -> N
     assert done.stdout == "closed\n"
 
 
-def _big(tmp_path: Path) -> Path:
-    """About 30 MB of text: over ten seconds of judging on two workers."""
-    rng = random.Random(0)
-    words = ["the", "cat", "sat", "on", "a", "mat", "吾輩は", "猫", "である", "😀"]
-    line = " ".join(rng.choices(words, k=2000)) + "\n"
-    path = tmp_path / "big.txt"
-    path.write_text(line * 2500, encoding="utf-8")
-    return path
-
-
 def _group(pgid: int) -> list[int]:
     """Every process of group ``pgid`` that has not ended (zombies included: unreaped)."""
     found = []
@@ -107,7 +97,16 @@ def test_a_signal_to_the_group_ends_a_parallel_gate_at_once(
     tmp_path: Path, signum: int, code: int
 ) -> None:
     argv = [sys.executable, "-m", "tokcheck", "gate", str(FIXTURES / "tiny-neox"), "--no-profile"]
-    argv += ["--examples", "10", "--prompts", "1", "--jobs", "2", "--corpus", str(_big(tmp_path))]
+    argv += [
+        "--examples",
+        "10",
+        "--prompts",
+        "1",
+        "--jobs",
+        "2",
+        "--corpus",
+        str(big_corpus(tmp_path)),
+    ]
     argv += ["--dump", str(tmp_path / "dump.jsonl")]  # each part's result carries its lines
     process = subprocess.Popen(
         argv,

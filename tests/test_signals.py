@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from bigcorpus import big_corpus
+from processes import big_corpus, processes
 
 from tokcheck.system.signals import Terminated, terminating
 
@@ -31,19 +31,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def _session(sid: int) -> list[tuple[int, int]]:
-    """(pid, parent pid) of every process in session ``sid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # ended meanwhile
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            found.append((int(entry.name), int(fields[1])))
-    return found
+    """(pid, parent pid) of every live process in session ``sid``."""
+    return [(p.pid, p.parent) for p in processes() if p.session == sid and not p.zombie]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from bigcorpus import big_corpus
+from processes import big_corpus, processes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,17 +71,7 @@ def test_closing_the_engine_does_not_wait_for_a_result_a_worker_half_sent() -> N
 
 def _group(pgid: int) -> list[int]:
     """Every process of group ``pgid`` that has not ended (zombies included: unreaped)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # ended meanwhile
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
-            found.append(int(entry.name))
-    return found
+    return [p.pid for p in processes() if p.group == pgid]
 
 
 def _children(pid: int) -> list[int]:

@@ -272,7 +272,7 @@ def text(report: GateReport) -> str:
     # The compare step's kinds are the fix's: counted here, named in the fix block below.
     full, brief = compare.advise(report.model), compare.advise(report.model, brief=True)
     out += [f"next: {brief if step == full else step}" for step in report.next_steps]
-    out += render.fix(compare.fix) if compare.fix else []
+    out += render.fix(found) if (found := compare.fix) else []
     failed = ", ".join(step for step, v in report.steps.items() if v == verdict.FAILED)
     detail = failed or f"{len(report.caveats)} caveat(s) above" if report.caveats or failed else ""
     out.append("gate " + verdict.line(report.verdict, detail))

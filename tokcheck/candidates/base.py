@@ -8,6 +8,7 @@ module of its own (:mod:`~tokcheck.candidates.hf`, :mod:`~tokcheck.candidates.ex
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,3 +108,12 @@ def special_names(candidates: Iterable[Candidate]) -> list[str]:
     for candidate in candidates:
         names += candidate.pieces(sorted(candidate.special_ids))
     return list(dict.fromkeys(names))
+
+
+# A dotted module path before a class name, as in transformers.models.t5.tokenization_t5.
+_MODULES = re.compile(r"\b(?:[a-z_][a-z0-9_]*\.){2,}(?=[A-Z])")
+
+
+def short_class(cls: str) -> str:
+    """A candidate's class as reports show it: without its module path (the JSON has it)."""
+    return _MODULES.sub("", cls)

@@ -10,12 +10,12 @@ it (:func:`tokcheck.report.render.fix`, the Markdown summary) and ``--json`` car
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from tokcheck.candidates.base import short_class
 from tokcheck.convert.target import EXPORT_RECORD
 from tokcheck.system.paths import shell_word
 
@@ -61,7 +61,10 @@ def suggested_outdir(model: str) -> str:
     return f"{name or 'tokenizer'}-tokcheck"
 
 
-def export_command(model: str, outdir: str) -> str:
+def export_command(model: str, outdir: str | None = None) -> str:
+    """``tokcheck export`` of ``model`` into ``outdir`` (by default the one
+    :func:`suggested_outdir` gives), each word as a shell reads it back."""
+    outdir = suggested_outdir(model) if outdir is None else outdir
     return f"tokcheck export {shell_word(model)} {shell_word(outdir)}"
 
 
@@ -99,23 +102,19 @@ def fix(
     )
 
 
-# A dotted module path before a class name, as tokcheck.report.render.short_class drops it.
-_MODULES = re.compile(r"\b(?:[a-z_][a-z0-9_]*\.){2,}(?=[A-Z])")
-
-
 def _cause(release: str, tallies: Sequence[Tally], raised: Sequence[Unavailable]) -> str:
     if raised:
         failed = ", ".join(u.name for u in raised)
         return f"transformers {release} cannot load it ({failed} raised)"
     by_name = {t.name: t for t in tallies}
     own = [t for t in tallies if t.same_as is None or t.same_as not in by_name]
-    cls = _MODULES.sub("", own[0].cls) if own else "its tokenizer"
+    cls = short_class(own[0].cls) if own else "its tokenizer"
     every = len(own) == 1 and len(tallies) > 1
     if (slow := by_name.get("slow")) is not None and slow.same_as:
         what = (
             f"every path loads the same {cls}"
             if every
-            else f"slow loads the same {_MODULES.sub('', slow.cls)} as {slow.same_as}"
+            else f"slow loads the same {short_class(slow.cls)} as {slow.same_as}"
         )
         return f"transformers {release} ignores use_fast=False: {what}"
     if every:

@@ -17,7 +17,7 @@ from tokcheck.candidates.base import Unavailable
 from tokcheck.candidates.llamacpp import is_llama
 from tokcheck.candidates.registry import DEFAULT_CANDIDATES, RUNTIMES
 from tokcheck.checks.gguf import GGUFReport
-from tokcheck.compare.fix import Fix, suggested_outdir
+from tokcheck.compare.fix import Fix, export_command
 from tokcheck.compare.fix import fix as build_fix
 from tokcheck.compare.injection import Remedy
 from tokcheck.compare.prompts import PromptCheck
@@ -280,9 +280,8 @@ def export_advice(model: str = "MODEL") -> str:
 
 def _export(model: str, *flags: str) -> str:
     """The export command for ``model``; the placeholders where it is the placeholder MODEL."""
-    outdir = "OUTDIR" if model == "MODEL" else shell_word(suggested_outdir(model))
-    said = "MODEL" if model == "MODEL" else shell_word(model)
-    return " ".join(["tokcheck export", said, outdir, *flags])
+    said = "tokcheck export MODEL OUTDIR" if model == "MODEL" else export_command(model)
+    return " ".join([said, *flags])
 
 
 def advice(report: CompareReport, model: str = "MODEL", *, brief: bool = False) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tokcheck.judge.outcome import STRIDE, Outcome
+from tokcheck.judge.outcome import Outcome, source_key
 from tokcheck.judge.stream import StreamFailure
 
 KINDS = (
@@ -161,15 +161,13 @@ class Shortest:
     each corpus file and the exhaustive lines."""
 
     def __init__(self) -> None:
-        # By source: a corpus file's or the exhaustive lines' band of serials, or the name of
-        # a generated line's origin (cheaper than naming every line's source).
+        # By source (tokcheck.judge.outcome.source_key).
         self._heaps: dict[int | str, list[tuple[int, int, Outcome]]] = {}
 
     def offer(self, line: Outcome, k: int) -> None:
         if not k:
             return
-        serial = line.serial
-        key = serial // STRIDE if serial >= STRIDE else line.origin.partition("[")[0]
+        key = source_key(line.origin, line.serial)
         heap = self._heaps.get(key)
         if heap is None:
             heap = self._heaps[key] = []

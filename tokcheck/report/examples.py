@@ -61,9 +61,7 @@ def _char(ch: str, *, first: bool = False) -> str:
     category = unicodedata.category(ch)
     # A combining mark first would combine with what is printed before it.
     if category in _ESCAPED or ch in _SYMBOLS or (first and category.startswith("M")):
-        if code < 0x100:
-            return f"\\x{code:02x}"
-        return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+        return ch.encode("unicode_escape").decode("ascii")  # \x85, \u3000, \U000e0001
     return ch
 
 

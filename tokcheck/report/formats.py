@@ -121,6 +121,9 @@ def prepared(args: Any) -> contextlib.AbstractContextManager[None]:
 def check_apart(targets: dict[str, Path], model: str, reads: Sequence[str]) -> None:
     """Raise OutputError if two of ``targets`` (by flag) are one file, or one is a file the run
     reads: the model file, an existing file in the model's directory, or one of ``reads``."""
+    model_path = Path(model)
+    model_key = _identity(model_path)
+    read = {_identity(Path(r)): r for r in reversed(reads)}  # the first named, where one twice
     seen: dict[str, str] = {}
     for flag, target in targets.items():
         key = _identity(target)
@@ -129,18 +132,16 @@ def check_apart(targets: dict[str, Path], model: str, reads: Sequence[str]) -> N
                 f"{seen[key]} and {flag} name the same file ({shown(str(target))}): give each its own"
             )
         seen[key] = flag
-        model_path = Path(model)
-        if _identity(model_path) == key or _inside(target, model_path):
+        if key == model_key or _inside(target, model_path):
             raise OutputError(
                 f"{flag} {shown(str(target))}: would write over a file of the model {shown(model)}: "
                 "give a path outside it"
             )
-        for read in reads:
-            if _identity(Path(read)) == key:
-                raise OutputError(
-                    f"{flag} {shown(str(target))}: would write over {shown(read)}, which the run "
-                    "reads: give another path"
-                )
+        if key in read:
+            raise OutputError(
+                f"{flag} {shown(str(target))}: would write over {shown(read[key])}, which the run "
+                "reads: give another path"
+            )
 
 
 def _identity(path: Path) -> str:

@@ -52,8 +52,8 @@ def summary(view: View) -> str:
     out += _bullets("Caveats", view.report.caveats)
     out += _bullets("Warnings", view.compare.warnings if view.compare else [])
     out += _bullets("Next steps", view.next_steps)
-    if view.compare is not None and view.compare.fix is not None:
-        out += fix(view.compare.fix)
+    if view.compare is not None and (found := view.compare.fix) is not None:
+        out += fix(found)
     out.append(text(view.verdict_line))
     return "\n".join(out)
 

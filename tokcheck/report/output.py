@@ -3,7 +3,8 @@ and the progress bar.
 
 Tables are laid out by rich, imported only when a table is drawn (``--json`` and the other
 formats never import it). They fit the terminal's width (:mod:`tokcheck.report.terminal`): long
-cells wrap within their column, and a table that cannot fit becomes one block per row. A report's :class:`Text` is fitted to the width as it is printed;
+cells wrap within their column, and a table that cannot fit becomes one block per row. A
+report's :class:`Text` is fitted to the width as it is printed;
 what each report says is :mod:`tokcheck.report.render`'s. The progress bar draws on stderr.
 """
 

@@ -12,11 +12,11 @@ other lines wrap to that width as they are printed.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tokcheck import verdict
+from tokcheck.candidates.base import short_class as short_class
 from tokcheck.report import terminal
 from tokcheck.report.examples import counterexample as counterexample
 from tokcheck.report.examples import counterexamples as counterexamples
@@ -211,15 +211,6 @@ def _by_kind(items: Sequence[Tally], title: str | None) -> str:
     return "\n".join(out)
 
 
-# A dotted module path before a class name, as in transformers.models.t5.tokenization_t5.
-_MODULES = re.compile(r"\b(?:[a-z_][a-z0-9_]*\.){2,}(?=[A-Z])")
-
-
-def short_class(cls: str) -> str:
-    """A candidate's class as reports show it: without its module path (the JSON has it)."""
-    return _MODULES.sub("", cls)
-
-
 def comparison(report: CompareReport) -> str:
     versions = report.versions
     title = (
@@ -264,8 +255,8 @@ def comparison(report: CompareReport) -> str:
     out.append(f"{report.inputs['lines']} lines ({mb:.2f} MB) in {report.elapsed_s:.2f} s")
     judged = ", ".join(report.judged)
     outcome = report.verdict
-    if report.fix:
-        out += fix(report.fix)
+    if found := report.fix:
+        out += fix(found)
     if outcome == verdict.FAILED:
         detail = report.advise(brief=True) or ""
     elif outcome == verdict.CAVEATS:

@@ -12,8 +12,9 @@
 - **Workflow commands**: no line of text starts with ``::`` (:func:`inert`), so that a value
   holding a newline cannot make a line GitHub Actions would run as a command.
 - **Commands** to copy (:func:`command`): one too long for the width is continued with a
-  backslash at its arguments' boundaries, as a shell reads it back, and printed as it is
-  (:func:`continues`): no argument is cut, even one wider than the terminal.
+  backslash at its arguments' boundaries, as a shell reads it back, and :func:`fit` prints
+  it, and the lines of a Python call laid out by :func:`call`, as they are: no argument is cut,
+  even one wider than the terminal.
 
 Widths count East Asian wide characters as two columns, so Japanese text lines up.
 """

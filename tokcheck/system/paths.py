@@ -42,19 +42,9 @@ def shell_word(text: str) -> str:
 
 
 def _escape(ch: str) -> str:
-    if ch in "\\'":
-        return "\\" + ch
-    code = ord(ch)
-    named = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
-    if ch in named:
-        return named[ch]
-    return (
-        f"\\x{code:02x}"
-        if code < 0x100
-        else f"\\u{code:04x}"
-        if code < 0x10000
-        else f"\\U{code:08x}"
-    )
+    """``ch`` as ``$'...'`` spells it: Python's escapes (``\\n``, ``\\x85``, ``\\u3000``...),
+    which bash reads the same, and ``\\'``."""
+    return "\\'" if ch == "'" else ch.encode("unicode_escape").decode("ascii")
 
 
 def expand_user(
